@@ -1,0 +1,136 @@
+// swift-tools-version:6.1
+//
+// TradeSync: keeps trade-partner datasets in sync between regional offices.
+// Module order follows the data flow (docs/ARCHITECTURE.md); a module imports only
+// modules to its left:
+//   Model → Clock → Log → Replica → Wire → Session → Transport → Daemon → executables
+// Import (file parsing) and Control (CLI ↔ daemon messages) hang off Model/Replica.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "TradeSync",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tradesyncd", targets: ["tradesyncd"]),
+        .executable(name: "tradesync", targets: ["tradesync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure core: no sockets, no clock of its own.
+        .target(name: "TradeSyncModel", swiftSettings: swiftSettings),
+        .target(name: "TradeSyncClock", dependencies: ["TradeSyncModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncLog",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncReplica",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(name: "TradeSyncImport", dependencies: ["TradeSyncModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncWire",
+            dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "CZlib"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncSession",
+            dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncWire"],
+            swiftSettings: swiftSettings),
+
+        // Edge: NIO, processes, time.
+        .target(
+            name: "TradeSyncTransport",
+            dependencies: [
+                "TradeSyncWire", "TradeSyncSession",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncControl",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "TradeSyncDaemon",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncImport",
+                "TradeSyncWire", "TradeSyncSession", "TradeSyncTransport", "TradeSyncControl",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "tradesyncd",
+            dependencies: [
+                "TradeSyncDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "tradesync",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncImport", "TradeSyncControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "TradeSyncModelTests", dependencies: ["TradeSyncModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "TradeSyncClockTests", dependencies: ["TradeSyncClock"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncLogTests", dependencies: ["TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncReplicaTests",
+            dependencies: ["TradeSyncReplica", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncImportTests", dependencies: ["TradeSyncImport", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncWireTests",
+            dependencies: ["TradeSyncWire", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncSessionTests",
+            dependencies: ["TradeSyncSession", "TradeSyncWire", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncEndToEndTests",
+            dependencies: ["TradeSyncModel"],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,110 @@
+import TradeSyncModel
+
+/// A version vector: origin → highest contiguous sequence number held (0 when absent).
+///
+/// As a node's vector it says exactly which entries the node has; as an entry's causal
+/// context (restricted to one key) it says which versions of that key the author had
+/// seen, and so which versions the entry supersedes (dotted version vectors: Almeida,
+/// Baquero, Gonçalves, Preguiça, Fonte, "Scalable and Accurate Causality Tracking for
+/// Eventually Consistent Stores", DAIS 2014).
+///
+/// Zero components are never stored, so equal vectors compare and encode equal.
+/// Iteration via ``sorted`` is in origin order; never rely on dictionary order.
+public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
+    /// Non-zero components only.
+    public private(set) var counters: [NodeID: UInt64]
+
+    public init() { counters = [:] }
+
+    public init(_ counters: [NodeID: UInt64]) {
+        self.counters = counters.filter { $0.value > 0 }
+    }
+
+    /// The highest contiguous seq held for `origin` (0 when none).
+    public subscript(origin: NodeID) -> UInt64 {
+        counters[origin] ?? 0
+    }
+
+    /// True when the dot is at or below this vector's counter for its origin.
+    public func covers(_ dot: Dot) -> Bool { self[dot.origin] >= dot.seq }
+
+    /// True when every component of `self` is ≤ the same component of `other`.
+    public func isDominated(by other: VersionVector) -> Bool {
+        counters.allSatisfy { other[$0.key] >= $0.value }
+    }
+
+    /// Raises `origin`'s counter to at least `seq`.
+    public mutating func advance(_ origin: NodeID, to seq: UInt64) {
+        if seq > self[origin] { counters[origin] = seq }
+    }
+
+    /// Raises the counter for the dot's origin to the dot's seq (if higher).
+    public mutating func add(_ dot: Dot) { advance(dot.origin, to: dot.seq) }
+
+    /// Pointwise maximum with `other`.
+    public mutating func merge(_ other: VersionVector) {
+        for (origin, seq) in other.counters { advance(origin, to: seq) }
+    }
+
+    /// The pointwise maximum of `self` and `other`.
+    public func merged(_ other: VersionVector) -> VersionVector {
+        var copy = self
+        copy.merge(other)
+        return copy
+    }
+
+    /// The number of entries `self` holds that `other` lacks: Σ max(0, self[o] − other[o]).
+    public func entriesAhead(of other: VersionVector) -> UInt64 {
+        counters.reduce(0) { $0 + ($1.value > other[$1.key] ? $1.value - other[$1.key] : 0) }
+    }
+
+    /// Sum of all counters: the number of entries a node's vector names.
+    public var total: UInt64 { counters.values.reduce(0, +) }
+
+    /// The components in origin order.
+    public var sorted: [(origin: NodeID, seq: UInt64)] {
+        counters.sorted { $0.key < $1.key }.map { (origin: $0.key, seq: $0.value) }
+    }
+
+    public var isEmpty: Bool { counters.isEmpty }
+
+    public var description: String {
+        "{" + sorted.map { "\($0.origin.short):\($0.seq)" }.joined(separator: ", ") + "}"
+    }
+
+    /// Appends the canonical encoding: varint count, then (32-byte origin, varint seq)
+    /// in origin order.
+    public func encode(into writer: inout ByteWriter) {
+        writer.writeVarint(UInt64(counters.count))
+        for (origin, seq) in sorted {
+            origin.encode(into: &writer)
+            writer.writeVarint(seq)
+        }
+    }
+
+    /// Reads a vector written by ``encode(into:)``.
+    /// - Throws: ``DecodeError`` on truncation, more than `originsMax` components, a
+    ///   zero counter, or origins out of order (the encoding would not be canonical).
+    public static func decode(from reader: inout ByteReader, originsMax: Int) throws(DecodeError) -> VersionVector {
+        let start = reader.offset
+        let count = try reader.readVarint()
+        guard count <= UInt64(originsMax) else {
+            throw .lengthTooLarge(offset: start, length: count, lengthMax: originsMax)
+        }
+        var counters: [NodeID: UInt64] = [:]
+        counters.reserveCapacity(Int(count))
+        var previous: NodeID?
+        for _ in 0..<count {
+            let at = reader.offset
+            let origin = try NodeID.decode(from: &reader)
+            let seq = try reader.readVarint()
+            if let previous, !(previous < origin) {
+                throw .badValue(offset: at, field: "version vector", reason: "origins not in ascending order")
+            }
+            guard seq > 0 else { throw .badValue(offset: at, field: "version vector", reason: "zero counter") }
+            counters[origin] = seq
+            previous = origin
+        }
+        return VersionVector(counters)
+    }
+}

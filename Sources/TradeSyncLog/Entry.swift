@@ -1,0 +1,124 @@
+import Crypto
+import TradeSyncClock
+import TradeSyncModel
+
+/// What an entry does to its key.
+public enum Operation: Hashable, Sendable {
+    /// Sets the record's values.
+    case put(TradeValues)
+    /// Deletes the record. A delete is a version like any other (a tombstone).
+    case delete
+
+    /// True for a tombstone.
+    public var isDelete: Bool { if case .delete = self { true } else { false } }
+
+    /// The values of a put; nil for a tombstone.
+    public var values: TradeValues? { if case .put(let values) = self { values } else { nil } }
+
+    /// Appends the canonical encoding: tag 1 + values for put, tag 2 for delete.
+    public func encode(into writer: inout ByteWriter) {
+        switch self {
+        case .put(let values):
+            writer.writeU8(1)
+            values.encode(into: &writer)
+        case .delete:
+            writer.writeU8(2)
+        }
+    }
+
+    /// Reads an operation. - Throws: ``DecodeError`` on an unknown tag or bad values.
+    public static func decode(from reader: inout ByteReader) throws(DecodeError) -> Operation {
+        let start = reader.offset
+        switch try reader.readU8() {
+        case 1: return .put(try TradeValues.decode(from: &reader))
+        case 2: return .delete
+        case let tag: throw .badValue(offset: start, field: "operation", reason: "unknown tag \(tag)")
+        }
+    }
+}
+
+/// Limits on one entry's encoding, shared by the log and the wire.
+public enum EntryLimits {
+    /// Most origins in one causal context. A context names only the writers of one key,
+    /// so even a large federation of offices stays far below this.
+    public static let contextOriginsMax = 256
+    /// Largest canonical encoding of one entry, in bytes: dot (32 + 10) + HLC (8) +
+    /// context (2 + 256 × 42) + key (~60) + values (~70), rounded up.
+    public static let entryBytesMax = 16 * 1024
+}
+
+/// One write, as authored by its origin and replicated unchanged to every node.
+///
+/// Shape: a dot (origin, seq) that names it uniquely; an HLC timestamp; the causal
+/// context (the version vector for this key that the author had seen, which decides what
+/// it supersedes); the key; and the operation. Its ``hash`` (SHA-256 of ``encoded()``)
+/// names its content.
+public struct Entry: Hashable, Sendable {
+    /// The entry's format version inside its encoding.
+    public static let formatVersion: UInt8 = 1
+
+    public let dot: Dot
+    public let hlc: HLCTimestamp
+    public let context: VersionVector
+    public let key: TradeKey
+    public let operation: Operation
+
+    public init(dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
+        self.dot = dot
+        self.hlc = hlc
+        self.context = context
+        self.key = key
+        self.operation = operation
+    }
+
+    /// Appends the canonical encoding:
+    /// `version u8 | origin 32B | seq varint | hlc u64 | context | key | operation`.
+    public func encode(into writer: inout ByteWriter) {
+        writer.writeU8(Self.formatVersion)
+        dot.origin.encode(into: &writer)
+        writer.writeVarint(dot.seq)
+        writer.writeU64(hlc.rawValue)
+        context.encode(into: &writer)
+        key.encode(into: &writer)
+        operation.encode(into: &writer)
+    }
+
+    /// The canonical encoding as a byte array.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        encode(into: &writer)
+        return writer.bytes
+    }
+
+    /// Reads one entry written by ``encode(into:)``.
+    /// - Throws: ``DecodeError`` on an unknown format version, a zero seq, or any
+    ///   malformed field.
+    public static func decode(from reader: inout ByteReader) throws(DecodeError) -> Entry {
+        let start = reader.offset
+        let version = try reader.readU8()
+        guard version == formatVersion else {
+            throw .badValue(offset: start, field: "entry version", reason: "\(version), expected \(formatVersion)")
+        }
+        let origin = try NodeID.decode(from: &reader)
+        let seqOffset = reader.offset
+        let seq = try reader.readVarint()
+        guard seq > 0 else { throw .badValue(offset: seqOffset, field: "seq", reason: "zero") }
+        let hlc = HLCTimestamp(rawValue: try reader.readU64())
+        let context = try VersionVector.decode(from: &reader, originsMax: EntryLimits.contextOriginsMax)
+        let key = try TradeKey.decode(from: &reader)
+        let operation = try Operation.decode(from: &reader)
+        return Entry(dot: Dot(origin: origin, seq: seq), hlc: hlc, context: context, key: key, operation: operation)
+    }
+
+    /// Decodes exactly one entry occupying all of `bytes`.
+    /// - Throws: ``DecodeError``, including `trailingBytes`.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> Entry {
+        var reader = ByteReader(bytes)
+        let entry = try decode(from: &reader)
+        try reader.expectEnd()
+        return entry
+    }
+
+    /// SHA-256 of the canonical encoding.
+    public var hash: [UInt8] { Array(SHA256.hash(data: encoded())) }
+}
