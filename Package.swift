@@ -73,11 +73,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "TradeSyncControl",
-            dependencies: [
-                "TradeSyncModel", "TradeSyncClock",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["TradeSyncModel"],
             swiftSettings: swiftSettings),
         .target(
             name: "TradeSyncDaemon",
@@ -129,8 +125,11 @@ let package = Package(
             dependencies: ["TradeSyncSession", "TradeSyncWire", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "TradeSyncControlTests", dependencies: ["TradeSyncControl", "TradeSyncModel"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "TradeSyncEndToEndTests",
-            dependencies: ["TradeSyncModel"],
+            dependencies: ["TradeSyncModel", "TradeSyncControl"],
             swiftSettings: swiftSettings),
     ]
 )

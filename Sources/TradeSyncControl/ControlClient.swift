@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
+
+/// Why the CLI could not talk to the node.
+public enum ControlClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The socket path is absent or nothing listens there.
+    case unreachable(path: String, reason: String)
+    /// The socket exists but the caller may not open it.
+    case permissionDenied(path: String)
+    /// The connection broke or the answer was malformed.
+    case protocolError(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let path, let reason):
+            "cannot reach tradesyncd at \(path): \(reason) (is it running? set --control or TRADESYNC_CONTROL)"
+        case .permissionDenied(let path):
+            "permission denied on control socket \(path) (are you in the node's group?)"
+        case .protocolError(let path, let reason): "control socket \(path): \(reason)"
+        }
+    }
+}
+
+/// A blocking client for the node's control socket: one request, one response per call.
+///
+/// The CLI runs one command and exits, so plain blocking socket calls are the simplest
+/// correct tool here; the daemon side is NIO.
+public struct ControlClient: Sendable {
+    /// The Unix socket path.
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// Sends a request (with an optional binary blob) and waits for the response.
+    /// - Throws: ``ControlClientError``.
+    public func send(_ request: ControlRequest, blob: [UInt8] = []) throws(ControlClientError) -> ControlResponse {
+        let fd = try connect()
+        defer { close(fd) }
+        let json: [UInt8]
+        do { json = Array(try JSONEncoder().encode(request)) } catch {
+            throw .protocolError(path: path, reason: "cannot encode request: \(error)")
+        }
+        try writeAll(fd, ControlFrame.encode(json: json, blob: blob))
+        let frame = try readFrame(fd)
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(frame))
+        } catch {
+            throw .protocolError(path: path, reason: "malformed response: \(error)")
+        }
+    }
+
+    private func connect() throws(ControlClientError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .unreachable(path: path, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else {
+            close(fd)
+            throw .unreachable(path: path, reason: "socket path longer than \(capacity - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if result != 0 {
+            let code = errno
+            close(fd)
+            if code == EACCES || code == EPERM { throw .permissionDenied(path: path) }
+            throw .unreachable(path: path, reason: String(cString: strerror(code)))
+        }
+        return fd
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(ControlClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .protocolError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    private func readFrame(_ fd: Int32) throws(ControlClientError) -> [UInt8] {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            do {
+                if let frame = try ControlFrame.split(buffer) { return frame.json }
+            } catch {
+                throw .protocolError(path: path, reason: error.description)
+            }
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                throw .protocolError(path: path, reason: "the node closed the connection before answering")
+            }
+            buffer.append(contentsOf: chunk[0..<count])
+        }
+    }
+}

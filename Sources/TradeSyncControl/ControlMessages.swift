@@ -1,0 +1,178 @@
+import TradeSyncModel
+
+/// The commands the CLI sends to a running node over its control socket.
+public enum ControlCommand: String, Codable, Sendable {
+    case status, get, query, put, delete, conflicts, resolve, log
+    case importRecords = "import"
+}
+
+/// One `field=value` assignment from the command line (`value_usd=1200.5`).
+public struct FieldAssignment: Codable, Sendable, Equatable {
+    public let field: String
+    public let value: String
+    public init(field: String, value: String) {
+        self.field = field
+        self.value = value
+    }
+
+    /// Parses `field=value`. - Throws: ``FieldError`` when there is no `=`.
+    public init(parsing text: String) throws(FieldError) {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw FieldError(field: text, reason: "expected field=value")
+        }
+        self.init(field: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+    }
+}
+
+/// Query criteria, as `tradesync query` flags give them (text forms; the node validates).
+public struct QueryFilter: Codable, Sendable, Equatable {
+    public var reporter: String?
+    public var partner: String?
+    public var flow: String?
+    /// Prefix of the commodity code.
+    public var commodity: String?
+    /// `YYYY[MM]` or `FROM..TO` (either side may be empty).
+    public var period: String?
+    public var includeDeleted: Bool?
+
+    public init(
+        reporter: String? = nil, partner: String? = nil, flow: String? = nil, commodity: String? = nil,
+        period: String? = nil, includeDeleted: Bool? = nil
+    ) {
+        self.reporter = reporter
+        self.partner = partner
+        self.flow = flow
+        self.commodity = commodity
+        self.period = period
+        self.includeDeleted = includeDeleted
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reporter, partner, flow, commodity, period
+        case includeDeleted = "include_deleted"
+    }
+}
+
+/// A request to the node. The JSON part of a control frame; `import` carries its records
+/// in the frame's binary part (see ``ControlFrame``).
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public var command: ControlCommand
+    /// The key in text form, for get, put, delete and resolve.
+    public var key: String?
+    /// Field assignments, for put and resolve.
+    public var fields: [FieldAssignment]?
+    /// The dot of the sibling to keep, for `resolve --pick`.
+    public var pick: String?
+    public var filter: QueryFilter?
+    /// At most this many results (query, conflicts, log).
+    public var limit: Int?
+    /// The imported file's path, for messages and the log.
+    public var file: String?
+
+    public init(
+        command: ControlCommand, key: String? = nil, fields: [FieldAssignment]? = nil, pick: String? = nil,
+        filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil
+    ) {
+        self.command = command
+        self.key = key
+        self.fields = fields
+        self.pick = pick
+        self.filter = filter
+        self.limit = limit
+        self.file = file
+    }
+}
+
+/// The state of one peer link, as `status` reports it.
+public struct PeerStatus: Codable, Sendable, Equatable {
+    /// The configured `HOST:PORT`, or the remote address of an inbound session.
+    public var address: String
+    /// The peer's node ID (hex), once a handshake has told it.
+    public var nodeID: String?
+    public var connected: Bool
+    /// Entries this node holds that the peer has not acknowledged.
+    public var behind: UInt64
+    /// True when the peer has acknowledged everything this node holds.
+    public var inSync: Bool
+    /// Negotiated protocol version of the current or last session.
+    public var protocolVersion: Int?
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    public var entriesSent: UInt64
+    public var entriesReceived: UInt64
+    /// Why the last session ended or the last dial failed.
+    public var lastError: String?
+
+    public init(
+        address: String, nodeID: String? = nil, connected: Bool = false, behind: UInt64 = 0, inSync: Bool = false,
+        protocolVersion: Int? = nil, bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, entriesSent: UInt64 = 0,
+        entriesReceived: UInt64 = 0, lastError: String? = nil
+    ) {
+        self.address = address
+        self.nodeID = nodeID
+        self.connected = connected
+        self.behind = behind
+        self.inSync = inSync
+        self.protocolVersion = protocolVersion
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.entriesSent = entriesSent
+        self.entriesReceived = entriesReceived
+        self.lastError = lastError
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, connected, behind
+        case nodeID = "node_id", inSync = "in_sync", protocolVersion = "protocol_version"
+        case bytesSent = "bytes_sent", bytesReceived = "bytes_received"
+        case entriesSent = "entries_sent", entriesReceived = "entries_received", lastError = "last_error"
+    }
+}
+
+/// `tradesync status`: who the node is and what it holds.
+public struct StatusReport: Codable, Sendable, Equatable {
+    /// The node ID, 64 hex digits.
+    public var nodeID: String
+    /// Keys whose winner is a put.
+    public var records: Int
+    /// Keys with any version, tombstoned ones included.
+    public var keys: Int
+    /// Keys with more than one sibling.
+    public var conflicts: Int
+    public var tombstones: Int
+    /// Entries in the log.
+    public var entries: Int
+    /// The version vector: origin node ID (hex) → highest contiguous seq held.
+    public var vector: [String: UInt64]
+    /// SHA-256 of the canonical state (hex); equal on converged nodes.
+    public var digest: String
+    public var peers: [PeerStatus]
+    public var listen: String
+    public var dataDir: String
+    /// The log's instance ID (hex), made when the log was created.
+    public var logInstance: String
+
+    public init(
+        nodeID: String, records: Int, keys: Int, conflicts: Int, tombstones: Int, entries: Int,
+        vector: [String: UInt64], digest: String, peers: [PeerStatus], listen: String, dataDir: String,
+        logInstance: String
+    ) {
+        self.nodeID = nodeID
+        self.records = records
+        self.keys = keys
+        self.conflicts = conflicts
+        self.tombstones = tombstones
+        self.entries = entries
+        self.vector = vector
+        self.digest = digest
+        self.peers = peers
+        self.listen = listen
+        self.dataDir = dataDir
+        self.logInstance = logInstance
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case records, keys, conflicts, tombstones, entries, vector, digest, peers, listen
+        case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
+    }
+}

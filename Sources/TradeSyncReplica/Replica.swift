@@ -1,0 +1,233 @@
+import Crypto
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncModel
+
+/// Why an entry cannot be applied.
+public enum ReplicaError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The entry's seq skips ahead of what this replica holds for its origin.
+    case gap(dot: Dot, expectedSeq: UInt64)
+
+    public var description: String {
+        switch self {
+        case .gap(let dot, let expected):
+            "entry \(dot) skips ahead: the next seq held for origin \(dot.origin.short) would be \(expected)"
+        }
+    }
+}
+
+/// What applying one entry did.
+public enum ApplyOutcome: Equatable, Sendable {
+    /// The entry is now a version of its key (or collapsed into an equal sibling).
+    case applied
+    /// The dot was already held; nothing changed.
+    case duplicate
+    /// The entry was new but already superseded by an entry applied earlier (it arrived
+    /// after a write that had seen it); it advanced the vector only.
+    case obsolete
+}
+
+/// Counts over the materialised state.
+public struct ReplicaCounts: Equatable, Sendable, Codable {
+    /// Keys whose winner is a put.
+    public var records = 0
+    /// Keys with any surviving version (tombstoned keys included).
+    public var keys = 0
+    /// Keys with more than one sibling.
+    public var conflicts = 0
+    /// Keys whose winner is a tombstone.
+    public var tombstones = 0
+}
+
+/// The pure replicated state of one node: key → siblings, the node's version vector and
+/// its hybrid logical clock. No I/O, no clock of its own (time is passed in), so the
+/// daemon and the deterministic simulation run the same code.
+///
+/// Semantics (docs/ARCHITECTURE.md, "Terms"): every entry has a dot; an entry supersedes
+/// exactly the versions its causal context covers; versions not superseded are siblings;
+/// equal values collapse; the winner is the highest HLC, then the highest origin ID;
+/// a delete is a tombstone sibling. Source: dotted version vectors (Almeida, Baquero,
+/// Gonçalves, Preguiça, Fonte, DAIS 2014), as used by Riak 2.0.
+///
+/// Entries of one origin must be applied in seq order without gaps; entries of different
+/// origins may arrive in any order.
+public struct Replica: Sendable {
+    /// This node's ID: the origin of the entries it authors.
+    public let localID: NodeID
+    /// Origin → highest contiguous seq applied.
+    public private(set) var vector = VersionVector()
+    /// Counts kept up to date on every apply.
+    public private(set) var counts = ReplicaCounts()
+    private var keys: [TradeKey: KeyState] = [:]
+    private var clock = HybridLogicalClock()
+    private var digestCache: [UInt8]?
+
+    public init(localID: NodeID) {
+        self.localID = localID
+    }
+
+    // MARK: Writes
+
+    /// Applies an entry authored anywhere (locally, or received from a peer).
+    /// - Returns: ``ApplyOutcome``; a dot already held is a harmless duplicate.
+    /// - Throws: ``ReplicaError/gap(dot:expectedSeq:)`` when the seq skips ahead.
+    @discardableResult
+    public mutating func apply(_ entry: Entry) throws(ReplicaError) -> ApplyOutcome {
+        let held = vector[entry.dot.origin]
+        if entry.dot.seq <= held { return .duplicate }
+        guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
+        vector.add(entry.dot)
+        clock.observe(entry.hlc)
+        var state = keys[entry.key] ?? KeyState()
+        let before = Self.contribution(of: keys[entry.key])
+        let survived = state.apply(entry)
+        keys[entry.key] = state
+        let after = Self.contribution(of: state)
+        counts.records += after.records - before.records
+        counts.keys += after.keys - before.keys
+        counts.conflicts += after.conflicts - before.conflicts
+        counts.tombstones += after.tombstones - before.tombstones
+        digestCache = nil
+        return survived ? .applied : .obsolete
+    }
+
+    /// Authors entries for local writes without applying them: the caller persists them
+    /// (fsync), then applies them in order with ``apply(_:)``.
+    ///
+    /// Dots are `vector[localID] + 1, + 2, …`; each entry's context is the key's current
+    /// context (covering every sibling, so a write after a conflict resolves it), plus the
+    /// dots of earlier writes to the same key in this batch. HLC timestamps come from
+    /// `nowMs` (Unix milliseconds) through the hybrid logical clock.
+    /// - Precondition: nothing authored earlier is still unapplied.
+    public mutating func prepare(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64) -> [Entry] {
+        var seq = vector[localID]
+        var batchContexts: [TradeKey: VersionVector] = [:]
+        var entries: [Entry] = []
+        entries.reserveCapacity(writes.count)
+        for write in writes {
+            seq += 1
+            let dot = Dot(origin: localID, seq: seq)
+            let context = batchContexts[write.key] ?? keys[write.key]?.context ?? VersionVector()
+            entries.append(
+                Entry(dot: dot, hlc: clock.tick(nowMs: nowMs), context: context, key: write.key, operation: write.operation))
+            batchContexts[write.key] = context.merged(VersionVector([localID: seq]))
+        }
+        return entries
+    }
+
+    // MARK: Reads
+
+    /// The key's siblings, winner first; nil when the key was never written.
+    public func read(_ key: TradeKey) -> KeyView? {
+        guard let state = keys[key], !state.versions.isEmpty else { return nil }
+        return KeyView(key: key, siblings: state.siblings, context: state.context)
+    }
+
+    /// True when some sibling of `key` already holds exactly `operation` (so writing it
+    /// again would change nothing: a re-import is a no-op).
+    public func holds(_ key: TradeKey, operation: Operation) -> Bool {
+        keys[key]?.versions.contains { $0.operation == operation } ?? false
+    }
+
+    /// Keys with more than one sibling, in key order.
+    public func conflicts(limit: Int = .max) -> [KeyView] {
+        var result: [KeyView] = []
+        for key in keys.keys.sorted() where result.count < limit {
+            if let view = read(key), view.isConflict { result.append(view) }
+        }
+        return result
+    }
+
+    /// Keys matching `filter`, in key order, at most `limit`.
+    public func query(_ filter: KeyFilter, limit: Int = .max) -> [KeyView] {
+        var result: [KeyView] = []
+        for key in keys.keys.sorted() where result.count < limit && filter.matches(key) {
+            if let view = read(key), filter.includeDeleted || !view.isDeleted { result.append(view) }
+        }
+        return result
+    }
+
+    /// Every key in key order (for export and tests).
+    public var sortedKeys: [TradeKey] { keys.keys.sorted() }
+
+    // MARK: Digest
+
+    /// SHA-256 over the canonical encoding of the whole materialised state: keys in key
+    /// order; for each, its siblings (as ``KeyView/siblings`` lists them) with their dots,
+    /// HLC and operation. Equal on replicas that hold the same entries.
+    ///
+    /// Encoding per key: key | varint sibling count | per sibling: varint dot count,
+    /// (origin 32B, seq varint)…, hlc u64, operation. Complexity O(n log n); cached until
+    /// the next apply.
+    public mutating func digest() -> [UInt8] {
+        if let digestCache { return digestCache }
+        var hasher = SHA256()
+        for key in keys.keys.sorted() {
+            guard let state = keys[key], !state.versions.isEmpty else { continue }
+            var writer = ByteWriter(capacity: 160)
+            key.encode(into: &writer)
+            let siblings = state.siblings.sorted { $0.dots[0] < $1.dots[0] }
+            writer.writeVarint(UInt64(siblings.count))
+            for sibling in siblings {
+                writer.writeVarint(UInt64(sibling.dots.count))
+                for dot in sibling.dots {
+                    dot.origin.encode(into: &writer)
+                    writer.writeVarint(dot.seq)
+                }
+                writer.writeU64(sibling.hlc.rawValue)
+                sibling.operation.encode(into: &writer)
+            }
+            hasher.update(data: writer.bytes)
+        }
+        let digest = Array(hasher.finalize())
+        digestCache = digest
+        return digest
+    }
+
+    private static func contribution(of state: KeyState?) -> ReplicaCounts {
+        guard let state, let winner = state.winner else { return ReplicaCounts() }
+        var counts = ReplicaCounts()
+        counts.keys = 1
+        if winner.operation.isDelete { counts.tombstones = 1 } else { counts.records = 1 }
+        if state.versions.count > 1 && state.siblingCount > 1 { counts.conflicts = 1 }
+        return counts
+    }
+}
+
+/// A filter over keys, as `tradesync query` takes it.
+public struct KeyFilter: Sendable, Equatable, Codable {
+    public var reporter: AreaCode?
+    public var partner: AreaCode?
+    public var flow: Flow?
+    /// A prefix of the commodity code (`85` matches `850760`).
+    public var commodityPrefix: String?
+    /// Inclusive period bounds.
+    public var periodFrom: Period?
+    public var periodTo: Period?
+    /// Include keys whose winner is a tombstone.
+    public var includeDeleted: Bool
+
+    public init(
+        reporter: AreaCode? = nil, partner: AreaCode? = nil, flow: Flow? = nil, commodityPrefix: String? = nil,
+        periodFrom: Period? = nil, periodTo: Period? = nil, includeDeleted: Bool = false
+    ) {
+        self.reporter = reporter
+        self.partner = partner
+        self.flow = flow
+        self.commodityPrefix = commodityPrefix
+        self.periodFrom = periodFrom
+        self.periodTo = periodTo
+        self.includeDeleted = includeDeleted
+    }
+
+    /// True when `key` passes every set criterion.
+    public func matches(_ key: TradeKey) -> Bool {
+        if let reporter, key.reporter != reporter { return false }
+        if let partner, key.partner != partner { return false }
+        if let flow, key.flow != flow { return false }
+        if let commodityPrefix, !key.commodity.rawValue.hasPrefix(commodityPrefix.uppercased()) { return false }
+        if let periodFrom, key.period < periodFrom { return false }
+        if let periodTo, periodTo < key.period { return false }
+        return true
+    }
+}
