@@ -85,6 +85,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swiftSettings),
@@ -105,7 +107,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "TradeSyncModelTests", dependencies: ["TradeSyncModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "TradeSyncClockTests", dependencies: ["TradeSyncClock"], swiftSettings: swiftSettings),
+        .testTarget(name: "TradeSyncClockTests", dependencies: ["TradeSyncClock", "TradeSyncModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncLogTests", dependencies: ["TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
             swiftSettings: swiftSettings),

@@ -37,6 +37,13 @@ public struct ReplicaCounts: Equatable, Sendable, Codable {
     public var conflicts = 0
     /// Keys whose winner is a tombstone.
     public var tombstones = 0
+
+    public init(records: Int = 0, keys: Int = 0, conflicts: Int = 0, tombstones: Int = 0) {
+        self.records = records
+        self.keys = keys
+        self.conflicts = conflicts
+        self.tombstones = tombstones
+    }
 }
 
 /// The pure replicated state of one node: key → siblings, the node's version vector and
@@ -195,28 +202,26 @@ public struct Replica: Sendable {
 }
 
 /// A filter over keys, as `tradesync query` takes it.
-public struct KeyFilter: Sendable, Equatable, Codable {
+public struct KeyFilter: Sendable, Equatable {
     public var reporter: AreaCode?
     public var partner: AreaCode?
     public var flow: Flow?
     /// A prefix of the commodity code (`85` matches `850760`).
     public var commodityPrefix: String?
-    /// Inclusive period bounds.
-    public var periodFrom: Period?
-    public var periodTo: Period?
+    /// The periods to include (a year bound covers its months).
+    public var period: PeriodRange?
     /// Include keys whose winner is a tombstone.
     public var includeDeleted: Bool
 
     public init(
         reporter: AreaCode? = nil, partner: AreaCode? = nil, flow: Flow? = nil, commodityPrefix: String? = nil,
-        periodFrom: Period? = nil, periodTo: Period? = nil, includeDeleted: Bool = false
+        period: PeriodRange? = nil, includeDeleted: Bool = false
     ) {
         self.reporter = reporter
         self.partner = partner
         self.flow = flow
         self.commodityPrefix = commodityPrefix
-        self.periodFrom = periodFrom
-        self.periodTo = periodTo
+        self.period = period
         self.includeDeleted = includeDeleted
     }
 
@@ -226,8 +231,7 @@ public struct KeyFilter: Sendable, Equatable, Codable {
         if let partner, key.partner != partner { return false }
         if let flow, key.flow != flow { return false }
         if let commodityPrefix, !key.commodity.rawValue.hasPrefix(commodityPrefix.uppercased()) { return false }
-        if let periodFrom, key.period < periodFrom { return false }
-        if let periodTo, periodTo < key.period { return false }
+        if let period, !period.contains(key.period) { return false }
         return true
     }
 }

@@ -1,0 +1,77 @@
+import FoundationEssentials
+import Logging
+import NIOCore
+import NIOPosix
+import TradeSyncControl
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves the control socket: a Unix stream socket (mode 0660), one request and one
+/// response per connection, framed as ``ControlFrame``.
+final class ControlServer: Sendable {
+    let path: String
+    private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let node: Node
+    private let logger: Logger
+
+    /// Binds `path`, replacing a stale socket file left by a previous run.
+    /// - Throws: NIO's bind error (for example a path too long or a missing directory).
+    init(path: String, node: Node, group: any EventLoopGroup, logger: Logger) async throws {
+        server = try await ServerBootstrap(group: group)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, 0o660)
+        self.path = path
+        self.node = node
+        self.logger = logger
+    }
+
+    /// Serves until ``close()``.
+    func serve() async {
+        do {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serveOne(connection) }
+                    }
+                }
+            }
+        } catch {
+            logger.error("control socket \(path) stopped: \(error)")
+        }
+    }
+
+    func close() {
+        server.channel.close(promise: nil)
+        unlink(path)
+    }
+
+    private func serveOne(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var buffer: [UInt8] = []
+                for try await chunk in inbound {
+                    buffer.append(contentsOf: chunk.readableBytesView)
+                    guard let frame = try ControlFrame.split(buffer) else { continue }
+                    let response: ControlResponse
+                    do {
+                        let request = try JSONDecoder().decode(ControlRequest.self, from: Data(frame.json))
+                        response = await node.handle(request, blob: frame.blob)
+                    } catch {
+                        response = .failure("invalid", "malformed control request: \(error)")
+                    }
+                    let json = try JSONEncoder().encode(response)
+                    try await outbound.write(ByteBuffer(bytes: ControlFrame.encode(json: Array(json))))
+                    return
+                }
+            }
+        } catch {
+            logger.warning("control connection failed: \(error)")
+        }
+    }
+}

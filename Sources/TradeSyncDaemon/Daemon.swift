@@ -1,0 +1,105 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TradeSyncClock
+import UnixSignals
+import TradeSyncSession
+import TradeSyncTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the daemon could not start. One line, naming the file or address.
+public struct StartupError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs a node: opens the data directory, the log and the identity, listens for peers,
+/// dials the configured ones, serves the control socket, and stops cleanly on SIGTERM
+/// or SIGINT (sessions closed, log closed, exit 0).
+public enum Daemon {
+    /// Runs until SIGTERM/SIGINT. - Throws: ``StartupError`` or a log error at start.
+    public static func run(config: NodeConfig, logger: Logger) async throws {
+        try makeDirectory(config.dataDir)
+        try lockDataDir(config.dataDir)
+        let identity: NodeIdentity
+        do { identity = try NodeIdentity.loadOrCreate(directory: config.dataDir) } catch {
+            throw StartupError("node key: \(error)")
+        }
+        let node = try Node(identity: identity, config: config, logger: logger)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let sessionConfiguration = SyncSession.Configuration(
+            localID: identity.nodeID, logInstanceID: node.logInstanceID)
+        let network = PeerNetwork(group: group, host: node, configuration: sessionConfiguration, logger: logger)
+        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        do { server = try await network.bind(config.listen) } catch {
+            throw StartupError("cannot listen on \(config.listen): \(error)")
+        }
+        let control: ControlServer
+        do { control = try await ControlServer(path: config.controlPath, node: node, group: group, logger: logger) } catch {
+            server.channel.close(promise: nil)
+            throw StartupError("cannot create control socket \(config.controlPath): \(error)")
+        }
+        let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
+        logger.info(
+            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.peers.map(\.description))")
+        let service = NodeService(node: node, network: network, server: server, control: control, peers: config.peers)
+        let serviceGroup = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await serviceGroup.run()
+        logger.info("tradesyncd stopped")
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
+                throw StartupError("cannot create data directory \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Holds an exclusive lock on `DIR/LOCK` for the life of the process, so two daemons
+    /// never share one data directory.
+    static func lockDataDir(_ directory: String) throws {
+        let path = directory + "/LOCK"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw StartupError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StartupError("data directory \(directory) is in use by another tradesyncd (\(path) is locked)")
+        }
+        // The descriptor stays open (and locked) until the process exits.
+    }
+}
+
+/// The node's long-running work as one ServiceLifecycle service.
+struct NodeService: Service {
+    let node: Node
+    let network: PeerNetwork
+    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    let control: ControlServer
+    let peers: [PeerAddress]
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await network.serve(server) }
+            group.addTask { await control.serve() }
+            for peer in peers {
+                group.addTask {
+                    await network.dial(peer, shouldDial: { await node.shouldDial(peer.description) })
+                }
+            }
+            // Wait for SIGTERM/SIGINT, then close listeners and end every session.
+            try? await gracefulShutdown()
+            server.channel.close(promise: nil)
+            control.close()
+            group.cancelAll()
+        }
+        await node.shutdown()
+    }
+}

@@ -1,0 +1,181 @@
+import Logging
+import TradeSyncClock
+import TradeSyncControl
+import TradeSyncLog
+import TradeSyncModel
+import TradeSyncReplica
+import TradeSyncSession
+import TradeSyncTransport
+
+/// Control-socket commands: each turns a ``ControlRequest`` into a ``ControlResponse``.
+extension Node {
+    /// Serves one request from the CLI. Never throws: failures become a response with an
+    /// error code (`not_found`, `invalid`, `refused`, `internal`) and a one-line reason.
+    public func handle(_ request: ControlRequest, blob: [UInt8]) -> ControlResponse {
+        do {
+            switch request.command {
+            case .status: return ControlResponse(status: status())
+            case .get: return try get(request)
+            case .query: return try query(request)
+            case .put: return try put(request)
+            case .delete: return try delete(request)
+            case .conflicts:
+                return ControlResponse(records: replica.conflicts(limit: request.limit ?? .max).map(Self.view))
+            case .resolve: return try resolve(request)
+            case .log: return try recentLog(limit: request.limit ?? 20)
+            case .importRecords: return try importRecords(request, blob: blob)
+            }
+        } catch let error as ControlFailure {
+            return .failure(error.code, error.reason)
+        } catch let error as NodeError {
+            return .failure("internal", error.description)
+        } catch {
+            return .failure("internal", "\(error)")
+        }
+    }
+
+    func status() -> StatusReport {
+        var vector: [String: UInt64] = [:]
+        for (origin, seq) in replica.vector.sorted { vector[origin.hex] = seq }
+        return StatusReport(
+            nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
+            conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
+            vector: vector, digest: hex(replica.digest()), peers: peerStatuses(), listen: config.listen.description,
+            dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
+    }
+
+    func peerStatuses() -> [PeerStatus] {
+        var rows: [PeerStatus] = []
+        var shown: Set<NodeID> = []
+        for address in config.peers.map(\.description) {
+            let peer = peerAtAddress[address]
+            if let peer, let link = links.values.first(where: { $0.peer == peer }) {
+                rows.append(row(address: address, link: link))
+                shown.insert(peer)
+            } else {
+                var row = PeerStatus(address: address, nodeID: peer?.hex, lastError: lastError[address])
+                if let peer, let totals = endedTotals[peer] { row.apply(totals) }
+                rows.append(row)
+            }
+        }
+        for link in links.values.sorted(by: { $0.peer < $1.peer }) where !shown.contains(link.peer) {
+            rows.append(row(address: link.address, link: link))
+        }
+        return rows
+    }
+
+    private func row(address: String, link: LinkState) -> PeerStatus {
+        let behind = replica.vector.entriesAhead(of: link.peerVector)
+        var row = PeerStatus(
+            address: address, nodeID: link.peer.hex, connected: true, behind: behind, inSync: behind == 0,
+            protocolVersion: Int(link.version))
+        var totals = endedTotals[link.peer] ?? PeerTotals()
+        totals.add(link.counters)
+        row.apply(totals)
+        return row
+    }
+
+    func get(_ request: ControlRequest) throws -> ControlResponse {
+        let key = try Self.key(request)
+        guard let view = replica.read(key) else { throw ControlFailure("not_found", "no record for \(key)") }
+        return ControlResponse(records: [Self.view(view)])
+    }
+
+    func query(_ request: ControlRequest) throws -> ControlResponse {
+        let filter = try Self.keyFilter(request.filter ?? QueryFilter())
+        return ControlResponse(records: replica.query(filter, limit: request.limit ?? .max).map(Self.view))
+    }
+
+    func put(_ request: ControlRequest) throws -> ControlResponse {
+        let key = try Self.key(request)
+        guard let fields = request.fields, !fields.isEmpty else {
+            throw ControlFailure("invalid", "put needs at least one field=value")
+        }
+        var values = replica.read(key).flatMap { $0.winner.operation.values } ?? TradeValues()
+        try Self.assign(fields, to: &values)
+        return try written(key, writeLocal([(key: key, operation: .put(values))]))
+    }
+
+    func delete(_ request: ControlRequest) throws -> ControlResponse {
+        let key = try Self.key(request)
+        guard let view = replica.read(key), !view.isDeleted || view.isConflict else {
+            throw ControlFailure("not_found", "no record for \(key)")
+        }
+        return try written(key, writeLocal([(key: key, operation: .delete)]))
+    }
+
+    func resolve(_ request: ControlRequest) throws -> ControlResponse {
+        let key = try Self.key(request)
+        guard let view = replica.read(key) else { throw ControlFailure("not_found", "no record for \(key)") }
+        let operation: Operation
+        switch (request.pick, request.fields ?? []) {
+        case (let pick?, let fields) where fields.isEmpty:
+            guard let sibling = view.siblings.first(where: { $0.dots.contains { Self.dot($0, matches: pick) } }) else {
+                let dots = view.siblings.flatMap(\.dots).map(\.description).joined(separator: ", ")
+                throw ControlFailure("not_found", "\(key) has no sibling with dot \(pick) (dots: \(dots))")
+            }
+            operation = sibling.operation
+        case (nil, let fields) where !fields.isEmpty:
+            var values = view.winner.operation.values ?? TradeValues()
+            try Self.assign(fields, to: &values)
+            operation = .put(values)
+        default:
+            throw ControlFailure("invalid", "resolve takes either --pick DOT or field=value…, not both or neither")
+        }
+        return try written(key, writeLocal([(key: key, operation: operation)]))
+    }
+
+    func recentLog(limit: Int) throws -> ControlResponse {
+        let entries = try log.recent(limit: max(0, limit))
+        return ControlResponse(entries: entries.map { entry in
+            var context: [String: UInt64] = [:]
+            for (origin, seq) in entry.context.sorted { context[origin.short] = seq }
+            return LogEntryView(
+                dot: entry.dot.description, hlc: entry.hlc.description, key: entry.key.description,
+                op: entry.operation.isDelete ? "delete" : "put", values: entry.operation.values, context: context)
+        })
+    }
+
+    /// Writes the records that differ from what the node holds, all in one append and
+    /// one fsync: an import lands whole or not at all.
+    func importRecords(_ request: ControlRequest, blob: [UInt8]) throws -> ControlResponse {
+        let records: [TradeRecord]
+        do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
+        var writes: [(key: TradeKey, operation: Operation)] = []
+        for record in records where !replica.holds(record.key, operation: .put(record.values)) {
+            writes.append((key: record.key, operation: .put(record.values)))
+        }
+        let entries = try writeLocal(writes)
+        let file = request.file ?? "import"
+        logger.info("import \(file): \(records.count) records, \(entries.count) written")
+        return ControlResponse(
+            importResult: ImportResult(
+                file: file, received: records.count, written: entries.count, unchanged: records.count - writes.count))
+    }
+
+    private func written(_ key: TradeKey, _ entries: [Entry]) -> ControlResponse {
+        let entry = entries[entries.count - 1]
+        return ControlResponse(write: WriteResult(key: key.description, dot: entry.dot.description, hlc: entry.hlc.description))
+    }
+}
+
+/// A control failure with its response code.
+struct ControlFailure: Error {
+    let code: String
+    let reason: String
+    init(_ code: String, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

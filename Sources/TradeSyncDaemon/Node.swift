@@ -1,0 +1,209 @@
+import Logging
+import TradeSyncClock
+import TradeSyncControl
+import TradeSyncLog
+import TradeSyncModel
+import TradeSyncReplica
+import TradeSyncSession
+import TradeSyncTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the node refused a write or a batch.
+public enum NodeError: Error, Sendable, CustomStringConvertible {
+    case log(LogError)
+    case batchGap(dot: Dot, expectedSeq: UInt64, address: String)
+
+    public var description: String {
+        switch self {
+        case .log(let error): "log: \(error)"
+        case .batchGap(let dot, let expected, let address):
+            "batch from \(address) skips ahead: entry \(dot), expected seq \(expected)"
+        }
+    }
+}
+
+/// One live connection as the node tracks it.
+struct LinkState {
+    let address: String
+    let direction: LinkDirection
+    let peer: NodeID
+    let version: UInt16
+    let notify: @Sendable (VersionVector) -> Void
+    var peerVector = VersionVector()
+    var inSync = false
+    var counters = SessionCounters()
+}
+
+/// The node: owns the log and the replica, serves sessions and the control socket.
+///
+/// An actor, so log appends and replica updates happen one at a time. Every write
+/// (local, imported or received) is appended and fsynced before it is applied and before
+/// anyone is told: nothing is acknowledged that is not on disk.
+public actor Node: SessionHost {
+    public let identity: NodeIdentity
+    public let config: NodeConfig
+    /// The log's instance ID, made when the log was created.
+    public let logInstanceID: UInt64
+    let logger: Logger
+    let log: FileLog
+    var replica: Replica
+    var links: [LinkID: LinkState] = [:]
+    /// Peer node ID learned at each dialled address, so a dialler can stand down while
+    /// that peer is connected through another link.
+    var peerAtAddress: [String: NodeID] = [:]
+    /// Why the last session or dial at an address ended.
+    var lastError: [String: String] = [:]
+    /// Counters of ended sessions, summed per peer.
+    var endedTotals: [NodeID: PeerTotals] = [:]
+
+    /// Opens the log in `config.dataDir`, replays it into a fresh replica.
+    /// - Throws: ``LogError`` when the log is corrupt (the message names file and offset).
+    public init(identity: NodeIdentity, config: NodeConfig, logger: Logger) throws {
+        let log = try FileLog.open(directory: config.dataDir)
+        var replica = Replica(localID: identity.nodeID)
+        try log.replay { entry in try replica.apply(entry) }
+        if log.recovery.truncatedTailBytes > 0 {
+            logger.warning(
+                "cut torn tail of \(log.recovery.truncatedTailBytes) bytes at offset \(log.recovery.truncatedAtOffset ?? 0) in \(log.recovery.file)")
+        }
+        logger.info("log open: \(log.entryCount) entries, \(replica.counts.records) records, vector \(replica.vector)")
+        self.identity = identity
+        self.config = config
+        self.logger = logger
+        self.log = log
+        self.logInstanceID = log.instanceID
+        self.replica = replica
+    }
+
+    // MARK: Writes
+
+    /// Authors, persists (fsync) and applies local writes, then tells every session.
+    func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) throws(NodeError) -> [Entry] {
+        guard !writes.isEmpty else { return [] }
+        let entries = replica.prepare(writes, nowMs: Self.wallClockMs())
+        do { try log.append(entries) } catch { throw .log(error) }
+        for entry in entries {
+            do { try replica.apply(entry) } catch { preconditionFailure("own entry \(entry.dot) does not apply: \(error)") }
+        }
+        notifyLinks()
+        return entries
+    }
+
+    func notifyLinks() {
+        let vector = replica.vector
+        for link in links.values { link.notify(vector) }
+    }
+
+    static func wallClockMs() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
+    }
+
+    // MARK: SessionHost
+
+    public func localVector() -> VersionVector { replica.vector }
+
+    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
+        var result: [Entry] = []
+        var bytes = 0
+        for (origin, held) in replica.vector.sorted where held > after[origin] {
+            let wanted = min(Int(held - after[origin]), entriesMax - result.count)
+            guard wanted > 0, bytes < bytesMax else { break }
+            let entries: [Entry]
+            do { entries = try log.entries(origin: origin, after: after[origin], limit: wanted) } catch {
+                logger.error("cannot read log for \(origin.short): \(error)")
+                break
+            }
+            for entry in entries {
+                bytes += entry.encoded().count + 3
+                result.append(entry)
+                if bytes >= bytesMax { break }
+            }
+        }
+        return result
+    }
+
+    public func persist(_ entries: [Entry], link: LinkID) throws -> VersionVector {
+        let address = links[link]?.address ?? "peer"
+        var next: [NodeID: UInt64] = [:]
+        var fresh: [Entry] = []
+        for entry in entries {
+            let expected = (next[entry.dot.origin] ?? replica.vector[entry.dot.origin]) + 1
+            if entry.dot.seq < expected { continue }
+            guard entry.dot.seq == expected else {
+                throw NodeError.batchGap(dot: entry.dot, expectedSeq: expected, address: address)
+            }
+            next[entry.dot.origin] = entry.dot.seq
+            fresh.append(entry)
+        }
+        if !fresh.isEmpty {
+            do { try log.append(fresh) } catch { throw NodeError.log(error) }
+            for entry in fresh { try replica.apply(entry) }
+            notifyLinks()
+        }
+        return replica.vector
+    }
+
+    public func sessionStarted(
+        link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
+        notify: @escaping @Sendable (VersionVector) -> Void
+    ) -> Bool {
+        if peer == identity.nodeID {
+            lastError[address] = "connected to itself (node \(peer.short))"
+            return false
+        }
+        if direction == .outbound { peerAtAddress[address] = peer }
+        // One session per pair: keep the connection dialled by the lower node ID.
+        if let (otherID, other) = links.first(where: { $0.value.peer == peer }) {
+            let keepNew = (direction == .outbound) == (identity.nodeID < peer)
+            if !keepNew { return false }
+            links[otherID] = nil
+            logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
+        }
+        links[link] = LinkState(address: address, direction: direction, peer: peer, version: version, notify: notify)
+        lastError[address] = nil
+        logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
+        return true
+    }
+
+    public func peerVector(link: LinkID, _ vector: VersionVector) {
+        links[link]?.peerVector = vector
+        if replica.vector.entriesAhead(of: vector) > 0 { links[link]?.inSync = false }
+    }
+
+    public func inSync(link: LinkID) {
+        links[link]?.inSync = true
+    }
+
+    public func counters(link: LinkID, _ counters: SessionCounters) {
+        links[link]?.counters = counters
+    }
+
+    public func sessionEnded(link: LinkID, address: String, reason: String?) {
+        if let state = links.removeValue(forKey: link) {
+            endedTotals[state.peer, default: PeerTotals()].add(state.counters)
+            logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
+        }
+        if let reason, reason != "duplicate session" {
+            if lastError[address] != reason { logger.debug("peer \(address): \(reason)") }
+            lastError[address] = reason
+        }
+    }
+
+    /// True unless the peer last seen at `address` is connected through some link.
+    public func shouldDial(_ address: String) -> Bool {
+        guard let peer = peerAtAddress[address] else { return true }
+        return !links.values.contains { $0.peer == peer }
+    }
+
+    /// Closes the log (called once, at shutdown, after every session ended).
+    public func shutdown() {
+        log.close()
+        logger.info("log closed: \(log.entryCount) entries")
+    }
+}
+

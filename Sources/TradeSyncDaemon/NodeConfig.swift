@@ -1,0 +1,101 @@
+import TOMLKit
+import TradeSyncTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A node's configuration. Every key can come from the TOML file given with `--config`
+/// and from the command line; the command line wins.
+///
+/// TOML keys (all optional):
+/// ```toml
+/// data_dir = "./tradesync-data"      # the log, the node key, the control socket
+/// listen   = "127.0.0.1:7400"        # HOST:PORT for peer connections
+/// peers    = ["127.0.0.1:7401"]      # HOST:PORT of peers to dial
+/// control  = "./tradesync-data/control.sock"   # default: DATA_DIR/control.sock
+/// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
+/// ```
+public struct NodeConfig: Sendable, Equatable {
+    public static let defaultDataDir = "./tradesync-data"
+    public static let defaultListen = "127.0.0.1:7400"
+
+    public var dataDir: String = NodeConfig.defaultDataDir
+    public var listen: PeerAddress = PeerAddress(host: "127.0.0.1", port: 7400)
+    public var peers: [PeerAddress] = []
+    /// nil means `DATA_DIR/control.sock`.
+    public var control: String?
+    public var logLevel: String = "info"
+
+    public init() {}
+
+    /// The control socket path in effect.
+    public var controlPath: String { control ?? dataDir + "/control.sock" }
+
+    /// Why a config is invalid. Names the file and key.
+    public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+        public let source: String
+        public let reason: String
+        public var description: String { "\(source): \(reason)" }
+    }
+
+    static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Reads a TOML file. - Throws: ``ConfigError`` naming the file and the bad key.
+    public static func load(path: String) throws(ConfigError) -> NodeConfig {
+        guard let text = readText(path) else {
+            throw ConfigError(source: path, reason: "cannot read file: \(String(cString: strerror(errno)))")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch {
+            throw ConfigError(source: path, reason: "invalid TOML: \(error)")
+        }
+        var config = NodeConfig()
+        for (key, value) in table {
+            switch key {
+            case "data_dir": config.dataDir = try string(value, key, path)
+            case "listen": config.listen = try address(string(value, key, path), key, path)
+            case "control": config.control = try string(value, key, path)
+            case "log_level": config.logLevel = try level(string(value, key, path), path)
+            case "peers":
+                guard let array = value.array else { throw ConfigError(source: path, reason: "peers must be an array of \"HOST:PORT\"") }
+                config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
+            default:
+                throw ConfigError(source: path, reason: "unknown key '\(key)' (data_dir, listen, peers, control, log_level)")
+            }
+        }
+        return config
+    }
+
+    static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {
+        guard let text = value.string else { throw ConfigError(source: source, reason: "\(key) must be a string") }
+        return text
+    }
+
+    static func address(_ text: String, _ key: String, _ source: String) throws(ConfigError) -> PeerAddress {
+        guard let parsed = PeerAddress(text) else {
+            throw ConfigError(source: source, reason: "\(key) '\(text)' is not HOST:PORT")
+        }
+        return parsed
+    }
+
+    static func level(_ text: String, _ source: String) throws(ConfigError) -> String {
+        guard levels.contains(text) else {
+            throw ConfigError(source: source, reason: "log_level '\(text)' is not one of \(levels.joined(separator: ", "))")
+        }
+        return text
+    }
+
+    private static func readText(_ path: String) -> String? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

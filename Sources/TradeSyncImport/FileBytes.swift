@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a whole regular file into memory with POSIX calls: one buffer of the file's
+/// size, filled by `read(2)` (no second copy, unlike `Data` → `[UInt8]`).
+enum FileBytes {
+    /// - Throws: ``ImportError/unreadable(file:reason:)`` naming the system error, a
+    ///   non-regular file, or a size above ``ImportLimits/fileBytesMax``.
+    static func load(path: String) throws(ImportError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadable(file: path, reason: systemError()) }
+        defer { _ = close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .unreadable(file: path, reason: systemError()) }
+        guard status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
+            throw .unreadable(file: path, reason: "not a regular file")
+        }
+        let size = Int(status.st_size)
+        guard size <= ImportLimits.fileBytesMax else {
+            throw .unreadable(file: path, reason: "\(size) bytes exceeds the limit of \(ImportLimits.fileBytesMax)")
+        }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var filled = 0
+        var failure: String?
+        bytes.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while filled < size {
+                let got = read(descriptor, base + filled, size - filled)
+                if got > 0 {
+                    filled += got
+                } else if got == 0 {
+                    break  // the file shrank while we read it
+                } else if errno != EINTR {
+                    failure = systemError()
+                    break
+                }
+            }
+        }
+        if let failure { throw .unreadable(file: path, reason: failure) }
+        if filled < size { bytes.removeSubrange(filled...) }
+        return bytes
+    }
+
+    private static func systemError() -> String { String(cString: strerror(errno)) }
+}

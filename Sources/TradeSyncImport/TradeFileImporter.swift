@@ -1,0 +1,197 @@
+import TradeSyncModel
+
+/// Reads trade files (the four ``ImportFormat``s) into records.
+///
+/// The format is detected from the first bytes and the header, never from the file name:
+/// `{` or `[` → ``ImportFormat/comtradeAPIJSON``; a CSV header with `cmdCode` and
+/// `primaryValue` → ``ImportFormat/comtradePlusCSV``; with `Commodity Code` and
+/// `Trade Value (US$)` → ``ImportFormat/comtradeLegacyCSV``; with `reporter`, `partner`,
+/// `flow`, `hs6`/`commodity`, `period`, `value_usd` → ``ImportFormat/tradeSyncCSV``.
+///
+/// Row-level problems never throw: each bad row becomes a ``RowError`` in
+/// ``ImportReport/rejected``. Duplicate keys: a later row with the same key and equal
+/// values is dropped and counted in ``ImportReport/duplicatesCollapsed``; with different
+/// values it is rejected (`duplicate key KEY with different values (first at line N)`).
+///
+/// Complexity: O(file bytes) time; memory is the file plus the records. Encoding: UTF-8
+/// when the whole file is valid UTF-8, else Windows-1252; a UTF-8 BOM is skipped.
+public enum TradeFileImporter {
+    /// Reads and parses the file at `path` (the report's `file` is `path` as given).
+    /// - Throws: ``ImportError/unreadable(file:reason:)`` when the file cannot be read,
+    ///   is not a regular file or exceeds ``ImportLimits/fileBytesMax``; otherwise as
+    ///   ``parse(bytes:file:)``.
+    public static func read(path: String) throws(ImportError) -> ImportReport {
+        try parse(bytes: FileBytes.load(path: path), file: path)
+    }
+
+    /// Parses a whole file's bytes. `file` is used only in messages and the report.
+    /// - Throws: ``ImportError/unknownFormat(file:reason:)`` (empty file, unknown header
+    ///   or JSON shape, header lacking a needed column); ``ImportError/malformed(file:line:reason:)``
+    ///   for file-level damage (unterminated quote, invalid JSON, over-wide row).
+    public static func parse(bytes: [UInt8], file: String) throws(ImportError) -> ImportReport {
+        var buffer = bytes  // quoted fields and JSON strings are unescaped in place
+        var outcome: Result<ImportReport, ImportError> = .failure(.unknownFormat(file: file, reason: "the file is empty"))
+        buffer.withUnsafeMutableBufferPointer { pointer in
+            let whole = pointer
+            do throws(ImportError) {
+                outcome = .success(try parseBuffer(whole, file: file))
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private static func parseBuffer(_ bytes: UnsafeMutableBufferPointer<UInt8>, file: String) throws(ImportError)
+        -> ImportReport
+    {
+        let readOnly = UnsafeBufferPointer(bytes)
+        let hasBOM = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
+        let start = hasBOM ? 3 : 0
+        let decoder = FieldDecoder(isUTF8: FieldDecoder.isValidUTF8(UnsafeBufferPointer(rebasing: readOnly[start...])))
+        var first = start
+        while first < bytes.count, bytes[first] == 0x20 || bytes[first] == 0x09 || bytes[first] == 0x0A || bytes[first] == 0x0D {
+            first += 1
+        }
+        guard first < bytes.count else { throw .unknownFormat(file: file, reason: "the file is empty") }
+        if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
+            return try importJSON(bytes, start: start, decoder: decoder, file: file)
+        }
+        return try importCSV(bytes, start: start, decoder: decoder, file: file)
+    }
+
+    private static func importJSON(
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String
+    ) throws(ImportError) -> ImportReport {
+        let header = HeaderColumns(names: ComtradePlusMapper.fieldNames)
+        var mapper = try ComtradePlusMapper(header: header, decoder: decoder, file: file)
+        var builder = ReportBuilder(file: file, rowsExpected: 0)
+        var reader = JSONRecordReader(bytes: bytes, offset: start, file: file)
+        let readOnly = UnsafeBufferPointer(bytes)
+        try reader.read { row in
+            builder.add(row, bytes: readOnly, mapper: &mapper)
+        }
+        return builder.report(format: .comtradeAPIJSON)
+    }
+
+    private static func importCSV(
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String
+    ) throws(ImportError) -> ImportReport {
+        var scanner = CSVScanner(bytes: bytes, offset: start, file: file)
+        var row = FieldRow()
+        guard try scanner.nextRow(into: &row) else { throw .unknownFormat(file: file, reason: "the file is empty") }
+        var decoder = decoder
+        let view = RowView(bytes: UnsafeBufferPointer(bytes), row: row)
+        let header = HeaderColumns(names: (0..<row.count).map { decoder.string(view.field($0)) })
+        let signature: (([String]) -> Bool) = { names in names.allSatisfy { header.index($0) != nil } }
+        if signature(ComtradePlusMapper.signature) {
+            var mapper = try ComtradePlusMapper(header: header, decoder: decoder, file: file)
+            return try readRows(&scanner, mapper: &mapper, format: .comtradePlusCSV, columns: row.count, file: file)
+        }
+        if signature(ComtradeLegacyMapper.signature) {
+            var mapper = try ComtradeLegacyMapper(header: header, decoder: decoder, file: file)
+            return try readRows(&scanner, mapper: &mapper, format: .comtradeLegacyCSV, columns: row.count, file: file)
+        }
+        if TradeSyncCSVMapper.matches(header) {
+            var mapper = TradeSyncCSVMapper(header: header, decoder: decoder)
+            return try readRows(&scanner, mapper: &mapper, format: .tradeSyncCSV, columns: row.count, file: file)
+        }
+        throw .unknownFormat(
+            file: file,
+            reason: "header \(header.quoted) (line \(row.line)) is none of comtrade-legacy-csv, comtrade-plus-csv, "
+                + "comtrade-api-json, tradesync-csv")
+    }
+
+    /// Reads the data rows after the header. A row must have as many fields as the
+    /// header, or exactly one more that is empty (the Comtrade Plus trailing comma).
+    private static func readRows<Mapper: RowMapper>(
+        _ scanner: inout CSVScanner, mapper: inout Mapper, format: ImportFormat, columns: Int, file: String
+    ) throws(ImportError) -> ImportReport {
+        let bytes = scanner.readOnlyBytes
+        var builder = ReportBuilder(file: file, rowsExpected: lineCount(bytes[scanner.offset...]))
+        var row = FieldRow()
+        while try scanner.nextRow(into: &row) {
+            let trailingEmpty = row.count == columns + 1 && row.starts[columns] == row.ends[columns]
+            if row.count != columns && !trailingEmpty && row.damage == nil {
+                row.damage = "row has \(row.count) fields, the header has \(columns)"
+            }
+            builder.add(row, bytes: bytes, mapper: &mapper)
+        }
+        return builder.report(format: format)
+    }
+}
+
+/// Line feeds plus one: an upper bound on the rows left in `bytes` (lone-CR files
+/// are undercounted, which only costs a rehash).
+private func lineCount(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Int {
+    let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes))
+    var count = 1
+    var offset = 0
+    while offset + 8 <= raw.count {
+        // Count 0x0A bytes in a word: zero bytes of (word XOR 0x0A…0A), SWAR style.
+        let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+        let high = ~(((word & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | word) & 0x8080_8080_8080_8080
+        count += high.nonzeroBitCount
+        offset += 8
+    }
+    while offset < raw.count {
+        if raw[offset] == 0x0A { count += 1 }
+        offset += 1
+    }
+    return count
+}
+
+/// Collects rows into an ``ImportReport``, collapsing or rejecting duplicate keys.
+struct ReportBuilder {
+    let file: String
+    private var rowsRead = 0
+    private var rows: [ImportedRow] = []
+    private var rejected: [RowError] = []
+    private var duplicatesCollapsed = 0
+    private var indexByKey: [TradeKey: Int] = [:]
+
+    /// - Parameter rowsExpected: capacity to reserve (an upper estimate such as the
+    ///   file's line count), so the record array and key index never rehash.
+    init(file: String, rowsExpected: Int) {
+        self.file = file
+        rows.reserveCapacity(rowsExpected)
+        indexByKey.reserveCapacity(rowsExpected)
+    }
+
+    /// Maps one data row and files the result.
+    mutating func add<Mapper: RowMapper>(_ row: FieldRow, bytes: UnsafeBufferPointer<UInt8>, mapper: inout Mapper) {
+        rowsRead += 1
+        if let damage = row.damage {
+            rejected.append(RowError(file: file, line: row.line, reason: damage))
+            return
+        }
+        let record: TradeRecord
+        do {
+            record = try mapper.record(RowView(bytes: bytes, row: row))
+        } catch {
+            rejected.append(RowError(file: file, line: row.line, reason: error.reason))
+            return
+        }
+        if let index = indexByKey[record.key] {
+            let first = rows[index]
+            if first.record.values == record.values {
+                duplicatesCollapsed += 1
+            } else {
+                rejected.append(
+                    RowError(
+                        file: file, line: row.line,
+                        reason: "duplicate key \(record.key) with different values (first at line \(first.line))"))
+            }
+            return
+        }
+        indexByKey[record.key] = rows.count
+        rows.append(ImportedRow(record: record, line: row.line))
+    }
+
+    func report(format: ImportFormat) -> ImportReport {
+        precondition(rowsRead == rows.count + rejected.count + duplicatesCollapsed, "every row is filed once")
+        return ImportReport(
+            file: file, format: format, rowsRead: rowsRead, rows: rows, rejected: rejected,
+            duplicatesCollapsed: duplicatesCollapsed)
+    }
+}

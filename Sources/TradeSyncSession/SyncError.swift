@@ -1,0 +1,88 @@
+import TradeSyncClock
+import TradeSyncWire
+
+/// Why a ``SyncSession`` closed. Each case names one reason; ``description`` is one line
+/// with the numbers, and ``errorCode`` is the ERROR code sent to the peer (when one is sent).
+/// Source: `Protocol/PROTOCOL.md`, "Session flow" and "Error codes".
+public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The peer's bytes could not be decoded: oversize frame, bad magic, malformed or
+    /// unknown message, bad zlib stream.
+    case wire(WireError)
+    /// The HELLO version ranges do not overlap.
+    case versionMismatch(ours: ClosedRange<UInt16>, theirs: ClosedRange<UInt16>)
+    /// The peer's HELLO and VECTOR did not both arrive within this time of connecting.
+    case handshakeTimeout(Duration)
+    /// Nothing was received from the peer for this long.
+    case idleTimeout(Duration)
+    /// A well-formed message that breaks the session rules (wrong order, unknown batch
+    /// acknowledged, window exceeded, a gap in an origin's sequence numbers).
+    case protocolViolation(String)
+    /// The peer sent ERROR and closed.
+    case peerError(code: ErrorCode, reason: String)
+    /// The peer has our own node ID: a connection to ourselves, or a cloned data directory.
+    case sameNode(NodeID)
+    /// The connection ended (the driver reported `.disconnected`).
+    case disconnected
+
+    public var description: String {
+        switch self {
+        case .wire(let error): error.description
+        case .versionMismatch(let ours, let theirs):
+            WireError.versionMismatch(ours: ours, theirs: theirs).description
+        case .handshakeTimeout(let limit): "handshake not completed within \(seconds(limit)) s"
+        case .idleTimeout(let limit): "nothing received from the peer for \(seconds(limit)) s"
+        case .protocolViolation(let reason): "protocol violation: \(reason)"
+        case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
+        case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"
+        case .disconnected: "connection closed"
+        }
+    }
+
+    /// The code of the ERROR message a session sends before closing for this reason.
+    public var errorCode: ErrorCode {
+        switch self {
+        case .wire(let error): error.errorCode
+        case .versionMismatch: .versionMismatch
+        case .handshakeTimeout, .idleTimeout: .timeout
+        case .protocolViolation: .unexpectedMessage
+        case .peerError(let code, _): code
+        case .sameNode: .sameNode
+        case .disconnected: .shutdown
+        }
+    }
+}
+
+private func seconds(_ duration: Duration) -> String {
+    let (whole, atto) = duration.components
+    let millis = atto / 1_000_000_000_000_000
+    return millis == 0 ? "\(whole)" : "\(whole).\(String(millis + 1000).dropFirst())"
+}
+
+/// Byte, frame, entry and batch counts of one session, for metrics and the CLI.
+///
+/// Units: bytes count everything on the wire (frame headers included) except where named
+/// otherwise. Compression ratio = ``uncompressedBytesSent`` / ``payloadBytesSent``.
+public struct SessionCounters: Equatable, Sendable {
+    /// Bytes received, as fed to the session.
+    public internal(set) var bytesIn: UInt64 = 0
+    /// Bytes emitted in `.send` outputs.
+    public internal(set) var bytesOut: UInt64 = 0
+    /// Complete frames received.
+    public internal(set) var framesIn: UInt64 = 0
+    /// Frames sent (one per `.send`).
+    public internal(set) var framesOut: UInt64 = 0
+    /// Entries sent in BATCH messages.
+    public internal(set) var entriesSent: UInt64 = 0
+    /// Entries received in BATCH messages.
+    public internal(set) var entriesReceived: UInt64 = 0
+    /// BATCH messages sent.
+    public internal(set) var batchesSent: UInt64 = 0
+    /// BATCH messages received.
+    public internal(set) var batchesReceived: UInt64 = 0
+    /// Uncompressed payload bytes of the batches sent (their `uncompressedLength`).
+    public internal(set) var uncompressedBytesSent: UInt64 = 0
+    /// Payload bytes of the batches sent as they went out (deflated where that helped).
+    public internal(set) var payloadBytesSent: UInt64 = 0
+
+    public init() {}
+}

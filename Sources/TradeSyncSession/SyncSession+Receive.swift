@@ -1,0 +1,142 @@
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncWire
+
+/// The receiving half: bytes → frames → messages, and the rules on their order
+/// (`Protocol/PROTOCOL.md`, "Session flow").
+extension SyncSession {
+    mutating func onReceived(_ bytes: [UInt8], now instant: MonotonicInstant) {
+        precondition(phase != .idle, "SyncSession: .received before .connected")
+        advanceTime(to: instant)
+        lastReceivedAt = now
+        counters.bytesIn += UInt64(bytes.count)
+        decoder.feed(bytes)
+        // Bounded: each frame consumes at least 5 bytes of what was fed.
+        while phase != .closed {
+            let frame: Frame
+            do throws(WireError) {
+                guard let next = try decoder.next() else { return }
+                frame = next
+            } catch {
+                fail(.wire(error))
+                return
+            }
+            counters.framesIn += 1
+            onFrame(frame)
+        }
+    }
+
+    private mutating func onFrame(_ frame: Frame) {
+        let isError = frame.type == MessageType.error.rawValue
+        if phase == .awaitingHello && frame.type != MessageType.hello.rawValue && !isError {
+            fail(.protocolViolation("expected HELLO (0x01) as the first message, got \(MessageType.name(frame.type))"))
+            return
+        }
+        let message: Message
+        do throws(WireError) {
+            message = try Message.decode(frame)
+        } catch {
+            fail(.wire(error))
+            return
+        }
+        switch message {
+        case .hello(let hello): onHello(hello)
+        case .vector(let vector): onVector(vector)
+        case .batch(let batch): onBatch(batch)
+        case .ack(let ack): onAck(ack)
+        case .ping(let nonce): send(.pong(nonce: nonce))
+        case .pong(let nonce): onPong(nonce)
+        case .error(let error): close(.peerError(code: error.code, reason: error.reason))
+        }
+    }
+
+    private mutating func onHello(_ hello: Hello) {
+        guard phase == .awaitingHello else { return fail(.protocolViolation("second HELLO")) }
+        let chosen: UInt16
+        do throws(WireError) {
+            chosen = try ProtocolVersion.negotiate(ours: configuration.versions, theirs: hello.versions)
+        } catch {
+            return fail(.versionMismatch(ours: configuration.versions, theirs: hello.versions))
+        }
+        guard hello.nodeID != configuration.localID else { return fail(.sameNode(hello.nodeID)) }
+        peerID = hello.nodeID
+        version = chosen
+        phase = .awaitingVector
+        emit(.handshakeCompleted(peer: hello.nodeID, peerLogInstance: hello.logInstanceID, version: chosen))
+        send(.vector(localVector))
+    }
+
+    private mutating func onVector(_ vector: VersionVector) {
+        guard phase == .awaitingVector else { return fail(.protocolViolation("second VECTOR")) }
+        phase = .syncing
+        peerKnown = vector
+        sentVector = vector
+        emit(.peerVector(vector))
+        requestFetch(force: true)
+    }
+
+    private mutating func onBatch(_ batch: BatchMessage) {
+        guard phase == .syncing else { return fail(.protocolViolation("BATCH before VECTOR")) }
+        let expected = lastBatchIDReceived + 1
+        guard batch.id.rawValue == expected else {
+            return fail(.protocolViolation("BATCH \(batch.id.rawValue) out of order, expected \(expected)"))
+        }
+        guard persistQueue.count < Limits.windowBatchesMax else {
+            return fail(.protocolViolation(
+                "BATCH \(batch.id.rawValue) beyond the window of \(Limits.windowBatchesMax) unacknowledged batches"))
+        }
+        let entries: [Entry]
+        do throws(WireError) {
+            entries = try batch.decodeEntries()
+        } catch {
+            return fail(.wire(error))
+        }
+        if let gap = firstGap(entries) { return fail(.protocolViolation("BATCH \(batch.id.rawValue): \(gap)")) }
+        lastBatchIDReceived = expected
+        for entry in entries {
+            receivedVector.add(entry.dot)
+            // The peer holds what it sends: never echo it back, and count it as known.
+            sentVector.add(entry.dot)
+            peerKnown.add(entry.dot)
+        }
+        counters.batchesReceived += 1
+        counters.entriesReceived += UInt64(entries.count)
+        persistQueue.append((id: batch.id, persisted: false))
+        emit(.persist(entries, batch.id))
+    }
+
+    /// Describes the first origin whose run in `entries` starts beyond what this node
+    /// holds or has already received (a gap), or nil.
+    private func firstGap(_ entries: [Entry]) -> String? {
+        var seen: Set<NodeID> = []
+        for entry in entries where seen.insert(entry.dot.origin).inserted {
+            let held = receivedVector[entry.dot.origin]
+            if entry.dot.seq > held + 1 {
+                return "origin \(entry.dot.origin.short) starts at seq \(entry.dot.seq), but only \(held) are held (gap)"
+            }
+        }
+        return nil
+    }
+
+    private mutating func onAck(_ ack: Ack) {
+        guard phase == .syncing else { return fail(.protocolViolation("ACK before VECTOR")) }
+        guard let oldest = inFlight.first else {
+            return fail(.protocolViolation("ACK for batch \(ack.batchID.rawValue) with no batch in flight"))
+        }
+        guard ack.batchID == oldest else {
+            return fail(.protocolViolation(
+                "ACK for batch \(ack.batchID.rawValue), expected batch \(oldest.rawValue) (oldest unacknowledged)"))
+        }
+        inFlight.removeFirst()
+        peerKnown.merge(ack.vector)
+        sentVector.merge(ack.vector)
+        emit(.peerVector(peerKnown))
+        requestFetch(force: false)
+    }
+
+    private mutating func onPong(_ nonce: UInt64) {
+        guard nonce >= 1 && nonce <= pingNonce else {
+            return fail(.protocolViolation("PONG with nonce \(nonce), but the last PING sent had nonce \(pingNonce)"))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncWire
+
+/// The sending half: fetch → BATCH → ACK, the window, ACKs after persist, and in-sync
+/// detection (`Protocol/PROTOCOL.md`, "Session flow").
+extension SyncSession {
+    /// Asks the node for the next entries the peer lacks, when the window has room, no
+    /// fetch is outstanding, and (unless `force`) the local vector holds something not sent.
+    mutating func requestFetch(force: Bool) {
+        guard phase == .syncing, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
+        if !force && localVector.isDominated(by: sentVector) {
+            drained = true
+            return
+        }
+        fetchAfter = sentVector
+        localVectorAtFetch = localVector
+        drained = false
+        emit(.fetch(after: sentVector, entriesMax: configuration.batchEntriesMax, bytesMax: configuration.batchBytesMax))
+    }
+
+    mutating func onFetched(_ entries: [Entry]) {
+        guard let after = fetchAfter else { preconditionFailure("SyncSession: .fetched without an outstanding .fetch") }
+        fetchAfter = nil
+        guard phase == .syncing else { return }
+        if entries.isEmpty {
+            // Fetch again only if the node reported growth meanwhile; never spin on a stale vector.
+            if localVector == localVectorAtFetch { drained = true } else { requestFetch(force: false) }
+            return
+        }
+        let batch = selectBatch(entries, after: after)
+        if !batch.isEmpty { sendBatch(batch) }
+        requestFetch(force: false)
+    }
+
+    /// The prefix of a fetch reply that goes into one batch: entries acknowledged since the
+    /// fetch was asked are skipped, and the batch stops at the entry or byte limit (the
+    /// rest is fetched again).
+    /// - Precondition: per origin the reply starts at `after[origin] + 1` and is contiguous.
+    private func selectBatch(_ entries: [Entry], after: VersionVector) -> [Entry] {
+        var nextSeq: [NodeID: UInt64] = [:]
+        var batch: [Entry] = []
+        var payloadBytes = 0
+        for entry in entries {
+            let origin = entry.dot.origin
+            let expected = nextSeq[origin] ?? after[origin] + 1
+            precondition(entry.dot.seq == expected, "fetch reply has \(entry.dot) where seq \(expected) was due")
+            nextSeq[origin] = expected + 1
+            if sentVector.covers(entry.dot) { continue }
+            let size = BatchMessage.payloadBytes(of: entry)
+            if batch.count == configuration.batchEntriesMax || payloadBytes + size > configuration.batchBytesMax { break }
+            batch.append(entry)
+            payloadBytes += size
+        }
+        return batch
+    }
+
+    private mutating func sendBatch(_ entries: [Entry]) {
+        let id = BatchID(rawValue: nextBatchID)
+        nextBatchID += 1
+        let batch = BatchMessage(id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax)
+        send(.batch(batch))
+        inFlight.append(id)
+        for entry in entries { sentVector.add(entry.dot) }
+        counters.batchesSent += 1
+        counters.entriesSent += UInt64(entries.count)
+        counters.uncompressedBytesSent += UInt64(batch.uncompressedLength)
+        counters.payloadBytesSent += UInt64(batch.payload.count)
+    }
+
+    mutating func onPersisted(_ batchID: BatchID, localVector vector: VersionVector) {
+        localVector.merge(vector)
+        receivedVector.merge(vector)
+        guard let index = persistQueue.firstIndex(where: { $0.id == batchID && !$0.persisted }) else { return }
+        persistQueue[index].persisted = true
+        // ACK in batch order, each only once it and every earlier batch are persisted.
+        while let first = persistQueue.first, first.persisted {
+            persistQueue.removeFirst()
+            send(.ack(Ack(batchID: first.id, vector: localVector)))
+        }
+        requestFetch(force: false)
+    }
+
+    mutating func onLocalEntries(_ vector: VersionVector) {
+        localVector.merge(vector)
+        receivedVector.merge(vector)
+        requestFetch(force: false)
+    }
+
+    /// Emits `.inSync` on the transition into: nothing in flight, no fetch outstanding,
+    /// the last fetch came back empty, and the peer is known to hold all we hold.
+    mutating func updateInSync() {
+        guard phase == .syncing, let peer = peerID else { return }
+        let inSync = inFlight.isEmpty && fetchAfter == nil && drained && localVector.isDominated(by: peerKnown)
+        if inSync && !isInSync { emit(.inSync(peer: peer)) }
+        isInSync = inSync
+    }
+}

@@ -1,0 +1,145 @@
+import Logging
+import NIOCore
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncSession
+
+/// Converts the process's monotonic clock into the pure core's ``MonotonicInstant``.
+public enum MonotonicClock {
+    private static let origin = ContinuousClock.now
+
+    /// Nanoseconds since the first call in this process.
+    public static func now() -> MonotonicInstant {
+        let elapsed = ContinuousClock.now - origin
+        let (seconds, attoseconds) = elapsed.components
+        return MonotonicInstant(nanoseconds: UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000))
+    }
+}
+
+/// Drives one ``SyncSession`` over one TCP connection: feeds it bytes, timer ticks and
+/// local-vector changes, and carries out its outputs (send, fetch, persist, wake) in order.
+///
+/// All inputs go through one `AsyncStream` consumed by a single task, so the session sees
+/// them serially and its outputs (notably persist-then-ack) keep their order.
+public enum Connection {
+    /// Runs the session until either side closes. Returns the reason the session ended
+    /// (nil for a local shutdown).
+    public static func run(
+        channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, link: LinkID, direction: LinkDirection, address: String,
+        configuration: SyncSession.Configuration, host: any SessionHost, logger: Logger
+    ) async -> String? {
+        let (inputs, continuation) = AsyncStream<SyncSession.Input>.makeStream()
+        var reason: String?
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer {
+                            continuation.yield(.disconnected)
+                            continuation.finish()
+                        }
+                        for try await buffer in inbound {
+                            continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
+                        }
+                    }
+                    var driver = Driver(
+                        session: SyncSession(configuration: configuration), link: link, direction: direction,
+                        address: address, host: host, continuation: continuation, outbound: outbound, logger: logger)
+                    reason = await driver.run(inputs: inputs)
+                    driver.cancelTimer()
+                    // Closing the channel ends the inbound reader; then nothing is left to wait for.
+                    channel.channel.close(promise: nil)
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            if reason == nil { reason = "connection error: \(error)" }
+        }
+        continuation.finish()
+        return reason
+    }
+}
+
+/// The per-connection loop state. Not shared: owned by the connection's driver task.
+private struct Driver {
+    var session: SyncSession
+    let link: LinkID
+    let direction: LinkDirection
+    let address: String
+    let host: any SessionHost
+    let continuation: AsyncStream<SyncSession.Input>.Continuation
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let logger: Logger
+    var pending: [SyncSession.Input] = []
+    var timer: Task<Void, Never>?
+    var closed = false
+
+    mutating func run(inputs: AsyncStream<SyncSession.Input>) async -> String? {
+        pending.append(.connected(localVector: await host.localVector(), now: MonotonicClock.now()))
+        var iterator = inputs.makeAsyncIterator()
+        while !closed {
+            let input: SyncSession.Input
+            if !pending.isEmpty {
+                input = pending.removeFirst()
+            } else if let next = await iterator.next() {
+                input = next
+            } else {
+                return "connection closed"
+            }
+            if case .disconnected = input {
+                _ = session.handle(input)
+                return "peer closed the connection"
+            }
+            if let reason = await perform(session.handle(input)) { return reason }
+            await host.counters(link: link, session.counters)
+        }
+        return nil
+    }
+
+    /// Carries out outputs in order. Returns a reason when the session must end.
+    mutating func perform(_ outputs: [SyncSession.Output]) async -> String? {
+        for output in outputs {
+            switch output {
+            case .send(let bytes):
+                do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { return "send failed: \(error)" }
+            case .fetch(let after, let entriesMax, let bytesMax):
+                pending.append(.fetched(await host.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax)))
+            case .persist(let entries, let batchID):
+                do {
+                    let vector = try await host.persist(entries, link: link)
+                    pending.append(.persisted(batchID, localVector: vector))
+                } catch {
+                    return "cannot persist batch from \(address): \(error)"
+                }
+            case .wakeAt(let instant):
+                schedule(at: instant)
+            case .handshakeCompleted(let peer, _, let version):
+                let continuation = continuation
+                let keep = await host.sessionStarted(
+                    link: link, direction: direction, address: address, peer: peer, version: version,
+                    notify: { continuation.yield(.localEntries($0)) })
+                if !keep { return "duplicate session" }
+            case .peerVector(let vector):
+                await host.peerVector(link: link, vector)
+            case .inSync:
+                await host.inSync(link: link)
+            case .close(let error):
+                closed = true
+                return error.description
+            }
+        }
+        return nil
+    }
+
+    mutating func schedule(at instant: MonotonicInstant) {
+        timer?.cancel()
+        let delay = instant.duration(since: MonotonicClock.now())
+        let continuation = continuation
+        timer = Task {
+            try? await Task.sleep(for: delay)
+            if !Task.isCancelled { continuation.yield(.timer(now: MonotonicClock.now())) }
+        }
+    }
+
+    func cancelTimer() { timer?.cancel() }
+}

@@ -1,0 +1,166 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TradeSyncSession
+
+/// A `HOST:PORT` address as the config and the command line write it.
+public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`. Returns nil for anything else.
+    public init?(_ text: String) {
+        var hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portPart = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        guard !hostPart.isEmpty, let port = Int(portPart), (0...65535).contains(port) else { return nil }
+        if hostPart == "localhost" { hostPart = "127.0.0.1" }
+        host = String(hostPart)
+        self.port = port
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Exponential backoff with full jitter for redialling a peer (AWS architecture blog,
+/// "Exponential Backoff and Jitter", 2015): delay = random(0, min(cap, base·2^attempt)),
+/// never below `floor`.
+public struct Backoff: Sendable {
+    public let base: Duration
+    public let cap: Duration
+    public let floor: Duration
+    public private(set) var attempt = 0
+
+    public init(base: Duration = .milliseconds(200), cap: Duration = .seconds(15), floor: Duration = .milliseconds(50)) {
+        self.base = base
+        self.cap = cap
+        self.floor = floor
+    }
+
+    /// The next delay, growing with each call until ``reset()``.
+    public mutating func next<R: RandomNumberGenerator>(using generator: inout R) -> Duration {
+        let exponent = min(attempt, 16)
+        attempt += 1
+        let ceiling = min(cap, base * (1 << exponent))
+        let ceilingMs = max(1, Int64(ceiling.components.seconds) * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        let jittered = Duration.milliseconds(Int64.random(in: 0...ceilingMs, using: &generator))
+        return max(floor, jittered)
+    }
+
+    /// Starts again from `base` (after a session that got through its handshake).
+    public mutating func reset() { attempt = 0 }
+}
+
+/// Accepts peer connections on the listen address and dials configured peers, running
+/// one ``Connection`` per TCP stream.
+public final class PeerNetwork: Sendable {
+    private let group: any EventLoopGroup
+    private let host: any SessionHost
+    private let configuration: SyncSession.Configuration
+    private let logger: Logger
+    private let links = LinkCounter()
+
+    public init(
+        group: any EventLoopGroup, host: any SessionHost, configuration: SyncSession.Configuration, logger: Logger
+    ) {
+        self.group = group
+        self.host = host
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Binds the listen address. Returns the bound server; run it with ``serve(_:)``.
+    /// - Throws: NIO's bind error (address in use, permission).
+    public func bind(_ address: PeerAddress) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: address.host, port: address.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    /// Serves inbound connections until the server channel is closed or the task is cancelled.
+    public func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async {
+        do {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await child in inbound {
+                        let remote = child.channel.remoteAddress?.description ?? "unknown"
+                        group.addTask { await self.runConnection(child, direction: .inbound, address: remote) }
+                    }
+                }
+            }
+        } catch {
+            logger.error("listener stopped: \(error)")
+        }
+    }
+
+    /// Dials `address` until cancelled, redialling with ``Backoff`` after every failure
+    /// or disconnect. `shouldDial` lets the node skip dialling while a session with that
+    /// peer already runs (it dialled us), so two nodes keep one session, not two.
+    public func dial(_ address: PeerAddress, shouldDial: @escaping @Sendable () async -> Bool) async {
+        var backoff = Backoff()
+        var generator = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            if await shouldDial() {
+                do {
+                    let channel = try await ClientBootstrap(group: group)
+                        .connectTimeout(.seconds(5))
+                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .connect(host: address.host, port: address.port) { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                            }
+                        }
+                    let start = ContinuousClock.now
+                    await runConnection(channel, direction: .outbound, address: address.description)
+                    if ContinuousClock.now - start > .seconds(5) { backoff.reset() }
+                } catch {
+                    await host.sessionEnded(link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(error)")
+                }
+            }
+            try? await Task.sleep(for: backoff.next(using: &generator))
+        }
+    }
+
+    private func runConnection(
+        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, direction: LinkDirection, address: String
+    ) async {
+        let link = links.next()
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(address)"
+        logger[metadataKey: "link"] = "\(link.rawValue)"
+        logger.debug("connection open", metadata: ["direction": "\(direction.rawValue)"])
+        let reason = await Connection.run(
+            channel: channel, link: link, direction: direction, address: address, configuration: configuration,
+            host: host, logger: logger)
+        await host.sessionEnded(link: link, address: address, reason: reason)
+    }
+}
+
+/// Hands out link IDs 1, 2, 3, … (0 means "no link", e.g. a failed dial).
+private final class LinkCounter: Sendable {
+    private let value = Mutex<UInt64>(0)
+    func next() -> LinkID {
+        LinkID(rawValue: value.withLock { $0 += 1; return $0 })
+    }
+}

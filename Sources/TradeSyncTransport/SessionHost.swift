@@ -1,0 +1,55 @@
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncSession
+
+/// Identifies one TCP connection for the lifetime of the process.
+public struct LinkID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "link-\(rawValue)" }
+}
+
+/// Which side opened a connection.
+public enum LinkDirection: String, Sendable {
+    case inbound, outbound
+}
+
+/// What a connection needs from the node that owns the log and the replica.
+///
+/// The node (an actor in the daemon) implements it; the transport drives one
+/// ``SyncSession`` per connection and turns its requests into these calls. Every call is
+/// made from that connection's single driver task, in the order the session asked.
+public protocol SessionHost: Sendable {
+    /// The node's current version vector.
+    func localVector() async -> VersionVector
+
+    /// Entries the node holds that `after` lacks: per origin in ascending seq order,
+    /// starting right after `after[origin]`, at most `entriesMax` entries and about
+    /// `bytesMax` bytes of encodings. Empty when `after` covers everything held.
+    func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) async -> [Entry]
+
+    /// Appends a received batch durably (fsync) and applies it; returns the node's vector
+    /// afterwards. Entries already held are skipped.
+    /// - Throws: when the batch skips ahead of what the node holds, or the log fails;
+    ///   the session is then closed.
+    func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector
+
+    /// A handshake completed. Returns false when the node wants this connection closed
+    /// (a duplicate session with the same peer, or a connection to itself).
+    func sessionStarted(
+        link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
+        notify: @escaping @Sendable (VersionVector) -> Void
+    ) async -> Bool
+
+    /// The peer acknowledged (or announced) this vector.
+    func peerVector(link: LinkID, _ vector: VersionVector) async
+
+    /// The peer has acknowledged everything the node holds.
+    func inSync(link: LinkID) async
+
+    /// Byte and entry counters of a live session, reported after each step.
+    func counters(link: LinkID, _ counters: SessionCounters) async
+
+    /// The connection ended; `reason` is nil for a clean local shutdown.
+    func sessionEnded(link: LinkID, address: String, reason: String?) async
+}

@@ -1,0 +1,181 @@
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncModel
+
+/// The number of a BATCH within one direction of one session: 1, 2, 3, … without gaps.
+public struct BatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The number, from 1.
+    public let rawValue: UInt64
+
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static func < (lhs: BatchID, rhs: BatchID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public var description: String { "batch \(rawValue)" }
+}
+
+/// BATCH (0x03) as it travels:
+/// `batchID varint | entryCount varint | flags u8 | uncompressedLength varint | payload`.
+///
+/// The uncompressed payload is each entry as `varint length | Entry canonical encoding`;
+/// entries of one origin appear in ascending, contiguous seq order. Flag bit 0 means the
+/// payload is one zlib stream (RFC 1950/1951) that inflates to exactly
+/// `uncompressedLength` bytes. Kept in wire form so it re-encodes byte for byte; entries
+/// come out of ``decodeEntries()``. Source: `Protocol/PROTOCOL.md`, "BATCH".
+public struct BatchMessage: Equatable, Sendable {
+    /// Flag bit 0: the payload is deflated. Other bits are reserved and must be 0.
+    public static let flagDeflated: UInt8 = 0x01
+
+    public let id: BatchID
+    /// The number of entries in the payload, 1...``Limits/batchEntriesMax``.
+    public let entryCount: Int
+    /// True when the payload is deflated.
+    public let isDeflated: Bool
+    /// The payload's length before compression, in bytes.
+    public let uncompressedLength: Int
+    /// The payload as sent (deflated or not).
+    public let payload: [UInt8]
+
+    /// Wraps already-encoded parts without checking them (for tools and tests that build
+    /// hostile batches). Peers' batches go through ``Message/decode(_:)`` instead.
+    public init(id: BatchID, entryCount: Int, isDeflated: Bool, uncompressedLength: Int, payload: [UInt8]) {
+        self.id = id
+        self.entryCount = entryCount
+        self.isDeflated = isDeflated
+        self.uncompressedLength = uncompressedLength
+        self.payload = payload
+    }
+
+    /// Builds a batch, deflating the payload when it is at least
+    /// ``Limits/deflateThresholdBytes`` long and deflating makes it smaller.
+    /// - Preconditions: 1...``Limits/batchEntriesMax`` entries; each entry's encoding at
+    ///   most ``EntryLimits/entryBytesMax`` bytes; the payload at most `payloadBytesMax`
+    ///   (default ``Limits/batchBytesMax``); per origin, seqs ascending and contiguous.
+    public init(id: BatchID, entries: [Entry], payloadBytesMax: Int = Limits.batchBytesMax) {
+        precondition(!entries.isEmpty && entries.count <= Limits.batchEntriesMax, "batch of \(entries.count) entries")
+        precondition(Self.firstOrderViolation(entries) == nil, "batch entries out of per-origin seq order")
+        var writer = ByteWriter(capacity: entries.count * 128)
+        for entry in entries {
+            let encoded = entry.encoded()
+            precondition(encoded.count <= EntryLimits.entryBytesMax, "entry \(entry.dot) encodes to \(encoded.count) bytes")
+            writer.writeLengthPrefixed(encoded)
+        }
+        let plain = writer.bytes
+        precondition(plain.count <= payloadBytesMax, "batch payload \(plain.count) above \(payloadBytesMax) bytes")
+        var payload = plain
+        var deflated = false
+        if plain.count >= Limits.deflateThresholdBytes, let packed = try? Zlib.deflate(plain), packed.count < plain.count {
+            payload = packed
+            deflated = true
+        }
+        self.init(id: id, entryCount: entries.count, isDeflated: deflated, uncompressedLength: plain.count, payload: payload)
+    }
+
+    /// The bytes an entry adds to an uncompressed payload: its varint length prefix plus
+    /// its canonical encoding. Senders sum this against ``Limits/batchBytesMax``.
+    public static func payloadBytes(of entry: Entry) -> Int {
+        let count = entry.encoded().count
+        return varintBytes(UInt64(count)) + count
+    }
+
+    /// The number of bytes of the unsigned LEB128 varint for `value` (1...10).
+    public static func varintBytes(_ value: UInt64) -> Int {
+        var bytes = 1
+        var remaining = value >> 7
+        while remaining > 0 {
+            bytes += 1
+            remaining >>= 7
+        }
+        return bytes
+    }
+
+    func encode(into writer: inout ByteWriter) {
+        writer.writeVarint(id.rawValue)
+        writer.writeVarint(UInt64(entryCount))
+        writer.writeU8(isDeflated ? Self.flagDeflated : 0)
+        writer.writeVarint(UInt64(uncompressedLength))
+        writer.writeBytes(payload)
+    }
+
+    /// Decodes and checks a BATCH body up to its payload, without inflating.
+    /// - Throws: ``WireError/batchTooManyEntries(declaredEntries:entriesMax:)``,
+    ///   ``WireError/inflatedTooLarge(declaredBytes:bytesMax:)`` (before any inflating), or
+    ///   ``WireError/malformed(messageType:reason:)`` (batch ID 0, no entries, reserved flag
+    ///   bits, an uncompressed payload whose length differs from the declaration).
+    static func decode(_ body: [UInt8]) throws(WireError) -> BatchMessage {
+        var reader = ByteReader(body)
+        let header: (id: UInt64, count: UInt64, flags: UInt8, length: UInt64)
+        do throws(DecodeError) {
+            header = (try reader.readVarint(), try reader.readVarint(), try reader.readU8(), try reader.readVarint())
+        } catch {
+            throw error.wire(.batch)
+        }
+        func malformed(_ reason: String) -> WireError { .malformed(messageType: MessageType.batch.rawValue, reason: reason) }
+        guard header.id >= 1 else { throw malformed("batchID 0; batch IDs start at 1") }
+        guard header.count >= 1 else { throw malformed("entryCount 0; a batch carries at least one entry") }
+        guard header.count <= UInt64(Limits.batchEntriesMax) else {
+            throw .batchTooManyEntries(declaredEntries: header.count, entriesMax: Limits.batchEntriesMax)
+        }
+        guard header.flags & ~Self.flagDeflated == 0 else { throw malformed("reserved flag bits \(header.flags)") }
+        guard header.length <= UInt64(Limits.inflatedBytesMax) else {
+            throw .inflatedTooLarge(declaredBytes: header.length, bytesMax: Limits.inflatedBytesMax)
+        }
+        let payload = Array(body[reader.offset...])
+        let deflated = header.flags & Self.flagDeflated != 0
+        if !deflated && UInt64(payload.count) != header.length {
+            throw malformed("uncompressed payload has \(payload.count) bytes, declared \(header.length)")
+        }
+        return BatchMessage(
+            id: BatchID(rawValue: header.id), entryCount: Int(header.count), isDeflated: deflated,
+            uncompressedLength: Int(header.length), payload: payload)
+    }
+
+    /// The uncompressed payload: inflated (bounded by ``uncompressedLength``) when deflated.
+    /// - Throws: the inflate errors of ``Zlib/inflate(_:declaredBytes:)``, and
+    ///   ``WireError/inflatedTooLarge(declaredBytes:bytesMax:)`` for a hand-built batch
+    ///   declaring more than ``Limits/inflatedBytesMax``.
+    public func uncompressedPayload() throws(WireError) -> [UInt8] {
+        guard uncompressedLength <= Limits.inflatedBytesMax else {
+            throw .inflatedTooLarge(declaredBytes: UInt64(uncompressedLength), bytesMax: Limits.inflatedBytesMax)
+        }
+        return isDeflated ? try Zlib.inflate(payload, declaredBytes: uncompressedLength) : payload
+    }
+
+    /// Inflates (if needed) and decodes exactly ``entryCount`` entries.
+    /// - Throws: the errors of ``uncompressedPayload()``; ``WireError/malformed(messageType:reason:)``
+    ///   for an entry longer than ``EntryLimits/entryBytesMax``, a malformed entry, fewer or
+    ///   more entries than declared, or one origin's seqs not ascending and contiguous.
+    public func decodeEntries() throws(WireError) -> [Entry] {
+        let bytes = try uncompressedPayload()
+        var reader = ByteReader(bytes)
+        var entries: [Entry] = []
+        entries.reserveCapacity(entryCount)
+        do throws(DecodeError) {
+            for _ in 0..<entryCount {
+                let raw = try reader.readLengthPrefixed(lengthMax: EntryLimits.entryBytesMax)
+                entries.append(try Entry.decode(raw))
+            }
+            try reader.expectEnd()
+        } catch {
+            throw .malformed(
+                messageType: MessageType.batch.rawValue, reason: "entry \(entries.count + 1) of \(entryCount): \(error)")
+        }
+        if let violation = Self.firstOrderViolation(entries) {
+            throw .malformed(messageType: MessageType.batch.rawValue, reason: violation)
+        }
+        return entries
+    }
+
+    /// Describes the first entry whose seq does not follow its origin's previous entry in
+    /// the batch by exactly 1; nil when every origin's run is ascending and contiguous.
+    static func firstOrderViolation(_ entries: [Entry]) -> String? {
+        var last: [NodeID: UInt64] = [:]
+        for (index, entry) in entries.enumerated() {
+            if let previous = last[entry.dot.origin], entry.dot.seq != previous &+ 1 {
+                return "entry \(index + 1) (\(entry.dot)) does not follow seq \(previous) of its origin"
+            }
+            last[entry.dot.origin] = entry.dot.seq
+        }
+        return nil
+    }
+}

@@ -1,0 +1,94 @@
+import TradeSyncModel
+
+/// Why bytes from the network could not be turned into a v1 frame or message.
+///
+/// One case per condition; the associated values give the place (stream offset, message
+/// type, batch) and the limit. ``description`` is one line with the numbers. Every decoder
+/// in this module throws only this type (`throws(WireError)`).
+/// Source: `Protocol/PROTOCOL.md`, sections "Frames", "Messages" and "Limits".
+public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A frame header declared more than ``Limits/frameBytesMax`` bytes. Raised from the
+    /// 4-byte header alone; `streamOffset` is the header's offset in the byte stream.
+    case frameTooLarge(declaredBytes: UInt32, bytesMax: Int, streamOffset: Int)
+    /// A frame header declared length 0 (a frame has at least its type byte).
+    case frameEmpty(streamOffset: Int)
+    /// The first message of a connection is not a HELLO with magic `TSYN`.
+    case badMagic([UInt8])
+    /// A message type this version does not define (PROTOCOL.md "Unknown message types").
+    case unknownMessageType(UInt8)
+    /// A message body does not follow its layout; `reason` names the field and offset.
+    case malformed(messageType: UInt8, reason: String)
+    /// A BATCH declares more entries than ``Limits/batchEntriesMax``.
+    case batchTooManyEntries(declaredEntries: UInt64, entriesMax: Int)
+    /// A BATCH declares an uncompressed payload above ``Limits/inflatedBytesMax``; refused
+    /// before inflating.
+    case inflatedTooLarge(declaredBytes: UInt64, bytesMax: Int)
+    /// A deflated payload produces more bytes than its declared uncompressed length.
+    /// Inflate stopped at `declaredBytes + 1` bytes of output.
+    case inflatedBeyondDeclared(declaredBytes: Int)
+    /// A deflated payload ended after fewer bytes than its declared uncompressed length.
+    case inflatedLengthMismatch(declaredBytes: Int, producedBytes: Int)
+    /// A zlib stream ended before its end marker (zlib `Z_BUF_ERROR` with all input
+    /// consumed): `consumedBytes` of input gave `producedBytes` of output.
+    case zlibTruncated(consumedBytes: Int, producedBytes: Int)
+    /// A zlib stream is corrupt (`Z_DATA_ERROR`, or `Z_NEED_DICT`: v1 uses no dictionary).
+    case zlibCorrupt(reason: String)
+    /// Bytes follow the end of a zlib stream inside a payload.
+    case zlibTrailingBytes(count: Int)
+    /// zlib itself failed (initialisation, memory); not caused by the input's content.
+    case zlib(reason: String)
+    /// No protocol version lies in both ranges (PROTOCOL.md "Version negotiation").
+    case versionMismatch(ours: ClosedRange<UInt16>, theirs: ClosedRange<UInt16>)
+
+    public var description: String {
+        switch self {
+        case .frameTooLarge(let declared, let max, let offset):
+            "frame at stream offset \(offset) declares \(declared) bytes, limit \(max)"
+        case .frameEmpty(let offset): "frame at stream offset \(offset) declares length 0 (no type byte)"
+        case .badMagic(let bytes): "not a TradeSync HELLO: magic \(hexString(bytes)), expected 5453594e (\"TSYN\")"
+        case .unknownMessageType(let type): "unknown message type 0x\(hexByte(type))"
+        case .malformed(let type, let reason): "malformed \(MessageType.name(type)) message: \(reason)"
+        case .batchTooManyEntries(let declared, let max): "batch declares \(declared) entries, limit \(max)"
+        case .inflatedTooLarge(let declared, let max):
+            "batch declares \(declared) uncompressed bytes, limit \(max); refused before inflating"
+        case .inflatedBeyondDeclared(let declared): "deflated payload inflates beyond its declared \(declared) bytes"
+        case .inflatedLengthMismatch(let declared, let produced):
+            "deflated payload inflates to \(produced) bytes, declared \(declared)"
+        case .zlibTruncated(let consumed, let produced):
+            "zlib stream truncated after \(consumed) input bytes (\(produced) bytes inflated)"
+        case .zlibCorrupt(let reason): "corrupt zlib stream: \(reason)"
+        case .zlibTrailingBytes(let count): "\(count) bytes after the end of the zlib stream"
+        case .zlib(let reason): "zlib failed: \(reason)"
+        case .versionMismatch(let ours, let theirs):
+            "no common protocol version: ours \(ProtocolVersion.text(ours)), theirs \(ProtocolVersion.text(theirs))"
+        }
+    }
+
+    /// The ERROR code a session sends when it refuses a peer for this reason.
+    public var errorCode: ErrorCode {
+        switch self {
+        case .frameTooLarge, .batchTooManyEntries, .inflatedTooLarge: .limitExceeded
+        case .frameEmpty, .badMagic, .malformed: .malformed
+        case .unknownMessageType: .unknownMessageType
+        case .inflatedBeyondDeclared, .inflatedLengthMismatch, .zlibTruncated, .zlibCorrupt, .zlibTrailingBytes:
+            .compression
+        case .zlib: .internalError
+        case .versionMismatch: .versionMismatch
+        }
+    }
+}
+
+
+func hexByte(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+}
+
+func hexString(_ bytes: [UInt8]) -> String { bytes.map(hexByte).joined() }
+
+extension DecodeError {
+    /// Wraps a canonical-decoding failure as a malformed `messageType` message.
+    func wire(_ messageType: MessageType) -> WireError {
+        .malformed(messageType: messageType.rawValue, reason: description)
+    }
+}

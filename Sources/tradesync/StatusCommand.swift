@@ -1,0 +1,66 @@
+import ArgumentParser
+import TradeSyncControl
+
+/// `tradesync status`: who the node is, what it holds, and how its peers are doing.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the node's identity, counts, version vector, digest and peers.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws(CLIFailure) {
+        let response = try options.call(ControlRequest(command: .status))
+        let status = try options.require(response.status, "status")
+        try options.printer.emit(status) { Self.text(status) }
+    }
+
+    /// The text form: a label block, the version vector, then the peers table.
+    static func text(_ status: StatusReport) -> String {
+        let summary = labelled([
+            ("node", status.nodeID),
+            ("listen", status.listen),
+            ("data dir", status.dataDir),
+            ("records", "\(status.records)"),
+            ("keys", "\(status.keys)"),
+            ("conflicts", "\(status.conflicts)"),
+            ("tombstones", "\(status.tombstones)"),
+            ("entries", "\(status.entries)"),
+            ("digest", status.digest),
+        ])
+        var sections = [summary, vectorText(status.vector), peersText(status.peers)]
+        sections.removeAll { $0.isEmpty }
+        return sections.joined(separator: "\n\n")
+    }
+
+    /// `version vector` then one `  SHORTID  SEQ` line per origin, by short ID.
+    static func vectorText(_ vector: [String: UInt64]) -> String {
+        guard !vector.isEmpty else { return "version vector  (empty)" }
+        var table = TextTable([TextTable.Column("ORIGIN"), TextTable.Column("SEQ", .right)])
+        for (origin, seq) in vector.map({ (Format.shortID($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            table.append([origin, "\(seq)"])
+        }
+        return "version vector\n" + table.rendered
+    }
+
+    /// The peers table, with a `LAST ERROR` column when any peer has one.
+    static func peersText(_ peers: [PeerStatus]) -> String {
+        guard !peers.isEmpty else { return "peers  (none)" }
+        let showErrors = peers.contains { $0.lastError != nil }
+        var columns = [
+            TextTable.Column("ADDRESS"), TextTable.Column("NODE"), TextTable.Column("CONNECTED"),
+            TextTable.Column("BEHIND", .right), TextTable.Column("IN SYNC"),
+            TextTable.Column("SENT", .right), TextTable.Column("RECEIVED", .right),
+        ]
+        if showErrors { columns.append(TextTable.Column("LAST ERROR")) }
+        var table = TextTable(columns)
+        for peer in peers {
+            table.append([
+                peer.address, peer.nodeID.map(Format.shortID) ?? Format.absent, peer.connected ? "yes" : "no",
+                "\(peer.behind)", peer.inSync ? "yes" : "no", Format.bytes(peer.bytesSent),
+                Format.bytes(peer.bytesReceived), peer.lastError ?? "",
+            ])
+        }
+        return "peers\n" + table.rendered
+    }
+}

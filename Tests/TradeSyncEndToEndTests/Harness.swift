@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import TradeSyncControl
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Locates the package's binaries and the shared trade data, and runs them.
+enum Harness {
+    /// The directory holding `tradesyncd` and `tradesync`: the test runner's own directory.
+    static let binDir: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+
+    /// `shared/data/trade` beside the checkout, or `$TRADESYNC_DATA_DIR`.
+    static let dataDir: URL = {
+        if let env = ProcessInfo.processInfo.environment["TRADESYNC_DATA_DIR"] { return URL(fileURLWithPath: env) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/trade")
+    }()
+
+    static func dataFile(_ name: String) -> String { dataDir.appendingPathComponent(name).path }
+
+    /// A fresh temporary directory, removed by the caller.
+    static func tempDir(_ label: String) -> URL {
+        let url = URL(fileURLWithPath: "/tmp/tradesync-e2e-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs a binary to completion and captures its output (through files, so a chatty
+    /// stderr can never fill a pipe and stall the child).
+    static func run(_ binary: String, _ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = binDir.appendingPathComponent(binary)
+        process.arguments = arguments
+        let base = "/tmp/tradesync-e2e-out-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        process.waitUntilExit()
+        try? out.close()
+        try? err.close()
+        return Result(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `seconds` pass. Returns whether it held.
+    static func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return try condition()
+    }
+}
+
+/// One `tradesyncd` process with its own data directory and ports.
+final class NodeProcess {
+    let name: String
+    let dataDir: URL
+    let port: Int
+    var peers: [Int]
+    private var process: Process?
+    private var logHandle: FileHandle?
+
+    var control: String { dataDir.appendingPathComponent("control.sock").path }
+    var logPath: String { dataDir.path + ".log" }
+
+    init(name: String, root: URL, port: Int, peers: [Int] = []) {
+        self.name = name
+        self.dataDir = root.appendingPathComponent(name)
+        self.port = port
+        self.peers = peers
+    }
+
+    /// Starts the daemon and waits until its control socket answers `status`.
+    func start() throws {
+        let process = Process()
+        process.executableURL = Harness.binDir.appendingPathComponent("tradesyncd")
+        process.arguments = ["--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug"]
+            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = handle
+        try process.run()
+        self.process = process
+        self.logHandle = handle
+        let up = Harness.waitUntil(seconds: 20) { (try? status()) != nil }
+        if !up { throw HarnessError("\(name) did not start; log:\n\(log())") }
+    }
+
+    /// SIGTERM, then waits for exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard let process else { return -1 }
+        process.terminate()
+        process.waitUntilExit()
+        try? logHandle?.close()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Runs `tradesync ARGS --control THIS`.
+    func cli(_ arguments: [String]) throws -> Harness.Result {
+        try Harness.run("tradesync", arguments + ["--control", control])
+    }
+
+    /// Runs a `--json` command and decodes its output.
+    func json<T: Decodable>(_ type: T.Type, _ arguments: [String]) throws -> T {
+        let result = try cli(arguments + ["--json"])
+        guard result.status == 0 else { throw HarnessError("\(name): tradesync \(arguments) failed: \(result.stderr)") }
+        return try JSONDecoder().decode(T.self, from: Data(result.stdout.utf8))
+    }
+
+    func status() throws -> StatusReport { try json(StatusReport.self, ["status"]) }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
