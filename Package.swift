@@ -130,6 +130,9 @@ let package = Package(
             name: "TradeSyncControlTests", dependencies: ["TradeSyncControl", "TradeSyncModel"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "TradeSyncDaemonTests", dependencies: ["TradeSyncDaemon", "TradeSyncTransport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "TradeSyncEndToEndTests",
             dependencies: ["TradeSyncModel", "TradeSyncControl"],
             swiftSettings: swiftSettings),

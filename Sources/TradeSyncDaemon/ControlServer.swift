@@ -41,6 +41,8 @@ final class ControlServer: Sendable {
                     }
                 }
             }
+        } catch is CancellationError {
+            logger.debug("control socket \(path) closed at shutdown")
         } catch {
             logger.error("control socket \(path) stopped: \(error)")
         }

@@ -21,7 +21,8 @@ public enum TradeFileImporter {
     ///   is not a regular file or exceeds ``ImportLimits/fileBytesMax``; otherwise as
     ///   ``parse(bytes:file:)``.
     public static func read(path: String) throws(ImportError) -> ImportReport {
-        try parse(bytes: FileBytes.load(path: path), file: path)
+        var bytes = try FileBytes.load(path: path)
+        return try parse(owned: &bytes, file: path)  // unescapes in place: no copy of the file
     }
 
     /// Parses a whole file's bytes. `file` is used only in messages and the report.
@@ -29,9 +30,14 @@ public enum TradeFileImporter {
     ///   or JSON shape, header lacking a needed column); ``ImportError/malformed(file:line:reason:)``
     ///   for file-level damage (unterminated quote, invalid JSON, over-wide row).
     public static func parse(bytes: [UInt8], file: String) throws(ImportError) -> ImportReport {
-        var buffer = bytes  // quoted fields and JSON strings are unescaped in place
+        var buffer = bytes  // one copy: quoted fields and JSON strings are unescaped in place
+        return try parse(owned: &buffer, file: file)
+    }
+
+    /// Parses `bytes`, overwriting escaped text in place (the array is scratch afterwards).
+    private static func parse(owned bytes: inout [UInt8], file: String) throws(ImportError) -> ImportReport {
         var outcome: Result<ImportReport, ImportError> = .failure(.unknownFormat(file: file, reason: "the file is empty"))
-        buffer.withUnsafeMutableBufferPointer { pointer in
+        bytes.withUnsafeMutableBufferPointer { pointer in
             let whole = pointer
             do throws(ImportError) {
                 outcome = .success(try parseBuffer(whole, file: file))

@@ -54,7 +54,8 @@ extension FileLog {
             let expected = Dot(origin: origin, seq: seq + UInt64(position) + 1)
             guard entry.dot == expected else {
                 let offset = index.recordOffsets[numbers[numbers.startIndex + position]]
-                throw .corrupt(file: path, offset: offset, reason: "record holds \(entry.dot), the index says \(expected)")
+                throw .corrupt(
+                    file: path, offset: offset, reason: "record holds \(entry.dot), the index says \(expected)")
             }
         }
         return result
@@ -93,7 +94,8 @@ extension FileLog {
                 case .valid(_, let parsedBytes):
                     throw .corrupt(
                         file: path, offset: offset,
-                        reason: "record is \(parsedBytes) bytes, the index says \(recordBytes) (file changed since open)")
+                        reason:
+                            "record is \(parsedBytes) bytes, the index says \(recordBytes) (file changed since open)")
                 case .invalid(let reason):
                     throw .corrupt(file: path, offset: offset, reason: "\(reason) (file changed since open)")
                 }

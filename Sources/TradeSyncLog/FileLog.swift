@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 import TradeSyncClock
 import TradeSyncModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The durable, append-only log of entries in one directory (`DIR/entries.log`; the
 /// file format is described at the top of `LogFormat.swift` and in ARCHITECTURE.md,
@@ -44,7 +45,10 @@ public final class FileLog {
     /// The number of entries in the log.
     public var entryCount: Int { index.count }
 
-    private init(file: LogFile, directory: LogDirectory, instanceID: UInt64, index: LogIndex, recovery: LogRecovery, readOnly: Bool) {
+    private init(
+        file: LogFile, directory: LogDirectory, instanceID: UInt64, index: LogIndex, recovery: LogRecovery,
+        readOnly: Bool
+    ) {
         self.file = file
         self.directory = directory
         self.instanceID = instanceID
@@ -69,7 +73,8 @@ public final class FileLog {
     /// `readOnly`, nothing is created, locked or modified: a torn tail is only ignored and
     /// reported, and ``append(_:)`` throws ``LogError/readOnly(file:)``.
     ///
-    /// Complexity: O(file size); a log of 100,000 entries takes tens of milliseconds (release).
+    /// Complexity: O(file size), dominated by `Entry.decode`; 100,000 entries (13 MB) take
+    /// about 0.25–0.45 s in an optimised build on a loaded 2-core machine.
     /// - Throws: ``LogError/corrupt(file:offset:reason:)`` for damage before the tail (the
     ///   file is left untouched); ``LogError/badHeader(file:reason:)``;
     ///   ``LogError/locked(directory:)``; ``LogError/io(file:operation:errno:)``, e.g.
@@ -123,11 +128,14 @@ public final class FileLog {
     private static func readOrWriteHeader(_ file: LogFile, readOnly: Bool) throws(LogError) -> UInt64 {
         let size = try file.size()
         if size == 0 {
-            if readOnly { throw .badHeader(file: file.path, reason: "file is empty (0 bytes); open it writable to start a log") }
+            if readOnly {
+                throw .badHeader(file: file.path, reason: "file is empty (0 bytes); open it writable to start a log")
+            }
             try file.append(LogFormat.header(instanceID: newInstanceID()))
             try file.sync()
         } else if size < LogFormat.headerBytes {
-            throw .badHeader(file: file.path, reason: "file is \(size) bytes, shorter than the \(LogFormat.headerBytes)-byte header")
+            throw .badHeader(
+                file: file.path, reason: "file is \(size) bytes, shorter than the \(LogFormat.headerBytes)-byte header")
         }
         switch LogFormat.instanceID(fromHeader: try file.read(at: 0, count: LogFormat.headerBytes)) {
         case .success(let instanceID): return instanceID
@@ -169,7 +177,8 @@ public final class FileLog {
         }
         for (position, entry) in entries.enumerated() {
             let offset = start + batch.recordStarts[position]
-            let next = position + 1 < entries.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
+            let next =
+                position + 1 < entries.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
             index.add(entry.dot, offset: offset, bytes: next - offset)
         }
         precondition(index.end == start + batch.bytes.count, "log end after append")
@@ -197,7 +206,9 @@ public final class FileLog {
             }
             // The pair of the check on open: never write a record the scan would reject.
             let decoded: Entry
-            do { decoded = try Entry.decode(payload) } catch { throw .invalidEntry(dot: entry.dot, reason: error.description) }
+            do { decoded = try Entry.decode(payload) } catch {
+                throw .invalidEntry(dot: entry.dot, reason: error.description)
+            }
             guard decoded.dot == entry.dot else {
                 throw .invalidEntry(dot: entry.dot, reason: "decodes with dot \(decoded.dot)")
             }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Most consecutive `EINTR` retries of one `fsync` before giving up with `EINTR`.
 let fsyncInterruptRetriesMax = 64
@@ -73,13 +74,15 @@ struct LogFile {
             do {
                 got = try bytes.withUnsafeMutableBytes { buffer in
                     try descriptor.read(
-                        fromAbsoluteOffset: Int64(offset + done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                        fromAbsoluteOffset: Int64(offset + done),
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
                 }
             } catch {
                 throw Self.ioError(path, "pread", error)
             }
             guard got > 0 else {
-                throw .corrupt(file: path, offset: offset + done, reason: "file ends inside the log (it shrank while open)")
+                throw .corrupt(
+                    file: path, offset: offset + done, reason: "file ends inside the log (it shrank while open)")
             }
             done += got
         }

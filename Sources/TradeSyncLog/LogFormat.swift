@@ -112,13 +112,18 @@ enum LogFormat {
             let stored = try reader.readU32()
             // Version before CRC: another version may lay its header out differently.
             guard version == Self.version else {
-                return .failure(HeaderProblem(reason: "format version \(version) is not supported (this build reads \(Self.version))"))
+                return .failure(
+                    HeaderProblem(
+                        reason: "format version \(version) is not supported (this build reads \(Self.version))"))
             }
             let computed = CRC32C.checksum(bytes, range: 0..<20)
             guard stored == computed else {
-                return .failure(HeaderProblem(reason: "header CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))"))
+                return .failure(
+                    HeaderProblem(reason: "header CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))"))
             }
-            guard reserved == 0 else { return .failure(HeaderProblem(reason: "reserved field is \(reserved), expected 0")) }
+            guard reserved == 0 else {
+                return .failure(HeaderProblem(reason: "reserved field is \(reserved), expected 0"))
+            }
             guard instanceID != 0 else { return .failure(HeaderProblem(reason: "instance ID is zero")) }
             return .success(instanceID)
         } catch {
@@ -152,8 +157,8 @@ enum LogFormat {
             return .invalid("record length \(length) is outside 1...\(payloadBytesMax)")
         }
         guard available - recordHeaderBytes >= length else {
-            return .invalid(
-                "record of \(length) payload bytes runs past the end of the file (\(available - recordHeaderBytes) left)")
+            let left = available - recordHeaderBytes
+            return .invalid("record of \(length) payload bytes runs past the end of the file (\(left) left)")
         }
         let payload = (index + recordHeaderBytes)..<(index + recordHeaderBytes + length)
         let stored = readU32(buffer, at: index + 4)
@@ -168,7 +173,9 @@ enum LogFormat {
             return .valid(entry, recordBytes: recordHeaderBytes + length)
         } catch {
             // Decode a copy so the error's offsets are relative to the payload.
-            do { _ = try Entry.decode(Array(buffer[payload])) } catch { return .invalid("entry does not decode: \(error)") }
+            do { _ = try Entry.decode(Array(buffer[payload])) } catch {
+                return .invalid("entry does not decode: \(error)")
+            }
             return .invalid("entry does not decode: \(error)")
         }
     }

@@ -109,6 +109,8 @@ public final class PeerNetwork: Sendable {
                     }
                 }
             }
+        } catch is CancellationError {
+            logger.debug("listener stopped at shutdown")
         } catch {
             logger.error("listener stopped: \(error)")
         }

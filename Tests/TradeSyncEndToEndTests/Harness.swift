@@ -95,6 +95,8 @@ final class NodeProcess {
     let dataDir: URL
     let port: Int
     var peers: [Int]
+    /// When set, the daemon is started with `--config FILE` instead of flags.
+    var configFile: String?
     private var process: Process?
     private var logHandle: FileHandle?
 
@@ -112,8 +114,12 @@ final class NodeProcess {
     func start() throws {
         let process = Process()
         process.executableURL = Harness.binDir.appendingPathComponent("tradesyncd")
-        process.arguments = ["--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug"]
-            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        if let configFile {
+            process.arguments = ["--config", configFile]
+        } else {
+            process.arguments = ["--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug"]
+                + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import TradeSyncClock
 import TradeSyncLog
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Timings, opt-in: `TRADESYNC_LOG_PERF=1 swift test --filter FileLogPerformanceTests`.
 /// The figures are printed; the assertions check only the outcome, since build mode
@@ -32,12 +33,15 @@ struct FileLogPerformanceTests {
             var count = 0
             let replayTime = try clock.measure { try reopened.replay { _ in count += 1 } }
             var rangeCount = 0
-            let rangeTime = try clock.measure { rangeCount = try reopened.entries(origin: b, after: 40_000, limit: 1_000).count }
+            let rangeTime = try clock.measure {
+                rangeCount = try reopened.entries(origin: b, after: 40_000, limit: 1_000).count
+            }
             #expect(rangeCount == 1_000)
             reopened.close()
             #expect(reopened.entryCount == 100_000)
             #expect(count == 100_000)
-            print("""
+            print(
+                """
                 FileLog performance: append 10,000 entries in one call: \(appendTime); \
                 9 more such appends: \(fillTime); reopen 100,000 entries: \(reopenTime); \
                 replay 100,000: \(replayTime); entries(limit: 1000): \(rangeTime)

@@ -117,7 +117,11 @@ import TradeSyncModel
             let directory = try plant(bytes + [UInt8](repeating: 0, count: 4096), in: temp, name: "zeros")
             let log = try FileLog.open(directory: directory)
             defer { log.close() }
-            #expect(log.recovery == LogRecovery(entriesRead: 3, truncatedTailBytes: 4096, truncatedAtOffset: bytes.count, file: logFile(directory)))
+            #expect(
+                log.recovery
+                    == LogRecovery(
+                        entriesRead: 3, truncatedTailBytes: 4096, truncatedAtOffset: bytes.count,
+                        file: logFile(directory)))
             #expect(try replayAll(log) == entries)
         }
     }
@@ -144,7 +148,9 @@ import TradeSyncModel
         try withTempDirectory { temp in
             let (bytes, _) = try threeEntryLog(temp)
             // (byte, new value, recompute the header CRC so the field check itself is reached)
-            let damages: [(Int, UInt8, Bool)] = [(0, 0x55, false), (9, 2, true), (11, 1, true), (21, 0, false), (15, 0x77, false)]
+            let damages: [(Int, UInt8, Bool)] = [
+                (0, 0x55, false), (9, 2, true), (11, 1, true), (21, 0, false), (15, 0x77, false),
+            ]
             for (position, value, fixCRC) in damages {
                 var damaged = bytes
                 damaged[position] = value == damaged[position] ? value &+ 1 : value

@@ -14,7 +14,10 @@ import TradeSyncModel
             #expect(log.entryCount == 0)
             #expect(log.vector.isEmpty)
             #expect(log.instanceID != 0)
-            #expect(log.recovery == LogRecovery(entriesRead: 0, truncatedTailBytes: 0, truncatedAtOffset: nil, file: logFile(directory)))
+            #expect(
+                log.recovery
+                    == LogRecovery(
+                        entriesRead: 0, truncatedTailBytes: 0, truncatedAtOffset: nil, file: logFile(directory)))
             #expect(try readBytes(logFile(directory)).count == headerBytes)
             #expect(try log.recent(limit: 10).isEmpty)
         }
@@ -70,7 +73,8 @@ import TradeSyncModel
     func entriesRanges() throws {
         try withTempDirectory { temp in
             let (a, b, c) = (try node(0x0A), try node(0x0B), try node(0x0C))
-            let all = try makeEntries(a, 1...4) + makeEntries(b, 1...2) + makeEntries(a, 5...7) + makeEntries(b, 3...5)
+            let all =
+                try makeEntries(a, 1...4) + makeEntries(b, 1...2) + makeEntries(a, 5...7) + makeEntries(b, 3...5)
                 + makeEntries(a, 8...10)
             var log = try FileLog.open(directory: temp.path)
             try log.append(Array(all[0..<6]))
@@ -135,13 +139,16 @@ import TradeSyncModel
             let before = try readBytes(logFile(temp.path))
 
             let gap = try makeEntry(a, 6)
-            #expect(expectLogError { try log.append([try makeEntry(a, 4), gap]) } == .notContiguous(dot: gap.dot, expectedSeq: 5))
+            #expect(
+                expectLogError { try log.append([try makeEntry(a, 4), gap]) }
+                    == .notContiguous(dot: gap.dot, expectedSeq: 5))
             let repeated = try makeEntry(a, 2)
             #expect(expectLogError { try log.append([repeated]) } == .notContiguous(dot: repeated.dot, expectedSeq: 4))
             let late = try makeEntry(b, 2)
             #expect(expectLogError { try log.append([late]) } == .notContiguous(dot: late.dot, expectedSeq: 1))
             let twice = try makeEntry(b, 1)
-            #expect(expectLogError { try log.append([twice, twice]) } == .notContiguous(dot: twice.dot, expectedSeq: 2))
+            #expect(
+                expectLogError { try log.append([twice, twice]) } == .notContiguous(dot: twice.dot, expectedSeq: 2))
 
             #expect(try readBytes(logFile(temp.path)) == before)
             #expect(log.vector == VersionVector([a: 3]))

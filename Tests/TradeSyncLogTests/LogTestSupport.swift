@@ -5,7 +5,7 @@ import TradeSyncLog
 import TradeSyncModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fresh directory under the system temp directory, removed by ``remove()``.
