@@ -136,7 +136,9 @@ struct CSVScanner {
                 offset += 1
                 break
             }
-            if byte == lineFeed || (byte == carriageReturn && !(offset + 1 < bytes.count && bytes[offset + 1] == lineFeed)) {
+            if byte == lineFeed
+                || (byte == carriageReturn && !(offset + 1 < bytes.count && bytes[offset + 1] == lineFeed))
+            {
                 line += 1
             }
             bytes[write] = byte

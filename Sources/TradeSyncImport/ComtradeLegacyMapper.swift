@@ -96,14 +96,17 @@ struct ComtradeLegacyMapper: RowMapper {
             }
         }
         if text.isEmpty {
-            guard let fromCode else { throw FieldError(field: "flow", reason: "missing (Trade Flow and Trade Flow Code)") }
+            guard let fromCode else {
+                throw FieldError(field: "flow", reason: "missing (Trade Flow and Trade Flow Code)")
+            }
             return fromCode
         }
         let fromText = try decoder.flow(text)
         if let fromCode, fromCode != fromText {
             throw FieldError(
                 field: "flow",
-                reason: "Trade Flow '\(decoder.string(text))' disagrees with Trade Flow Code \(decoder.string(codeBytes))")
+                reason:
+                    "Trade Flow '\(decoder.string(text))' disagrees with Trade Flow Code \(decoder.string(codeBytes))")
         }
         return fromText
     }

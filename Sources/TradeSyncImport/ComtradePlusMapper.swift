@@ -79,7 +79,9 @@ struct ComtradePlusMapper: RowMapper {
                 amount: row.field(quantity), unit: row.field(quantityUnit), unitCode: row.field(quantityUnitCode),
                 decoder: &decoder)
             var flags: RecordFlags = []
-            if try ComtradeFields.estimated(row.field(estimationFlag), column: "legacyEstimationFlag", decoder: &decoder) {
+            if try ComtradeFields.estimated(
+                row.field(estimationFlag), column: "legacyEstimationFlag", decoder: &decoder)
+            {
                 flags.insert(.estimated)
             }
             if try decoder.bool(row.field(quantityEstimated), field: "isQtyEstimated") {

@@ -82,7 +82,8 @@ struct FieldDecoder {
                 let text = Self.text(raw, isUTF8: utf8)
                 guard Self.isDigits(raw) else { return try AreaCode(text) }
                 guard let number = Int(text), let alpha = AreaCodeTable.alpha3ByNumber[number] else {
-                    throw FieldError(field: "area", reason: "numeric area code \(text) is not in the Comtrade/M49 table")
+                    throw FieldError(
+                        field: "area", reason: "numeric area code \(text) is not in the Comtrade/M49 table")
                 }
                 return try AreaCode(alpha)
             }
@@ -219,11 +220,11 @@ struct FieldDecoder {
     }
 
     private static let windows1252High: [UInt32] = [
-            0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-            0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
-            0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-            0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
-        ]
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
+        0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+    ]
 
     /// Strict UTF-8 check: no overlong forms, no surrogates, nothing above U+10FFFF.
     /// Complexity: one pass, O(n).
@@ -233,7 +234,9 @@ struct FieldDecoder {
         let raw = UnsafeRawBufferPointer(bytes)
         while index < count {
             // ASCII fast path: eight bytes at a time.
-            if index + 8 <= count && raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            if index + 8 <= count
+                && raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
                 index += 8
                 continue
             }

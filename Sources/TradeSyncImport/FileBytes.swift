@@ -1,13 +1,13 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
-/// Reads a whole regular file into memory with POSIX calls: one buffer of the file's
-/// size, filled by `read(2)` (no second copy, unlike `Data` → `[UInt8]`).
+/// Reads a whole regular file into memory with POSIX calls: one uninitialised buffer of
+/// the file's size, filled by `read(2)` (no zero fill, no second copy as `Data` → `[UInt8]` would make).
 enum FileBytes {
     /// - Throws: ``ImportError/unreadable(file:reason:)`` naming the system error, a
     ///   non-regular file, or a size above ``ImportLimits/fileBytesMax``.
@@ -24,11 +24,9 @@ enum FileBytes {
         guard size <= ImportLimits.fileBytesMax else {
             throw .unreadable(file: path, reason: "\(size) bytes exceeds the limit of \(ImportLimits.fileBytesMax)")
         }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var filled = 0
         var failure: String?
-        bytes.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress else { return }
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, filled in
+            guard let base = buffer.baseAddress else { return }
             while filled < size {
                 let got = read(descriptor, base + filled, size - filled)
                 if got > 0 {
@@ -42,7 +40,6 @@ enum FileBytes {
             }
         }
         if let failure { throw .unreadable(file: path, reason: failure) }
-        if filled < size { bytes.removeSubrange(filled...) }
         return bytes
     }
 

@@ -75,13 +75,15 @@ enum ComtradeFields {
         guard !noUnit, let amount = try decoder.decimal(amount, field: "qty") else { return (nil, "") }
         let text = decoder.string(unit)
         guard text.utf8.count <= RecordLimits.quantityUnitBytesMax else {
-            throw FieldError(field: "qty_unit", reason: "'\(text)' is longer than \(RecordLimits.quantityUnitBytesMax) bytes")
+            throw FieldError(
+                field: "qty_unit", reason: "'\(text)' is longer than \(RecordLimits.quantityUnitBytesMax) bytes")
         }
         return (amount, text)
     }
 
     /// An estimation flag column (`Flag`, `legacyEstimationFlag`): blank or 0 is not estimated.
-    static func estimated(_ bytes: UnsafeBufferPointer<UInt8>, column: String, decoder: inout FieldDecoder) throws(FieldError)
+    static func estimated(_ bytes: UnsafeBufferPointer<UInt8>, column: String, decoder: inout FieldDecoder)
+        throws(FieldError)
         -> Bool
     {
         if bytes.isEmpty { return false }

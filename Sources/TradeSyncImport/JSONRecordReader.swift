@@ -72,10 +72,12 @@ struct JSONRecordReader {
                 file: file, reason: "JSON object without a \"data\" array (keys: \(keys.joined(separator: ", ")))")
         }
         if let apiError, !apiError.text.isEmpty {
-            throw .malformed(file: file, line: apiError.line, reason: "the response reports an error: '\(apiError.text)'")
+            throw .malformed(
+                file: file, line: apiError.line, reason: "the response reports an error: '\(apiError.text)'")
         }
         if let count, count.value != String(records) {
-            throw .malformed(file: file, line: count.line, reason: "count is \(count.value) but data holds \(records) records")
+            throw .malformed(
+                file: file, line: count.line, reason: "count is \(count.value) but data holds \(records) records")
         }
     }
 
@@ -141,7 +143,8 @@ struct JSONRecordReader {
         offset += 1
         if next == UInt8(ascii: ",") { return true }
         guard next == closer else {
-            throw malformed("expected ',' or '\(Character(Unicode.Scalar(closer)))', found '\(Character(Unicode.Scalar(next)))'")
+            throw malformed(
+                "expected ',' or '\(Character(Unicode.Scalar(closer)))', found '\(Character(Unicode.Scalar(next)))'")
         }
         return false
     }
@@ -253,7 +256,8 @@ struct JSONRecordReader {
     private mutating func readUnicodeEscape() throws(ImportError) -> Unicode.Scalar {
         let high = try readHex4()
         guard (0xD800...0xDBFF).contains(high) else { return Unicode.Scalar(high) ?? "\u{FFFD}" }
-        guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u") else {
+        guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u")
+        else {
             return "\u{FFFD}"
         }
         offset += 2
@@ -332,7 +336,8 @@ struct JSONRecordReader {
 
     private mutating func expect(_ byte: UInt8) throws(ImportError) {
         guard try peek() == byte else {
-            throw malformed("expected '\(Character(Unicode.Scalar(byte)))', found '\(Character(Unicode.Scalar(bytes[offset])))'")
+            throw malformed(
+                "expected '\(Character(Unicode.Scalar(byte)))', found '\(Character(Unicode.Scalar(bytes[offset])))'")
         }
         offset += 1
     }

@@ -36,7 +36,8 @@ public enum TradeFileImporter {
 
     /// Parses `bytes`, overwriting escaped text in place (the array is scratch afterwards).
     private static func parse(owned bytes: inout [UInt8], file: String) throws(ImportError) -> ImportReport {
-        var outcome: Result<ImportReport, ImportError> = .failure(.unknownFormat(file: file, reason: "the file is empty"))
+        var outcome: Result<ImportReport, ImportError> = .failure(
+            .unknownFormat(file: file, reason: "the file is empty"))
         bytes.withUnsafeMutableBufferPointer { pointer in
             let whole = pointer
             do throws(ImportError) {
@@ -56,7 +57,9 @@ public enum TradeFileImporter {
         let start = hasBOM ? 3 : 0
         let decoder = FieldDecoder(isUTF8: FieldDecoder.isValidUTF8(UnsafeBufferPointer(rebasing: readOnly[start...])))
         var first = start
-        while first < bytes.count, bytes[first] == 0x20 || bytes[first] == 0x09 || bytes[first] == 0x0A || bytes[first] == 0x0D {
+        while first < bytes.count,
+            bytes[first] == 0x20 || bytes[first] == 0x09 || bytes[first] == 0x0A || bytes[first] == 0x0D
+        {
             first += 1
         }
         guard first < bytes.count else { throw .unknownFormat(file: file, reason: "the file is empty") }

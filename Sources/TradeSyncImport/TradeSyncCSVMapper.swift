@@ -19,7 +19,8 @@ struct TradeSyncCSVMapper: RowMapper {
 
     /// True when `header` looks like a TradeSync CSV header.
     static func matches(_ header: HeaderColumns) -> Bool {
-        requiredNames.allSatisfy { header.index($0) != nil } && (header.index("hs6") != nil || header.index("commodity") != nil)
+        requiredNames.allSatisfy { header.index($0) != nil }
+            && (header.index("hs6") != nil || header.index("commodity") != nil)
     }
 
     init(header: HeaderColumns, decoder: FieldDecoder) {

@@ -24,6 +24,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The connection ended (the driver reported `.disconnected`).
     case disconnected
 
+    /// One line with the numbers; also the reason text of the ERROR sent to the peer.
     public var description: String {
         switch self {
         case .wire(let error): error.description
@@ -84,5 +85,6 @@ public struct SessionCounters: Equatable, Sendable {
     /// Payload bytes of the batches sent as they went out (deflated where that helped).
     public internal(set) var payloadBytesSent: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 }

@@ -5,13 +5,23 @@ import TradeSyncWire
 /// The receiving half: bytes → frames → messages, and the rules on their order
 /// (`Protocol/PROTOCOL.md`, "Session flow").
 extension SyncSession {
+    /// Bytes fed to the frame decoder at a time, so that it never holds more than one
+    /// partial frame plus this much, whatever the size of a `.received` chunk.
+    static let feedSliceBytes = 64 * 1024
+
     mutating func onReceived(_ bytes: [UInt8], now instant: MonotonicInstant) {
         precondition(phase != .idle, "SyncSession: .received before .connected")
         advanceTime(to: instant)
         lastReceivedAt = now
         counters.bytesIn += UInt64(bytes.count)
-        decoder.feed(bytes)
-        // Bounded: each frame consumes at least 5 bytes of what was fed.
+        for start in stride(from: 0, to: bytes.count, by: Self.feedSliceBytes) where phase != .closed {
+            decoder.feed(Array(bytes[start..<min(start + Self.feedSliceBytes, bytes.count)]))
+            drainFrames()
+        }
+    }
+
+    /// Handles every complete frame buffered. Bounded: each frame consumes at least 5 bytes.
+    private mutating func drainFrames() {
         while phase != .closed {
             let frame: Frame
             do throws(WireError) {

@@ -32,14 +32,18 @@ public enum Connection {
         var reason: String?
         do {
             try await channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         defer {
                             continuation.yield(.disconnected)
                             continuation.finish()
                         }
-                        for try await buffer in inbound {
-                            continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
+                        do {
+                            for try await buffer in inbound {
+                                continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
+                            }
+                        } catch {
+                            logger.debug("connection read ended: \(error)")
                         }
                     }
                     var driver = Driver(

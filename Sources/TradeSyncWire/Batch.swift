@@ -7,10 +7,13 @@ public struct BatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The number, from 1.
     public let rawValue: UInt64
 
+    /// Wraps a batch number. Decoders refuse 0 from the wire.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// Batch order: lower numbers were sent first.
     public static func < (lhs: BatchID, rhs: BatchID) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// `batch N`.
     public var description: String { "batch \(rawValue)" }
 }
 
@@ -26,6 +29,7 @@ public struct BatchMessage: Equatable, Sendable {
     /// Flag bit 0: the payload is deflated. Other bits are reserved and must be 0.
     public static let flagDeflated: UInt8 = 0x01
 
+    /// The batch's number in its direction of the session.
     public let id: BatchID
     /// The number of entries in the payload, 1...``Limits/batchEntriesMax``.
     public let entryCount: Int

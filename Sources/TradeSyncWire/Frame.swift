@@ -79,7 +79,9 @@ public struct Frame: Equatable, Sendable {
 /// every ``next()`` throws it again and ``feed(_:)`` drops its input.
 ///
 /// Bounded: when ``next()`` returns nil, at most one partial frame is held, fewer than
-/// `4 + frameBytesMax` bytes; consumed bytes are released as frames are taken.
+/// `4 + frameBytesMax` bytes; consumed bytes are released as frames are taken. A caller
+/// that feeds chunks of at most N bytes and drains after each never has more than
+/// `4 + frameBytesMax + N` bytes buffered (the session feeds 64 KiB at a time).
 /// Cost: O(n) per byte fed, amortised. Source: `Protocol/PROTOCOL.md`, "Frames".
 public struct FrameDecoder: Sendable {
     private var buffer: [UInt8] = []

@@ -22,6 +22,7 @@ public struct Hello: Equatable, Sendable {
     /// Feature bits; 0 in v1. Receivers ignore bits they do not know.
     public let features: UInt32
 
+    /// Creates a HELLO. `features` is 0 in v1.
     public init(versions: ClosedRange<UInt16>, nodeID: NodeID, logInstanceID: UInt64, features: UInt32 = 0) {
         self.versions = versions
         self.nodeID = nodeID
@@ -69,6 +70,7 @@ public struct Ack: Equatable, Sendable {
     /// The receiver's vector after persisting the batch (canonical encoding).
     public let vector: VersionVector
 
+    /// Creates an ACK for `batchID` carrying the receiver's vector.
     public init(batchID: BatchID, vector: VersionVector) {
         self.batchID = batchID
         self.vector = vector
@@ -109,15 +111,19 @@ public struct ErrorMessage: Equatable, Sendable {
 ///
 /// Source: `Protocol/PROTOCOL.md`, "Messages".
 public enum Message: Equatable, Sendable {
+    /// HELLO (0x01), see ``Hello``.
     case hello(Hello)
     /// VECTOR (0x02): the sender's durable version vector, canonical encoding.
     case vector(VersionVector)
+    /// BATCH (0x03), see ``BatchMessage``.
     case batch(BatchMessage)
+    /// ACK (0x04), see ``Ack``.
     case ack(Ack)
     /// PING (0x05): `nonce u64`.
     case ping(nonce: UInt64)
     /// PONG (0x06): `nonce u64`, echoing a PING.
     case pong(nonce: UInt64)
+    /// ERROR (0x07), see ``ErrorMessage``.
     case error(ErrorMessage)
 
     /// The message type byte.

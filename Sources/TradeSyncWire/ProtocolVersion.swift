@@ -30,6 +30,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// The code as sent on the wire.
     public let rawValue: UInt16
 
+    /// Wraps a code, known or not.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// A frame or message body does not follow its layout (includes bad HELLO magic).

@@ -40,6 +40,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// No protocol version lies in both ranges (PROTOCOL.md "Version negotiation").
     case versionMismatch(ours: ClosedRange<UInt16>, theirs: ClosedRange<UInt16>)
 
+    /// One line naming the condition with its numbers, e.g.
+    /// `frame at stream offset 0 declares 1048577 bytes, limit 1048576`.
     public var description: String {
         switch self {
         case .frameTooLarge(let declared, let max, let offset):

@@ -8,7 +8,8 @@ import TradeSyncModel
 
     @Test("Import: CSV quoted fields: commas, doubled quotes and line breaks are field text")
     func quotedFields() throws {
-        let text = Self.header + "\n"
+        let text =
+            Self.header + "\n"
             + "DEU,FRA,X,850760,2022,100,,5,\"kg, net\"\n"
             + "DEU,FRA,M,850760,2022,200,,6,\"5\"\" pipe\"\n"
             + "DEU,FRA,RX,850760,2022,300,,7,\"two\nlines\"\n"
@@ -22,7 +23,8 @@ import TradeSyncModel
 
     @Test("Import: CSV line ends: CRLF, LF and a lone CR all end rows; physical line numbers count blank lines")
     func lineEnds() throws {
-        let text = "\u{FEFF}" + Self.header + "\r\n"
+        let text =
+            "\u{FEFF}" + Self.header + "\r\n"
             + "DEU,FRA,X,850760,2022,1,,,NA\r\n"
             + "\r\n"
             + "DEU,FRA,M,850760,2022,2,,,NA\n"
@@ -38,7 +40,8 @@ import TradeSyncModel
 
     @Test("Import: CSV trailing comma: exactly one extra empty field is accepted, anything else rejects the row")
     func trailingComma() throws {
-        let text = Self.header + "\n"
+        let text =
+            Self.header + "\n"
             + "DEU,FRA,X,850760,2022,1,,,NA,\n"
             + "DEU,FRA,M,850760,2022,2,,,NA,x\n"
             + "DEU,FRA,RX,850760,2022,3,,,NA,,\n"
@@ -55,24 +58,28 @@ import TradeSyncModel
 
     @Test("Import: CSV unterminated quote: malformed error names the line where the quote opened")
     func unterminatedQuote() {
-        let text = Self.header + "\n"
+        let text =
+            Self.header + "\n"
             + "DEU,FRA,X,850760,2022,1,,,NA\n"
             + "DEU,FRA,M,850760,2022,2,,,\"kg\n"
             + "DEU,FRA,RX,850760,2022,3,,,NA\n"
         let error = importError(Array(text.utf8))
         #expect(
             error
-                == .malformed(file: "test.csv", line: 3, reason: "unterminated quoted field (field 9, opened on line 3)"))
+                == .malformed(
+                    file: "test.csv", line: 3, reason: "unterminated quoted field (field 9, opened on line 3)"))
         #expect(error?.description == "test.csv:3: malformed: unterminated quoted field (field 9, opened on line 3)")
     }
 
     @Test("Import: CSV text after a closing quote: that row is rejected, the next rows still import")
     func textAfterQuote() throws {
-        let text = Self.header + "\n"
+        let text =
+            Self.header + "\n"
             + "DEU,FRA,X,850760,2022,1,,,\"kg\"x\n"
             + "DEU,FRA,M,850760,2022,2,,,NA\n"
         let report = try parse(text)
-        #expect(report.rejected == [RowError(file: "test.csv", line: 2, reason: "field 9: text after the closing quote")])
+        #expect(
+            report.rejected == [RowError(file: "test.csv", line: 2, reason: "field 9: text after the closing quote")])
         #expect(report.rows.map(\.line) == [3])
     }
 

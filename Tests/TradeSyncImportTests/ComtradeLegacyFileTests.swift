@@ -42,7 +42,8 @@ import TradeSyncModel
         #expect(
             road.record.values
                 == TradeValues(
-                    valueUSD: try dec("2574"), netWeightKg: try dec("2506"), quantity: try dec("2506"), quantityUnit: "kg"))
+                    valueUSD: try dec("2574"), netWeightKg: try dec("2506"), quantity: try dec("2506"),
+                    quantityUnit: "kg"))
         // comtrade_legacy_bulk_cement-252310_1988-2020.csv line 284: AGO X 2018, blank Netweight, Flag 6
         let angola = try row(report, "AGO:W00:X:252310:2018")
         #expect(angola.line == 284)
@@ -101,7 +102,8 @@ import TradeSyncModel
         #expect(
             canada.record.values
                 == TradeValues(
-                    valueUSD: try dec("56562"), netWeightKg: nil, quantity: try dec("90"), quantityUnit: "Number of items"))
+                    valueUSD: try dec("56562"), netWeightKg: nil, quantity: try dec("90"),
+                    quantityUnit: "Number of items"))
     }
 
     @Test("Import: USA–China HS2 subset (file 3): 12 columns, codes from 842/156, lost leading zeros restored")

@@ -25,7 +25,8 @@ import TradeSyncModel
         #expect(ivoryCoast.line == 95)
         #expect(
             ivoryCoast.record.values
-                == TradeValues(valueUSD: try dec("970219283"), netWeightKg: .zero, flags: [.estimated, .netWeightEstimated]))
+                == TradeValues(
+                    valueUSD: try dec("970219283"), netWeightKg: .zero, flags: [.estimated, .netWeightEstimated]))
         // comtradeplus_csv_chn-deu-usa_total-by-partner_2022.csv line 221: partnerISO "_X " (Areas, nes)
         let areasNes = try row(report, "CHN:_X:M:TOTAL:2022")
         #expect(areasNes.line == 221)
@@ -70,7 +71,8 @@ import TradeSyncModel
         #expect(andorra.line == 3)
         #expect(
             andorra.record.values
-                == TradeValues(valueUSD: try dec("60938"), netWeightKg: try dec("74"), flags: [.estimated, .netWeightEstimated]))
+                == TradeValues(
+                    valueUSD: try dec("60938"), netWeightKg: try dec("74"), flags: [.estimated, .netWeightEstimated]))
         // comtradeplus_csv_tha-imports-8542_2014-2024.csv line 117: mosCode "0 ", qty 0 with unit N/A → none
         let world2015 = try row(report, "THA:W00:M:8542:2015")
         #expect(world2015.line == 117)

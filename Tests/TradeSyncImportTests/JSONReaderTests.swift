@@ -25,10 +25,14 @@ import TradeSyncModel
         let export = try row(report, "CHN:DEU:X:TOTAL:2010")
         #expect(export.line == 2)
         #expect(export.record.values.valueUSD?.description == "12345678901234567.89")
-        #expect(export.record.values == TradeValues(valueUSD: try dec("12345678901234567.89"), netWeightKg: try dec("1500")))
+        #expect(
+            export.record.values == TradeValues(valueUSD: try dec("12345678901234567.89"), netWeightKg: try dec("1500"))
+        )
         let imports = try row(report, "CHN:DEU:M:TOTAL:2010")
         #expect(imports.line == 4)
-        #expect(imports.record.values == TradeValues(valueUSD: try dec("0.1"), netWeightKg: .zero, flags: .netWeightEstimated))
+        #expect(
+            imports.record.values
+                == TradeValues(valueUSD: try dec("0.1"), netWeightKg: .zero, flags: .netWeightEstimated))
     }
 
     @Test("Import: JSON strings and ignored values: escapes decode, nested unknown fields are skipped")
@@ -71,6 +75,8 @@ import TradeSyncModel
     func noData() {
         let error = importError(Array("{\"results\": [], \"count\": 0}".utf8), name: "ref.json")
         #expect(
-            error == .unknownFormat(file: "ref.json", reason: "JSON object without a \"data\" array (keys: results, count)"))
+            error
+                == .unknownFormat(
+                    file: "ref.json", reason: "JSON object without a \"data\" array (keys: results, count)"))
     }
 }

@@ -23,7 +23,9 @@ import TradeSyncModel
         #expect(copper.line == 2)
         #expect(
             copper.record.values
-                == TradeValues(valueUSD: try dec("999"), netWeightKg: try dec("163"), quantity: try dec("163"), quantityUnit: "kg"))
+                == TradeValues(
+                    valueUSD: try dec("999"), netWeightKg: try dec("163"), quantity: try dec("163"), quantityUnit: "kg")
+        )
         #expect(try row(report, "GBR:USA:X:921710:2023").record.values.quantity == (try dec("10479")))
         #expect(try row(report, "TWN:W00:X:300490:2019").record.values == TradeValues(valueUSD: try dec("5000")))
     }
@@ -42,7 +44,9 @@ import TradeSyncModel
         let first = try row(report, "USA:USA:X:010121:202203:C01:3200")
         #expect(
             first.record.values
-                == TradeValues(valueUSD: try dec("1200.5"), netWeightKg: try dec("10.25"), flags: [.estimated, .quantityEstimated]))
+                == TradeValues(
+                    valueUSD: try dec("1200.5"), netWeightKg: try dec("10.25"), flags: [.estimated, .quantityEstimated])
+        )
         #expect(try row(report, "DEU:W00:M:TOTAL:2022").record.values == TradeValues(valueUSD: try dec("7")))
         #expect(report.rejected == [RowError(file: "test.csv", line: 4, reason: "flags: unknown flag 'bogus'")])
     }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Testing
 import TradeSyncImport
 import TradeSyncModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Where the real trade files live: `$TRADESYNC_DATA_DIR`, else `shared/data/trade`
 /// next to the repository (`Tests/TradeSyncImportTests/X.swift` → `../../../shared/data/trade`).
@@ -14,7 +15,8 @@ enum TestData {
         if let value = getenv("TRADESYNC_DATA_DIR"), let text = String(validatingCString: value), !text.isEmpty {
             return text
         }
-        let testsDirectory = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        let testsDirectory = String(
+            #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
         return testsDirectory + "/../../../shared/data/trade"
     }()
 
@@ -65,7 +67,8 @@ func row(
 func rejection(
     _ report: ImportReport, line: Int, sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> RowError {
-    try #require(report.rejected.first { $0.line == line }, "no rejection at line \(line)", sourceLocation: sourceLocation)
+    try #require(
+        report.rejected.first { $0.line == line }, "no rejection at line \(line)", sourceLocation: sourceLocation)
 }
 
 /// Parses literal text as a file named `name`.

@@ -84,6 +84,26 @@ import TradeSyncWire
         #expect(events(outputs).count == 1)
     }
 
+    @Test("Session: one received chunk with HELLO, VECTOR and a 100 KB plain batch is handled whole")
+    func largeChunk() throws {
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 1))
+        _ = session.handle(.connected(localVector: VersionVector(), now: .zero))
+        let entries = try (1...1000).map { try makeEntry(peer, $0) }
+        var writer = ByteWriter()
+        for entry in entries { writer.writeLengthPrefixed(entry.encoded()) }
+        let plain = BatchMessage(
+            id: BatchID(rawValue: 1), entryCount: 1000, isDeflated: false, uncompressedLength: writer.bytes.count,
+            payload: writer.bytes)
+        let chunk = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 2)).encoded()
+            + Message.vector(VersionVector()).encoded() + Message.batch(plain).encoded() + Message.ping(nonce: 5).encoded()
+        #expect(chunk.count > 100_000)
+        let outputs = session.handle(.received(chunk, now: .zero))
+        #expect(events(outputs).contains(.persist(entries, BatchID(rawValue: 1))))
+        #expect(try sentMessages(outputs).map(\.type) == [.vector, .pong])
+        #expect(session.counters.framesIn == 4)
+        #expect(session.counters.bytesIn == UInt64(chunk.count))
+    }
+
     @Test("Session: a fifth unacknowledged batch exceeds the window and is refused")
     func receiveWindow() throws {
         var session = ready()
