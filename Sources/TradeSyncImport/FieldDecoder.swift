@@ -149,13 +149,9 @@ struct FieldDecoder {
     /// `true`/`false` (any case) or `1`/`0`; an empty field is false.
     /// - Throws: ``FieldError`` naming `field`.
     func bool(_ bytes: UnsafeBufferPointer<UInt8>, field: String) throws(FieldError) -> Bool {
-        if bytes.isEmpty { return false }
-        switch Self.text(bytes, isUTF8: isUTF8).lowercased() {
-        case "true", "1": return true
-        case "false", "0": return false
-        default:
-            throw FieldError(field: field, reason: "'\(Self.text(bytes, isUTF8: isUTF8))' is not true or false")
-        }
+        if bytes.isEmpty || Self.equals(bytes, "false") || Self.equals(bytes, "0") { return false }
+        if Self.equals(bytes, "true") || Self.equals(bytes, "1") { return true }
+        throw FieldError(field: field, reason: "'\(Self.text(bytes, isUTF8: isUTF8))' is not true or false")
     }
 
     // MARK: - Byte helpers

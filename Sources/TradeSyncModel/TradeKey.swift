@@ -33,11 +33,17 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         self.flow = flow
         self.commodity = commodity
         self.period = period
-        self.customs = try Self.breakdownCode(customs, field: "customs", totals: ["C00", "ALL", "TOTAL"])
-        self.transport = try Self.breakdownCode(transport, field: "transport", totals: ["0", "ALL", "TOTAL"])
+        self.customs = try Self.breakdownCode(customs, field: "customs", totals: Self.customsTotals)
+        self.transport = try Self.breakdownCode(transport, field: "transport", totals: Self.transportTotals)
     }
 
+    /// Codes that mean "all customs procedures" (Comtrade `C00`).
+    private static let customsTotals: Set<String> = ["C00", "ALL", "TOTAL"]
+    /// Codes that mean "all modes of transport" (Comtrade `0`).
+    private static let transportTotals: Set<String> = ["0", "ALL", "TOTAL"]
+
     private static func breakdownCode(_ text: String, field: String, totals: Set<String>) throws(FieldError) -> String {
+        if text == all { return all }
         let trimmed = text.trimmingSpaces()
         if trimmed.isEmpty || totals.contains(trimmed.uppercased()) { return all }
         guard trimmed.utf8.count <= RecordLimits.breakdownCodeBytesMax,

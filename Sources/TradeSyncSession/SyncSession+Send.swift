@@ -61,7 +61,12 @@ extension SyncSession {
         let batch = BatchMessage(id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax)
         send(.batch(batch))
         inFlight.append(id)
-        for entry in entries { sentVector.add(entry.dot) }
+        for entry in entries {
+            sentVector.add(entry.dot)
+            // We hold what we send, even before the node reports it in `.localEntries`, so
+            // the peer may continue from here without that counting as a gap.
+            receivedVector.add(entry.dot)
+        }
         counters.batchesSent += 1
         counters.entriesSent += UInt64(entries.count)
         counters.uncompressedBytesSent += UInt64(batch.uncompressedLength)

@@ -133,7 +133,8 @@ public struct SyncSession: Sendable {
 
     // Vectors. local: what this node holds (durably). peerKnown: what the peer holds (its
     // VECTOR, ACKs, and the batches it sent us). sent: peerKnown plus everything sent.
-    // received: local plus every batch received (persisted or not).
+    // received: local plus every batch received (persisted or not) or sent; the peer's
+    // batches must not start beyond it (no gaps).
     var localVector = VersionVector()
     var peerKnown = VersionVector()
     var sentVector = VersionVector()

@@ -118,4 +118,30 @@ import TradeSyncModel
         #expect(report.rejected[2].reason == "partner: numeric area code 123 is not in the Comtrade/M49 table")
         #expect(report.rejected[3].reason == "Flag: 'x' is not an integer flag")
     }
+
+    @Test("Import: Plus CSV: refYear/refMonth fallback, specific partner2ISO rejected, bad boolean named")
+    func plusEdgeCases() throws {
+        let text = """
+            reporterCode,reporterISO,partnerCode,partnerISO,partner2ISO,flowCode,cmdCode,period,refYear,refMonth,\
+            qtyUnitAbbr,qty,isQtyEstimated,primaryValue,legacyEstimationFlag
+            "842","USA","156","CHN","W00","M","8542","","2022","3","u","12","true","100","0",
+            "842","","156","","","X","8542","","2022","52","N/A","0","false","200","4",
+            "842","USA","156","CHN","FRA","M","8542","2021","","","","","","300","0",
+            "842","USA","156","CHN","W00","M","8542","2020","","","","","maybe","400","0",
+
+            """
+        let report = try parse(text, name: "plus.csv")
+        #expect(report.format == .comtradePlusCSV)
+        #expect(
+            try row(report, "USA:CHN:M:8542:202203").record.values
+                == TradeValues(
+                    valueUSD: try dec("100"), quantity: try dec("12"), quantityUnit: "u", flags: .quantityEstimated))
+        // reporterISO and partnerISO blank: the codes 842 and 156 are used.
+        #expect(
+            try row(report, "USA:CHN:X:8542:2022").record.values
+                == TradeValues(valueUSD: try dec("200"), flags: .estimated))
+        #expect(report.rejected.map(\.line) == [4, 5])
+        #expect(report.rejected[0].reason.hasPrefix("partner2ISO 'FRA' is a specific 2nd partner, not World"))
+        #expect(report.rejected[1].reason == "isQtyEstimated: 'maybe' is not true or false")
+    }
 }

@@ -104,6 +104,20 @@ import TradeSyncWire
         #expect(session.counters.bytesIn == UInt64(chunk.count))
     }
 
+    @Test("Session: a peer continuing an origin right after the entries we sent it is not a gap")
+    func continueAfterSent() throws {
+        let third = try node(0x0C)
+        // The node's reported vector lags its log: it holds C 1...3 but said nothing yet.
+        var (session, _) = handshaken(local: local, peer: peer)
+        let sent = session.handle(.fetched(try (1...3).map { try makeEntry(third, $0) }))
+        #expect(try sentMessages(sent).map(\.type) == [.batch])
+        let received = session.handle(.received(try batchBytes(1, 4...5, origin: third), now: .zero))
+        #expect(events(received) == [.persist(try (4...5).map { try makeEntry(third, $0) }, BatchID(rawValue: 1))])
+        let gap = session.handle(.received(try batchBytes(2, 7...7, origin: third), now: .zero))
+        #expect(gap.last == .close(.protocolViolation(
+            "BATCH 2: origin 0c0c0c0c0c0c starts at seq 7, but only 5 are held (gap)")))
+    }
+
     @Test("Session: a fifth unacknowledged batch exceeds the window and is refused")
     func receiveWindow() throws {
         var session = ready()
