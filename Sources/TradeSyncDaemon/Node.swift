@@ -33,7 +33,6 @@ struct LinkState {
     let version: UInt16
     let notify: @Sendable (VersionVector) -> Void
     var peerVector = VersionVector()
-    var inSync = false
     var counters = SessionCounters()
 }
 
@@ -172,11 +171,11 @@ public actor Node: SessionHost {
 
     public func peerVector(link: LinkID, _ vector: VersionVector) {
         links[link]?.peerVector = vector
-        if replica.vector.entriesAhead(of: vector) > 0 { links[link]?.inSync = false }
     }
 
     public func inSync(link: LinkID) {
-        links[link]?.inSync = true
+        guard let state = links[link] else { return }
+        logger.debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
     }
 
     public func counters(link: LinkID, _ counters: SessionCounters) {
