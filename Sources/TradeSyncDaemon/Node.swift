@@ -32,6 +32,7 @@ struct LinkState {
     let peer: NodeID
     let version: UInt16
     let notify: @Sendable (VersionVector) -> Void
+    let close: @Sendable () -> Void
     var peerVector = VersionVector()
     var counters = SessionCounters()
 }
@@ -149,7 +150,7 @@ public actor Node: SessionHost {
 
     public func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        notify: @escaping @Sendable (VersionVector) -> Void
+        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
     ) -> Bool {
         if peer == identity.nodeID {
             lastError[address] = "connected to itself (node \(peer.short))"
@@ -161,9 +162,12 @@ public actor Node: SessionHost {
             let keepNew = (direction == .outbound) == (identity.nodeID < peer)
             if !keepNew { return false }
             links[otherID] = nil
+            endedTotals[peer, default: PeerTotals()].add(other.counters)
+            other.close()
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
-        links[link] = LinkState(address: address, direction: direction, peer: peer, version: version, notify: notify)
+        links[link] = LinkState(
+            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
         lastError[address] = nil
         logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
         return true

@@ -46,9 +46,11 @@ public enum Connection {
                             logger.debug("connection read ended: \(error)")
                         }
                     }
+                    let close: @Sendable () -> Void = { channel.channel.close(promise: nil) }
                     var driver = Driver(
                         session: SyncSession(configuration: configuration), link: link, direction: direction,
-                        address: address, host: host, continuation: continuation, outbound: outbound, logger: logger)
+                        address: address, host: host, continuation: continuation, outbound: outbound, close: close,
+                        logger: logger)
                     reason = await driver.run(inputs: inputs)
                     driver.cancelTimer()
                     // Closing the channel ends the inbound reader; then nothing is left to wait for.
@@ -73,6 +75,7 @@ private struct Driver {
     let host: any SessionHost
     let continuation: AsyncStream<SyncSession.Input>.Continuation
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let close: @Sendable () -> Void
     let logger: Logger
     var pending: [SyncSession.Input] = []
     var timer: Task<Void, Never>?
@@ -121,7 +124,7 @@ private struct Driver {
                 let continuation = continuation
                 let keep = await host.sessionStarted(
                     link: link, direction: direction, address: address, peer: peer, version: version,
-                    notify: { continuation.yield(.localEntries($0)) })
+                    notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
             case .peerVector(let vector):
                 await host.peerVector(link: link, vector)

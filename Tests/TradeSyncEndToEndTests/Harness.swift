@@ -78,6 +78,20 @@ enum Harness {
             stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
     }
 
+    /// The number of ESTABLISHED TCP endpoints on this host whose local or remote port is
+    /// one of `ports` (one loopback connection between two of them counts 2), from /proc/net/tcp.
+    static func establishedEndpoints(ports: Set<Int>) -> Int {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return -1 }
+        var count = 0
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[3] == "01" else { continue }
+            let endpoints = [fields[1], fields[2]].compactMap { $0.split(separator: ":").last.flatMap { Int($0, radix: 16) } }
+            if endpoints.contains(where: ports.contains) { count += 1 }
+        }
+        return count
+    }
+
     /// Polls `condition` every 100 ms until it holds or `seconds` pass. Returns whether it held.
     static func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
