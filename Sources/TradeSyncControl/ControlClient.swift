@@ -53,6 +53,14 @@ public struct ControlClient: Sendable {
         }
     }
 
+    /// True when something accepts connections on the socket at `path` (a running node),
+    /// false when the path is absent or a stale socket file that nothing listens on.
+    public static func isListening(path: String) -> Bool {
+        guard let fd = try? ControlClient(path: path).connect() else { return false }
+        close(fd)
+        return true
+    }
+
     private func connect() throws(ControlClientError) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw .unreachable(path: path, reason: String(cString: strerror(errno))) }

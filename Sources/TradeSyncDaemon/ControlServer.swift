@@ -12,20 +12,31 @@ import Glibc
 /// response per connection, framed as ``ControlFrame``.
 final class ControlServer: Sendable {
     let path: String
+    /// The socket file's inode, so shutdown removes only our own socket file.
+    private let inode: UInt64
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let node: Node
     private let logger: Logger
 
-    /// Binds `path`, replacing a stale socket file left by a previous run.
-    /// - Throws: NIO's bind error (for example a path too long or a missing directory).
+    /// Binds `path`, replacing a stale socket file left by a previous run, but never one
+    /// that another process still serves.
+    /// - Throws: ``StartupError`` when the path is in use; NIO's bind error (for example a
+    ///   path too long or a missing directory).
     init(path: String, node: Node, group: any EventLoopGroup, logger: Logger) async throws {
+        if ControlClient.isListening(path: path) {
+            throw StartupError("control socket \(path) is in use by another running tradesyncd")
+        }
         server = try await ServerBootstrap(group: group)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
         chmod(path, 0o660)
+        var info = stat()
+        inode = stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
         self.path = path
         self.node = node
         self.logger = logger
@@ -50,14 +61,16 @@ final class ControlServer: Sendable {
 
     func close() {
         server.channel.close(promise: nil)
-        unlink(path)
+        var info = stat()
+        if stat(path, &info) == 0 && UInt64(info.st_ino) == inode { unlink(path) }
     }
 
     private func serveOne(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var buffer: [UInt8] = []
-                for try await chunk in inbound {
+                var chunks = inbound.makeAsyncIterator()
+                while let chunk = try await chunks.next() {
                     buffer.append(contentsOf: chunk.readableBytesView)
                     guard let frame = try ControlFrame.split(buffer) else { continue }
                     let response: ControlResponse
@@ -69,6 +82,11 @@ final class ControlServer: Sendable {
                     }
                     let json = try JSONEncoder().encode(response)
                     try await outbound.write(ByteBuffer(bytes: ControlFrame.encode(json: Array(json))))
+                    // Closing now could discard the part of a large answer still queued in the
+                    // channel: half-close our side once it is flushed, and let the client,
+                    // which closes after reading the whole frame, end the connection.
+                    outbound.finish()
+                    while try await chunks.next() != nil {}
                     return
                 }
             }

@@ -36,21 +36,33 @@ public enum Daemon {
         let network = PeerNetwork(group: group, host: node, configuration: sessionConfiguration, logger: logger)
         let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
         do { server = try await network.bind(config.listen) } catch {
-            throw StartupError("cannot listen on \(config.listen): \(error)")
+            throw StartupError("cannot listen on \(config.listen): \(describe(error))")
         }
         let control: ControlServer
         do { control = try await ControlServer(path: config.controlPath, node: node, group: group, logger: logger) } catch {
             server.channel.close(promise: nil)
-            throw StartupError("cannot create control socket \(config.controlPath): \(error)")
+            if let error = error as? StartupError { throw error }
+            throw StartupError("cannot create control socket \(config.controlPath): \(describe(error))")
         }
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
             "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.peers.map(\.description))")
         let service = NodeService(node: node, network: network, server: server, control: control, peers: config.peers)
+        // ServiceLifecycle's debug lines print whole service descriptions; keep it at info.
+        var lifecycleLogger = logger
+        lifecycleLogger.logLevel = max(logger.logLevel, .info)
         let serviceGroup = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: lifecycleLogger))
         try await serviceGroup.run()
         logger.info("tradesyncd stopped")
+    }
+
+    /// One line for a startup error: the OS reason for NIO's I/O errors, the error's own
+    /// description otherwise.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 
     static func makeDirectory(_ path: String) throws {

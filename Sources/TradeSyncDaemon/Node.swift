@@ -66,8 +66,9 @@ public actor Node: SessionHost {
         var replica = Replica(localID: identity.nodeID)
         try log.replay { entry in try replica.apply(entry) }
         if log.recovery.truncatedTailBytes > 0 {
+            let recovery = log.recovery
             logger.warning(
-                "cut torn tail of \(log.recovery.truncatedTailBytes) bytes at offset \(log.recovery.truncatedAtOffset ?? 0) in \(log.recovery.file)")
+                "cut torn tail of \(recovery.truncatedTailBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) in \(recovery.file); the cut bytes are kept in \(recovery.savedTail ?? "nowhere (read-only)")")
         }
         logger.info("log open: \(log.entryCount) entries, \(replica.counts.records) records, vector \(replica.vector)")
         self.identity = identity

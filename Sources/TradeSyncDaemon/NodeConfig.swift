@@ -67,21 +67,27 @@ public struct NodeConfig: Sendable, Equatable {
         return config
     }
 
-    static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {
+    public static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {
         guard let text = value.string else { throw ConfigError(source: source, reason: "\(key) must be a string") }
         return text
     }
 
-    static func address(_ text: String, _ key: String, _ source: String) throws(ConfigError) -> PeerAddress {
+    /// Parses a `HOST:PORT` given as `key` in `source` (a file, or a flag with an empty key).
+    /// - Throws: ``ConfigError`` saying what is wrong with it.
+    public static func address(_ text: String, _ key: String, _ source: String) throws(ConfigError) -> PeerAddress {
         guard let parsed = PeerAddress(text) else {
-            throw ConfigError(source: source, reason: "\(key) '\(text)' is not HOST:PORT")
+            let port = text.split(separator: ":").last.flatMap { Int($0) }
+            let outOfRange = port.map { !(0...65535).contains($0) } ?? false
+            let subject = key.isEmpty ? "'\(text)'" : "\(key) '\(text)'"
+            throw ConfigError(source: source, reason: "\(subject) is \(outOfRange ? "a port out of range 0–65535" : "not HOST:PORT")")
         }
         return parsed
     }
 
-    static func level(_ text: String, _ source: String) throws(ConfigError) -> String {
+    /// Validates a log level named in `source`. - Throws: ``ConfigError``.
+    public static func level(_ text: String, _ source: String) throws(ConfigError) -> String {
         guard levels.contains(text) else {
-            throw ConfigError(source: source, reason: "log_level '\(text)' is not one of \(levels.joined(separator: ", "))")
+            throw ConfigError(source: source, reason: "log level '\(text)' is not one of \(levels.joined(separator: ", "))")
         }
         return text
     }

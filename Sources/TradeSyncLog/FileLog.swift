@@ -93,20 +93,35 @@ public final class FileLog {
         let outcome = try scan.run()
         let fileSize = scan.size
         var cutAt: Int?
+        var savedTail: String?
         if outcome.tornReason != nil {
             cutAt = outcome.index.end
             if !readOnly {
+                // Like etcd's WAL repair: copy the tail aside (durably) before cutting it.
+                savedTail = try saveTail(of: file, from: outcome.index.end, size: fileSize, in: directory)
                 try file.truncate(to: outcome.index.end)
                 try file.sync()
             }
         }
         let recovery = LogRecovery(
             entriesRead: outcome.index.count, truncatedTailBytes: fileSize - outcome.index.end,
-            truncatedAtOffset: cutAt, file: file.path)
+            truncatedAtOffset: cutAt, file: file.path, savedTail: savedTail)
         handedOver = true
         return FileLog(
             file: file, directory: directory, instanceID: instanceID, index: outcome.index, recovery: recovery,
             readOnly: readOnly)
+    }
+
+    /// Copies bytes `offset..<size` of the log to `entries.log.torn-OFFSET` (written
+    /// atomically and fsynced) and returns that path.
+    private static func saveTail(of file: LogFile, from offset: Int, size: Int, in directory: LogDirectory)
+        throws(LogError) -> String
+    {
+        let path = directory.path(of: "\(LogFormat.fileName).torn-\(offset)")
+        try LogFile.createAtomically(
+            path, temporaryPath: directory.path(of: "\(LogFormat.fileName).torn.tmp"),
+            contents: try file.read(at: offset, count: size - offset), directory: directory)
+        return path
     }
 
     /// Opens `entries.log`, creating it atomically (header only) when absent and writable.

@@ -72,12 +72,16 @@ public struct LogRecovery: Sendable, Equatable {
     public let truncatedAtOffset: Int?
     /// The file scanned.
     public let file: String
+    /// Where the cut bytes were copied before the cut (`entries.log.torn-OFFSET`), so that
+    /// nothing is ever destroyed unseen; nil when nothing was cut.
+    public let savedTail: String?
 
     /// Creates a report; normally only ``FileLog`` makes these.
-    public init(entriesRead: Int, truncatedTailBytes: Int, truncatedAtOffset: Int?, file: String) {
+    public init(entriesRead: Int, truncatedTailBytes: Int, truncatedAtOffset: Int?, file: String, savedTail: String? = nil) {
         self.entriesRead = entriesRead
         self.truncatedTailBytes = truncatedTailBytes
         self.truncatedAtOffset = truncatedAtOffset
         self.file = file
+        self.savedTail = savedTail
     }
 }

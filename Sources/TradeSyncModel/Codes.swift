@@ -129,7 +129,7 @@ public struct CommodityCode: Hashable, Sendable, Comparable, CustomStringConvert
         let trimmed = text.trimmingSpaces().uppercased()
         guard trimmed.utf8.count >= 2, trimmed.utf8.count <= RecordLimits.commodityBytesMax,
             trimmed.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) })
-        else { throw FieldError(field: "commodity", reason: "'\(text)' is not an HS code (2–10 digits) or TOTAL") }
+        else { throw FieldError(field: "commodity", reason: "'\(text)' is not an HS code (2–10 digits or Comtrade's letters, as in 9999AA) or TOTAL") }
         rawValue = trimmed
     }
 

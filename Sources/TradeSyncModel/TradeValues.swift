@@ -84,7 +84,10 @@ public struct TradeValues: Hashable, Sendable, Codable {
     public mutating func set(field: String, text: String) throws(FieldError) {
         func decimal() throws(FieldError) -> ExactDecimal? {
             if text.isEmpty { return nil }
-            do { return try ExactDecimal(parsing: text) } catch { throw FieldError(field: field, reason: error.description) }
+            let value: ExactDecimal
+            do { value = try ExactDecimal(parsing: text) } catch { throw FieldError(field: field, reason: error.description) }
+            guard value.mantissa >= 0 else { throw FieldError(field: field, reason: "'\(text)' is negative") }
+            return value
         }
         switch field {
         case "value_usd": valueUSD = try decimal()

@@ -113,6 +113,9 @@ extension SyncSession {
         counters.entriesReceived += UInt64(entries.count)
         persistQueue.append((id: batch.id, persisted: false))
         emit(.persist(entries, batch.id))
+        // The peer holds what it sent: report that, so "entries behind" is right on the
+        // receiving side too, not only where ACKs arrive.
+        if !entries.isEmpty { emit(.peerVector(peerKnown)) }
     }
 
     /// Describes the first origin whose run in `entries` starts beyond what this node

@@ -101,7 +101,7 @@ public struct SyncSession: Sendable {
         case wakeAt(MonotonicInstant)
         /// HELLOs exchanged and a version chosen.
         case handshakeCompleted(peer: NodeID, peerLogInstance: UInt64, version: UInt16)
-        /// What the peer is known to hold: after its VECTOR and after every ACK.
+        /// What the peer is known to hold: after its VECTOR, every ACK and every BATCH it sent.
         case peerVector(VersionVector)
         /// The peer has acknowledged everything this node holds; emitted on each transition
         /// into that state.

@@ -1,5 +1,9 @@
 import ArgumentParser
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import TradeSyncDaemon
 import TradeSyncTransport
 
@@ -28,24 +32,17 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    /// Exit status when the configuration (file or flags) is invalid.
+    static let exitConfigInvalid: Int32 = 2
+    /// Exit status when the node cannot start (data directory, log, address in use).
+    static let exitStartFailed: Int32 = 1
+
     func run() async throws {
-        var settings = NodeConfig()
-        if let config {
-            do { settings = try NodeConfig.load(path: config) } catch { throw ValidationError(error.description) }
+        let settings: NodeConfig
+        do { settings = try resolvedConfig() } catch {
+            FileHandle.standardErrorWrite("tradesyncd: \(error.description)\n")
+            throw ExitCode(Self.exitConfigInvalid)
         }
-        if let dataDir { settings.dataDir = dataDir }
-        if let listen {
-            guard let address = PeerAddress(listen) else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
-            settings.listen = address
-        }
-        if !peer.isEmpty {
-            settings.peers = try peer.map { text in
-                guard let address = PeerAddress(text) else { throw ValidationError("--peer '\(text)' is not HOST:PORT") }
-                return address
-            }
-        }
-        if let control { settings.control = control }
-        if let logLevel { settings.logLevel = logLevel }
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -57,7 +54,33 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
             try await Daemon.run(config: settings, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(Self.exitStartFailed)
         }
     }
+
+    /// The config file (if any) overridden by the flags given.
+    /// - Throws: ``NodeConfig/ConfigError`` naming the file or flag and the reason.
+    func resolvedConfig() throws(NodeConfig.ConfigError) -> NodeConfig {
+        var settings = NodeConfig()
+        if let config { settings = try NodeConfig.load(path: config) }
+        if let dataDir { settings.dataDir = dataDir }
+        if let listen { settings.listen = try NodeConfig.address(listen, "", "--listen") }
+        if !peer.isEmpty {
+            settings.peers = try peer.map { text throws(NodeConfig.ConfigError) in try NodeConfig.address(text, "", "--peer") }
+        }
+        if let control { settings.control = control }
+        if let logLevel { settings.logLevel = try NodeConfig.level(logLevel, "--log-level") }
+        return settings
+    }
 }
+
+extension FileHandle {
+    /// Writes text to stderr unbuffered.
+    static func standardErrorWrite(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = write(2, &bytes, bytes.count)
+    }
+}
+
+/// Namespace for ``FileHandle/standardErrorWrite(_:)``; the daemon needs no Foundation.
+enum FileHandle {}

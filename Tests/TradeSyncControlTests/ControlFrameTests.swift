@@ -13,7 +13,7 @@ import TradeSyncModel
         var full = TradeValues(quantityUnit: "Number of items", flags: [.estimated, .confidential])
         try full.set(field: "value_usd", text: "58552.25")
         try full.set(field: "net_weight_kg", text: "839062")
-        try full.set(field: "qty", text: "-0.000000001")
+        try full.set(field: "qty", text: "0.000000001")
         return [
             TradeRecord(key: plain, values: full),
             TradeRecord(key: monthly, values: TradeValues()),

@@ -51,7 +51,7 @@ private func writeTemp(_ text: String) -> String {
             ("listen = \"nowhere\"", "listen 'nowhere' is not HOST:PORT"),
             ("peers = \"127.0.0.1:1\"", "peers must be an array"),
             ("colour = \"blue\"", "unknown key 'colour'"),
-            ("log_level = \"loud\"", "log_level 'loud' is not one of"),
+            ("log_level = \"loud\"", "log level 'loud' is not one of"),
             ("listen = ", "invalid TOML"),
         ])
     func errors(text: String, expected: String) {

@@ -43,6 +43,11 @@ import TradeSyncModel
         let statuses = try nodes.map { try $0.status() }
         #expect(statuses.allSatisfy { $0.conflicts == 0 })
         #expect(statuses[1].peers.filter(\.connected).count == 2)
+        // Every side of every link knows the other holds everything: nobody is behind.
+        let caughtUp = try Harness.waitUntil(seconds: 10) {
+            try nodes.allSatisfy { try $0.status().peers.allSatisfy { $0.connected && $0.behind == 0 && $0.inSync } }
+        }
+        #expect(caughtUp, "\(nodes.map { (try? $0.status())?.peers.map(\.behind) ?? [] })")
 
         // Apart: stop all, then write the same key differently on 1 and on 3.
         nodes.forEach { #expect($0.stop() == 0, "\($0.name) did not exit 0 on SIGTERM") }
@@ -91,6 +96,8 @@ import TradeSyncModel
         #expect(try Harness.waitUntil(seconds: 60) { try b.status().digest == a.status().digest })
         let before = try #require(try a.status().peers.first)
         #expect(before.entriesSent == 9_553)
+        // A large answer (every record, several MB of JSON) arrives whole over the control socket.
+        #expect(try b.json([RecordView].self, ["query"]).count == 9_553)
 
         b.stop()
         for value in 1...5 {

@@ -32,6 +32,9 @@ import TradeSyncControl
         #expect(node.log().contains("cut torn tail of 15 bytes"), "\(node.log())")
         let cutSize = try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int ?? 0
         #expect(cutSize == tornSize - 15)
+        // Nothing is destroyed unseen: the cut bytes are kept beside the log.
+        let kept = try Data(contentsOf: URL(fileURLWithPath: log.path + ".torn-\(cutSize)"))
+        #expect(kept == Data([0, 0, 0, 200, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 5, 6, 7]))
         // The node keeps writing after the repair.
         #expect(try node.cli(["put", "KOR:USA:X:852352:2024", "value_usd=4"]).status == 0)
         #expect(try node.status().entries == 4)

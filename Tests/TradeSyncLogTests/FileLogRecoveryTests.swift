@@ -40,8 +40,11 @@ import TradeSyncModel
                     log.recovery
                         == LogRecovery(
                             entriesRead: 2, truncatedTailBytes: cut - lastStart, truncatedAtOffset: lastStart,
-                            file: logFile(directory)), "cut \(cut)")
+                            file: logFile(directory), savedTail: logFile(directory) + ".torn-\(lastStart)"),
+                    "cut \(cut)")
                 #expect(try readBytes(logFile(directory)).count == lastStart, "cut \(cut)")
+                // The cut bytes were kept, byte for byte.
+                #expect(try readBytes(logFile(directory) + ".torn-\(lastStart)") == Array(bytes[lastStart..<cut]))
                 #expect(try replayAll(log) == Array(entries[0..<2]), "cut \(cut)")
                 try log.append([replacement])
                 log.close()
@@ -121,7 +124,7 @@ import TradeSyncModel
                 log.recovery
                     == LogRecovery(
                         entriesRead: 3, truncatedTailBytes: 4096, truncatedAtOffset: bytes.count,
-                        file: logFile(directory)))
+                        file: logFile(directory), savedTail: logFile(directory) + ".torn-\(bytes.count)"))
             #expect(try replayAll(log) == entries)
         }
     }

@@ -128,3 +128,12 @@ import TradeSyncModel
         #expect(reader.isAtEnd)
     }
 }
+
+@Suite struct TradeValuesInputTests {
+    @Test("TradeValues: negative amounts from the CLI are refused", arguments: ["value_usd", "net_weight_kg", "qty"])
+    func negative(field: String) {
+        var values = TradeValues()
+        #expect(throws: FieldError(field: field, reason: "'-5' is negative")) { try values.set(field: field, text: "-5") }
+        #expect(values == TradeValues())
+    }
+}

@@ -31,9 +31,12 @@ import TradeSyncWire
         var session = ready()
         let received = session.handle(.received(try batchBytes(1, 1...3) + batchBytes(2, 4...5), now: .zero))
         #expect(try sentMessages(received) == [])
+        // Each batch: persist it, then report that the peer holds what it sent.
         #expect(events(received) == [
             .persist(try (1...3).map { try makeEntry(peer, $0) }, BatchID(rawValue: 1)),
+            .peerVector(VersionVector([peer: 3])),
             .persist(try (4...5).map { try makeEntry(peer, $0) }, BatchID(rawValue: 2)),
+            .peerVector(VersionVector([peer: 5])),
         ])
         // Batch 2 persisted first: nothing may be acknowledged yet.
         let second = session.handle(.persisted(BatchID(rawValue: 2), localVector: VersionVector([peer: 5])))
@@ -112,7 +115,10 @@ import TradeSyncWire
         let sent = session.handle(.fetched(try (1...3).map { try makeEntry(third, $0) }))
         #expect(try sentMessages(sent).map(\.type) == [.batch])
         let received = session.handle(.received(try batchBytes(1, 4...5, origin: third), now: .zero))
-        #expect(events(received) == [.persist(try (4...5).map { try makeEntry(third, $0) }, BatchID(rawValue: 1))])
+        #expect(events(received) == [
+            .persist(try (4...5).map { try makeEntry(third, $0) }, BatchID(rawValue: 1)),
+            .peerVector(VersionVector([third: 5])),
+        ])
         let gap = session.handle(.received(try batchBytes(2, 7...7, origin: third), now: .zero))
         #expect(gap.last == .close(.protocolViolation(
             "BATCH 2: origin 0c0c0c0c0c0c starts at seq 7, but only 5 are held (gap)")))
