@@ -52,7 +52,7 @@ public struct LogEntryView: Codable, Sendable, Equatable {
     /// `put` or `delete`.
     public var op: String
     public var values: TradeValues?
-    /// The causal context: origin (short ID) → seq.
+    /// The causal context: origin node ID (hex, as in `status`'s vector) → seq.
     public var context: [String: UInt64]
 
     public init(dot: String, hlc: String, key: String, op: String, values: TradeValues?, context: [String: UInt64]) {

@@ -129,7 +129,7 @@ extension Node {
         let entries = try log.recent(limit: max(0, limit))
         return ControlResponse(entries: entries.map { entry in
             var context: [String: UInt64] = [:]
-            for (origin, seq) in entry.context.sorted { context[origin.short] = seq }
+            for (origin, seq) in entry.context.sorted { context[origin.hex] = seq }
             return LogEntryView(
                 dot: entry.dot.description, hlc: entry.hlc.description, key: entry.key.description,
                 op: entry.operation.isDelete ? "delete" : "put", values: entry.operation.values, context: context)

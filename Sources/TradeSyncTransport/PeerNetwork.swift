@@ -104,7 +104,7 @@ public final class PeerNetwork: Sendable {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await child in inbound {
-                        let remote = child.channel.remoteAddress?.description ?? "unknown"
+                        let remote = Self.text(child.channel.remoteAddress)
                         group.addTask { await self.runConnection(child, direction: .inbound, address: remote) }
                     }
                 }
@@ -142,6 +142,12 @@ public final class PeerNetwork: Sendable {
             }
             try? await Task.sleep(for: backoff.next(using: &generator))
         }
+    }
+
+    /// `IP:PORT` (IPv6 in brackets) for logs and status, not NIO's `[IPv4]host/ip:port`.
+    static func text(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return "unknown" }
+        return PeerAddress(host: ip, port: port).description
     }
 
     private func runConnection(
