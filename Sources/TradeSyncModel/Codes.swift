@@ -37,7 +37,7 @@ private func isCodeByte(_ byte: UInt8) -> Bool {
 ///
 /// Stored trimmed and upper-case; `WLD` is normalised to `W00` so both spellings of
 /// World name the same key.
-public struct AreaCode: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct AreaCode: Hashable, Sendable, Comparable, TextCodable {
     /// The canonical code, 2...``RecordLimits/areaCodeBytesMax`` bytes of `A-Z0-9_`.
     public let rawValue: String
 
@@ -59,17 +59,6 @@ public struct AreaCode: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     public var description: String { rawValue }
     public static func < (lhs: AreaCode, rhs: AreaCode) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(text) } catch { throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A trade flow, by its Comtrade flow code.
@@ -113,7 +102,7 @@ public enum Flow: String, Hashable, Sendable, CaseIterable, Comparable, Codable 
 
 /// A commodity code: HS at 2/4/6 digits, national extensions to 10 digits, `TOTAL`
 /// for all commodities, or Comtrade's alphanumeric specials (`9999AA`).
-public struct CommodityCode: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct CommodityCode: Hashable, Sendable, Comparable, TextCodable {
     /// The canonical code, upper-case.
     public let rawValue: String
 
@@ -135,21 +124,10 @@ public struct CommodityCode: Hashable, Sendable, Comparable, CustomStringConvert
 
     public var description: String { rawValue }
     public static func < (lhs: CommodityCode, rhs: CommodityCode) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(text) } catch { throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A reference period: a year (`2022`) or a month (`202203`).
-public struct Period: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct Period: Hashable, Sendable, Comparable, TextCodable {
     /// The year, 1900...2199.
     public let year: UInt16
     /// The month 1...12, or 0 for an annual period.
@@ -187,17 +165,6 @@ public struct Period: Hashable, Sendable, Comparable, CustomStringConvertible, C
     public static func < (lhs: Period, rhs: Period) -> Bool {
         (lhs.year, lhs.month) < (rhs.year, rhs.month)
     }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(text) } catch { throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 extension StringProtocol {
@@ -209,4 +176,38 @@ extension StringProtocol {
         }
         return String(self[first...last])
     }
+}
+
+/// A value that travels in JSON as its canonical text (``description``), validated by
+/// ``init(text:)`` on the way in.
+public protocol TextCodable: Codable, CustomStringConvertible {
+    /// Parses and validates the canonical text. - Throws: ``FieldError``.
+    init(text: String) throws(FieldError)
+}
+
+extension TextCodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do { try self.init(text: text) } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+extension AreaCode {
+    public init(text: String) throws(FieldError) { try self.init(text) }
+}
+
+extension CommodityCode {
+    public init(text: String) throws(FieldError) { try self.init(text) }
+}
+
+extension Period {
+    public init(text: String) throws(FieldError) { try self.init(text) }
 }

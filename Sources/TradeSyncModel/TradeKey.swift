@@ -124,18 +124,7 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 }
 
-extension TradeKey: Codable {
+extension TradeKey: TextCodable {
     /// Keys travel in JSON as their text form.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(parsing: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public init(text: String) throws(FieldError) { try self.init(parsing: text) }
 }
