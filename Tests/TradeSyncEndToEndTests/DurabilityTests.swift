@@ -4,16 +4,22 @@ import TradeSyncControl
 
 /// What a node does with its log across a crash.
 @Suite(.serialized) struct DurabilityEndToEndTests {
-    @Test("E2E: a torn last entry is cut off and logged at start; acknowledged writes survive")
-    func tornTailIsCut() throws {
-        let root = Harness.tempDir("torn")
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// A running node that has acknowledged three puts (three log entries).
+    static func nodeWithThreeWrites(_ root: URL) throws -> NodeProcess {
         let node = NodeProcess(name: "n", root: root, port: Harness.freePort())
-        defer { node.stop() }
         try node.start()
         for value in 1...3 {
             #expect(try node.cli(["put", "KOR:USA:X:852352:202\(value)", "value_usd=\(value)"]).status == 0)
         }
+        return node
+    }
+
+    @Test("E2E: a torn last entry is cut off and logged at start; acknowledged writes survive")
+    func tornTailIsCut() throws {
+        let root = Harness.tempDir("torn")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let node = try Self.nodeWithThreeWrites(root)
+        defer { node.stop() }
         let before = try node.status()
         #expect(node.stop() == 0)
 
@@ -44,12 +50,8 @@ import TradeSyncControl
     func midLogCorruptionStops() throws {
         let root = Harness.tempDir("corrupt")
         defer { try? FileManager.default.removeItem(at: root) }
-        let node = NodeProcess(name: "n", root: root, port: Harness.freePort())
+        let node = try Self.nodeWithThreeWrites(root)
         defer { node.stop() }
-        try node.start()
-        for value in 1...3 {
-            #expect(try node.cli(["put", "KOR:USA:X:852352:202\(value)", "value_usd=\(value)"]).status == 0)
-        }
         #expect(node.stop() == 0)
         let log = node.dataDir.appendingPathComponent("entries.log")
         var bytes = try Data(contentsOf: log)
