@@ -40,7 +40,7 @@ extension Node {
         return StatusReport(
             nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
-            vector: vector, digest: hex(replica.digest()), peers: peerStatuses(), listen: config.listen.description,
+            vector: vector, digest: hex(core.digest()), peers: peerStatuses(), listen: config.listen.description,
             dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
     }
 
@@ -141,16 +141,12 @@ extension Node {
     func importRecords(_ request: ControlRequest, blob: [UInt8]) throws -> ControlResponse {
         let records: [TradeRecord]
         do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
-        var writes: [(key: TradeKey, operation: Operation)] = []
-        for record in records where !replica.holds(record.key, operation: .put(record.values)) {
-            writes.append((key: record.key, operation: .put(record.values)))
-        }
-        let entries = try writeLocal(writes)
+        let entries = try importRecords(records)
         let file = request.file ?? "import"
         logger.info("import \(file): \(records.count) records, \(entries.count) written")
         return ControlResponse(
             importResult: ImportResult(
-                file: file, received: records.count, written: entries.count, unchanged: records.count - writes.count))
+                file: file, received: records.count, written: entries.count, unchanged: records.count - entries.count))
     }
 
     private func written(_ key: TradeKey, _ entries: [Entry]) -> ControlResponse {

@@ -11,20 +11,6 @@ import TradeSyncTransport
 import Glibc
 #endif
 
-/// Why the node refused a write or a batch.
-public enum NodeError: Error, Sendable, CustomStringConvertible {
-    case log(LogError)
-    case batchGap(dot: Dot, expectedSeq: UInt64, address: String)
-
-    public var description: String {
-        switch self {
-        case .log(let error): "log: \(error)"
-        case .batchGap(let dot, let expected, let address):
-            "batch from \(address) skips ahead: entry \(dot), expected seq \(expected)"
-        }
-    }
-}
-
 /// One live connection as the node tracks it.
 struct LinkState {
     let address: String
@@ -48,8 +34,10 @@ public actor Node: SessionHost {
     /// The log's instance ID, made when the log was created.
     public let logInstanceID: UInt64
     let logger: Logger
-    let log: FileLog
-    var replica: Replica
+    /// The log and the replica; every write goes through it (append + fsync, then apply).
+    var core: ReplicaNode<FileLog>
+    var replica: Replica { core.replica }
+    var log: FileLog { core.store }
     var links: [LinkID: LinkState] = [:]
     /// Peer node ID learned at each dialled address, so a dialler can stand down while
     /// that peer is connected through another link.
@@ -63,33 +51,34 @@ public actor Node: SessionHost {
     /// - Throws: ``LogError`` when the log is corrupt (the message names file and offset).
     public init(identity: NodeIdentity, config: NodeConfig, logger: Logger) throws {
         let log = try FileLog.open(directory: config.dataDir)
-        var replica = Replica(localID: identity.nodeID)
-        try log.replay { entry in try replica.apply(entry) }
+        let core = try ReplicaNode(localID: identity.nodeID, store: log)
         if log.recovery.truncatedTailBytes > 0 {
             let recovery = log.recovery
             logger.warning(
                 "cut torn tail of \(recovery.truncatedTailBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) in \(recovery.file); the cut bytes are kept in \(recovery.savedTail ?? "nowhere (read-only)")")
         }
-        logger.info("log open: \(log.entryCount) entries, \(replica.counts.records) records, vector \(replica.vector)")
+        logger.info(
+            "log open: \(log.entryCount) entries, \(core.replica.counts.records) records, vector \(core.replica.vector)")
         self.identity = identity
         self.config = config
         self.logger = logger
-        self.log = log
+        self.core = core
         self.logInstanceID = log.instanceID
-        self.replica = replica
     }
 
     // MARK: Writes
 
     /// Authors, persists (fsync) and applies local writes, then tells every session.
     func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) throws(NodeError) -> [Entry] {
-        guard !writes.isEmpty else { return [] }
-        let entries = replica.prepare(writes, nowMs: Self.wallClockMs())
-        do { try log.append(entries) } catch { throw .log(error) }
-        for entry in entries {
-            do { try replica.apply(entry) } catch { preconditionFailure("own entry \(entry.dot) does not apply: \(error)") }
-        }
-        notifyLinks()
+        let entries = try core.writeLocal(writes, nowMs: Self.wallClockMs())
+        if !entries.isEmpty { notifyLinks() }
+        return entries
+    }
+
+    /// Imports records (one append, one fsync), then tells every session.
+    func importRecords(_ records: [TradeRecord]) throws(NodeError) -> [Entry] {
+        let entries = try core.importRecords(records, nowMs: Self.wallClockMs())
+        if !entries.isEmpty { notifyLinks() }
         return entries
     }
 
@@ -109,44 +98,17 @@ public actor Node: SessionHost {
     public func localVector() -> VersionVector { replica.vector }
 
     public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
-        var result: [Entry] = []
-        var bytes = 0
-        for (origin, held) in replica.vector.sorted where held > after[origin] {
-            let wanted = min(Int(held - after[origin]), entriesMax - result.count)
-            guard wanted > 0, bytes < bytesMax else { break }
-            let entries: [Entry]
-            do { entries = try log.entries(origin: origin, after: after[origin], limit: wanted) } catch {
-                logger.error("cannot read log for \(origin.short): \(error)")
-                break
-            }
-            for entry in entries {
-                bytes += entry.encoded().count + 3
-                result.append(entry)
-                if bytes >= bytesMax { break }
-            }
+        do { return try core.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax) } catch {
+            logger.error("cannot read the log to serve a peer: \(error)")
+            return []
         }
-        return result
     }
 
     public func persist(_ entries: [Entry], link: LinkID) throws -> VersionVector {
-        let address = links[link]?.address ?? "peer"
-        var next: [NodeID: UInt64] = [:]
-        var fresh: [Entry] = []
-        for entry in entries {
-            let expected = (next[entry.dot.origin] ?? replica.vector[entry.dot.origin]) + 1
-            if entry.dot.seq < expected { continue }
-            guard entry.dot.seq == expected else {
-                throw NodeError.batchGap(dot: entry.dot, expectedSeq: expected, address: address)
-            }
-            next[entry.dot.origin] = entry.dot.seq
-            fresh.append(entry)
-        }
-        if !fresh.isEmpty {
-            do { try log.append(fresh) } catch { throw NodeError.log(error) }
-            for entry in fresh { try replica.apply(entry) }
-            notifyLinks()
-        }
-        return replica.vector
+        let before = core.replica.vector
+        let vector = try core.persist(entries)
+        if vector != before { notifyLinks() }
+        return vector
     }
 
     public func sessionStarted(

@@ -164,12 +164,23 @@ struct LogDirectory {
 
     /// Takes the exclusive lock without waiting.
     /// - Throws: `locked` when another descriptor holds it; `io` otherwise.
+    ///
+    /// A process that forks (to run a helper) shares our descriptors, and so this lock,
+    /// until its child calls exec and the close-on-exec flag drops them. A lock held that
+    /// way is gone within milliseconds, so a busy lock is retried for up to
+    /// ``lockAttemptsMax`` × 2 ms before it counts as held by another log.
     func lock() throws(LogError) {
-        guard flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 else { return }
-        let failure = errno
-        if failure == EWOULDBLOCK { throw .locked(directory: path) }
-        throw .io(file: path, operation: "flock", errno: failure)
+        for attempt in 1...Self.lockAttemptsMax {
+            guard flock(descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 else { return }
+            let failure = errno
+            guard failure == EWOULDBLOCK else { throw .io(file: path, operation: "flock", errno: failure) }
+            if attempt < Self.lockAttemptsMax { usleep(2_000) }
+        }
+        throw .locked(directory: path)
     }
+
+    /// Tries at taking the directory lock before giving up (2 ms apart: 200 ms in all).
+    static let lockAttemptsMax = 100
 
     /// `fsync` on the directory, making created, renamed or removed names durable.
     func sync() throws(LogError) {

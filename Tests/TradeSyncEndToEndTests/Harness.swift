@@ -81,7 +81,10 @@ enum Harness {
     /// The number of ESTABLISHED TCP endpoints on this host whose local or remote port is
     /// one of `ports` (one loopback connection between two of them counts 2), from /proc/net/tcp.
     static func establishedEndpoints(ports: Set<Int>) -> Int {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return -1 }
+        // procfs reports size 0, so read to the end rather than trust a size-based read.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return -1 }
+        defer { try? handle.close() }
+        let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         var count = 0
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")

@@ -42,7 +42,10 @@ import TradeSyncControl
         #expect(a.log().components(separatedBy: "established").count == established)
         #expect(connectedPeers(a) == 1 && connectedPeers(b) == 1)
         // And on the wire: one TCP connection between them (two endpoints), no orphan.
-        #expect(Harness.waitUntil(seconds: 5) { Harness.establishedEndpoints(ports: Set(ports)) == 2 })
+        let oneConnection = Harness.waitUntil(seconds: 5) { Harness.establishedEndpoints(ports: Set(ports)) == 2 }
+        #expect(
+            oneConnection,
+            "\(Harness.establishedEndpoints(ports: Set(ports))) endpoints; a:\n\(a.log())\nb:\n\(b.log())")
         let status = try b.status()
         #expect(status.listen == "127.0.0.1:\(ports[1])")
         #expect(status.peers.first?.inSync == true)
