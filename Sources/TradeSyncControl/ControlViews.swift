@@ -89,11 +89,15 @@ public struct WriteResult: Codable, Sendable, Equatable {
     /// The new entry's dot.
     public var dot: String
     public var hlc: String
+    /// True when the node already held exactly these values and wrote nothing; `dot` is
+    /// then the existing version's.
+    public var unchanged: Bool?
 
-    public init(key: String, dot: String, hlc: String) {
+    public init(key: String, dot: String, hlc: String, unchanged: Bool? = nil) {
         self.key = key
         self.dot = dot
         self.hlc = hlc
+        self.unchanged = unchanged
     }
 }
 

@@ -91,8 +91,14 @@ extension Node {
         guard let fields = request.fields, !fields.isEmpty else {
             throw ControlFailure("invalid", "put needs at least one field=value")
         }
-        var values = replica.read(key).flatMap { $0.winner.operation.values } ?? TradeValues()
+        let view = replica.read(key)
+        var values = view.flatMap { $0.winner.operation.values } ?? TradeValues()
         try Self.assign(fields, to: &values)
+        if let view, !view.isConflict, view.winner.operation == .put(values), let dot = view.winner.dots.last {
+            // Writing what the node already holds changes nothing: no new entry.
+            return ControlResponse(
+                write: WriteResult(key: key.description, dot: dot.description, hlc: view.winner.hlc.description, unchanged: true))
+        }
         return try written(key, writeLocal([(key: key, operation: .put(values))]))
     }
 

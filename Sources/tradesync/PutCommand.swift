@@ -29,6 +29,10 @@ struct PutCommand: ParsableCommand {
         let fields = try CommandInput.assignments(assignments)
         let response = try options.call(ControlRequest(command: .put, key: canonical, fields: fields))
         let write = try options.require(response.write, "write result")
-        try options.printer.emit(write) { "put \(write.key): dot \(write.dot) hlc \(write.hlc)" }
+        try options.printer.emit(write) {
+            write.unchanged == true
+                ? "put \(write.key): unchanged (already held as dot \(write.dot))"
+                : "put \(write.key): dot \(write.dot) hlc \(write.hlc)"
+        }
     }
 }

@@ -60,6 +60,9 @@ import TradeSyncControl
         defer { node.stop() }
         try node.start()
         #expect(try node.cli(["put", "CHN:DEU:X:850760:2022", "value_usd=10", "qty=3", "qty_unit=u"]).status == 0)
+        // The same values again: nothing new is written.
+        let again = try node.json(WriteResult.self, ["put", "CHN:DEU:X:850760:2022", "value_usd=10"])
+        #expect(again.unchanged == true)
         let before = try node.status()
         #expect(node.stop() == 0)
         try node.start()
