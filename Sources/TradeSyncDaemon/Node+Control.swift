@@ -40,7 +40,7 @@ extension Node {
         return StatusReport(
             nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
-            vector: vector, digest: hex(core.digest()), peers: peerStatuses(), listen: config.listen.description,
+            vector: vector, digest: Hex.encode(core.digest()), peers: peerStatuses(), listen: config.listen.description,
             dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
     }
 
@@ -169,15 +169,4 @@ struct ControlFailure: Error {
         self.code = code
         self.reason = reason
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

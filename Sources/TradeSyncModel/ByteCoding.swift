@@ -211,3 +211,19 @@ public struct ByteReader: Sendable {
         if offset < end { throw .trailingBytes(offset: offset, count: end - offset) }
     }
 }
+
+/// Lowercase hexadecimal text for bytes (digests, node IDs, frame dumps).
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    /// Two lowercase hex digits per byte, in order.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -81,12 +81,9 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 
-func hexByte(_ byte: UInt8) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-}
+func hexByte(_ byte: UInt8) -> String { Hex.encode([byte]) }
 
-func hexString(_ bytes: [UInt8]) -> String { bytes.map(hexByte).joined() }
+func hexString(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
 extension DecodeError {
     /// Wraps a canonical-decoding failure as a malformed `messageType` message.
