@@ -14,6 +14,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case handshakeTimeout(Duration)
     /// Nothing was received from the peer for this long.
     case idleTimeout(Duration)
+    /// The oldest batch in flight waited this long for its ACK (a lost BATCH or ACK, which
+    /// the PINGs that keep the session alive would otherwise hide).
+    case ackTimeout(batchID: UInt64, Duration)
     /// A well-formed message that breaks the session rules (wrong order, unknown batch
     /// acknowledged, window exceeded, a gap in an origin's sequence numbers).
     case protocolViolation(String)
@@ -32,6 +35,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
             WireError.versionMismatch(ours: ours, theirs: theirs).description
         case .handshakeTimeout(let limit): "handshake not completed within \(seconds(limit)) s"
         case .idleTimeout(let limit): "nothing received from the peer for \(seconds(limit)) s"
+        case .ackTimeout(let batchID, let limit): "batch \(batchID) not acknowledged within \(seconds(limit)) s"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
         case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"
@@ -44,7 +48,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .wire(let error): error.errorCode
         case .versionMismatch: .versionMismatch
-        case .handshakeTimeout, .idleTimeout: .timeout
+        case .handshakeTimeout, .idleTimeout, .ackTimeout: .timeout
         case .protocolViolation: .unexpectedMessage
         case .peerError(let code, _): code
         case .sameNode: .sameNode

@@ -141,6 +141,7 @@ extension SyncSession {
                 "ACK for batch \(ack.batchID.rawValue), expected batch \(oldest.rawValue) (oldest unacknowledged)"))
         }
         inFlight.removeFirst()
+        ackWaitSince = now
         peerKnown.merge(ack.vector)
         sentVector.merge(ack.vector)
         emit(.peerVector(peerKnown))

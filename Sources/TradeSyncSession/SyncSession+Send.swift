@@ -60,6 +60,7 @@ extension SyncSession {
         nextBatchID += 1
         let batch = BatchMessage(id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax)
         send(.batch(batch))
+        if inFlight.isEmpty { ackWaitSince = now }
         inFlight.append(id)
         for entry in entries {
             sentVector.add(entry.dot)

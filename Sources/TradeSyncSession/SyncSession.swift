@@ -35,7 +35,8 @@ public struct SyncSession: Sendable {
         public var handshakeTimeout: Duration
         /// Idle sending time after which a PING goes out.
         public var pingInterval: Duration
-        /// Silence from the peer after which the session closes.
+        /// Silence from the peer after which the session closes; also the longest a batch
+        /// in flight may wait for its ACK.
         public var idleTimeout: Duration
 
         /// Creates a configuration.
@@ -145,6 +146,9 @@ public struct SyncSession: Sendable {
     var localVectorAtFetch = VersionVector()
     var drained = false
     var inFlight: [BatchID] = []
+    /// Since when the oldest batch in flight has waited for its ACK: when it was sent into
+    /// an empty window, or when the previous ACK arrived.
+    var ackWaitSince: MonotonicInstant = .zero
     var nextBatchID: UInt64 = 1
     var isInSync = false
 
@@ -226,6 +230,9 @@ public struct SyncSession: Sendable {
         case .syncing:
             if now >= lastReceivedAt.advanced(by: configuration.idleTimeout) {
                 fail(.idleTimeout(configuration.idleTimeout))
+            } else if let oldest = inFlight.first, now >= ackWaitSince.advanced(by: configuration.idleTimeout) {
+                // PINGs keep a session alive, so a BATCH or ACK that never arrives must be noticed here.
+                fail(.ackTimeout(batchID: oldest.rawValue, configuration.idleTimeout))
             } else if now >= lastSentAt.advanced(by: configuration.pingInterval) {
                 pingNonce += 1
                 send(.ping(nonce: pingNonce))
@@ -235,14 +242,15 @@ public struct SyncSession: Sendable {
         }
     }
 
-    /// The next instant something is due: the handshake deadline, else the earlier of the
-    /// idle deadline and the next PING.
+    /// The next instant something is due: the handshake deadline, else the earliest of the
+    /// idle deadline, the next PING and (with batches in flight) the ACK deadline.
     var nextDeadline: MonotonicInstant {
         switch phase {
         case .syncing:
             min(
                 lastReceivedAt.advanced(by: configuration.idleTimeout),
-                lastSentAt.advanced(by: configuration.pingInterval))
+                lastSentAt.advanced(by: configuration.pingInterval),
+                inFlight.isEmpty ? .init(nanoseconds: .max) : ackWaitSince.advanced(by: configuration.idleTimeout))
         case .idle, .awaitingHello, .awaitingVector, .closed:
             handshakeDeadline
         }
