@@ -19,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "tradesyncd", targets: ["tradesyncd"]),
         .executable(name: "tradesync", targets: ["tradesync"]),
+        .executable(name: "tradesync-sim", targets: ["tradesync-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -106,6 +107,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // Deterministic simulation: the pure core over a simulated network, disk and clocks.
+        // Never imports Transport, Daemon or NIO; no real clock, no threads.
+        .target(
+            name: "TradeSyncSimulator",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncWire",
+                "TradeSyncSession", "TradeSyncImport",
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "tradesync-sim",
+            dependencies: [
+                "TradeSyncSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
         .testTarget(name: "TradeSyncModelTests", dependencies: ["TradeSyncModel"], swiftSettings: swiftSettings),
         .testTarget(name: "TradeSyncClockTests", dependencies: ["TradeSyncClock", "TradeSyncModel"], swiftSettings: swiftSettings),
         .testTarget(
@@ -131,6 +149,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncDaemonTests", dependencies: ["TradeSyncDaemon", "TradeSyncTransport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncSimulatorTests",
+            dependencies: [
+                "TradeSyncSimulator", "TradeSyncReplica", "TradeSyncSession", "TradeSyncWire", "TradeSyncLog",
+                "TradeSyncClock", "TradeSyncModel",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncEndToEndTests",
