@@ -21,6 +21,9 @@ extension Cluster {
                 return flag(.invariant, "node \(node): session with \(peer) asked for more than \(Self.driverInputsMax) replies in one turn")
             }
             let input = pending.removeFirst()
+            if case .persisted(let batchID, _) = input, let fed = nodes[node].slots[peer]?.persistedFed {
+                nodes[node].slots[peer]?.persistedFed = max(fed, batchID.rawValue)
+            }
             guard nodes[node].slots[peer]?.conn == conn, let outputs = nodes[node].slots[peer]?.session.handle(input) else {
                 return
             }
@@ -42,6 +45,7 @@ extension Cluster {
         switch output {
         case .send(let bytes):
             if bytes.count > 4 && bytes[4] == MessageType.batch.rawValue { nodes[node].slots[peer]?.inSync = false }
+            if bytes.count > 4 && bytes[4] == MessageType.ack.rawValue { checkAck(node: node, peer: peer, bytes) }
             send(conn: conn, side: connections[conn].side(of: node), bytes)
         case .fetch(let after, let entriesMax, let bytesMax):
             guard let core = nodes[node].core else { return false }
@@ -77,6 +81,20 @@ extension Cluster {
             return false
         }
         return true
+    }
+
+    /// No ACK leaves before the `.persisted` of its batch (STYLE.md: the session enforces
+    /// it, so the simulator checks it).
+    private func checkAck(node: Int, peer: Int, _ bytes: [UInt8]) {
+        var decoder = FrameDecoder()
+        decoder.feed(bytes)
+        guard let frame = try? decoder.next(), case .ack(let ack)? = try? Message.decode(frame) else {
+            return flag(.invariant, "node \(node): an ACK frame to \(peer) does not decode")
+        }
+        let persisted = nodes[node].slots[peer]?.persistedFed ?? 0
+        if ack.batchID.rawValue > persisted {
+            flag(.invariant, "node \(node): ACK for batch \(ack.batchID.rawValue) sent to \(peer) before its .persisted (last \(persisted))")
+        }
     }
 
     /// What a session believes its peer holds must be held, durably, by the peer.

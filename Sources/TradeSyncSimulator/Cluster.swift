@@ -25,6 +25,8 @@ struct SessionSlot {
     var timerToken: UInt64 = 0
     /// Set by `.inSync`, cleared when this side sends a BATCH.
     var inSync = false
+    /// The highest batch ID whose `.persisted` the session has been fed.
+    var persistedFed: UInt64 = 0
 }
 
 /// One simulated node: its pure core over its simulated disk, its skewed clock and its sessions.

@@ -71,7 +71,8 @@ public struct FaultRates: Sendable, Equatable, CustomStringConvertible {
         }
         if random.chance(0.7) {
             rates.partitionProbability = Double(random.int(1...10)) / 100
-            rates.healProbability = Double(random.int(5...30)) / 100
+            // Down to 0.1 % per tick: some partitions outlast the idle timeout (45 s) by far.
+            rates.healProbability = Double(random.int(1...300)) / 1_000
             rates.flapProbability = Double(random.int(0...5)) / 100
         }
         rates.resetProbability = Double(random.int(0...5)) / 100

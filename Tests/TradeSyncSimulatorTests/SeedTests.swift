@@ -6,8 +6,8 @@ import TradeSyncSimulator
 /// that replays it; `tradesync-sim` shrinks it.
 @Suite struct SeedTests {
     /// Faulty steps per seed: sized so that the set fits CI's budget in a debug build.
-    static let steps = 3_000
-    static let seeds: [UInt64] = Array(1...32)
+    static let steps = 5_000
+    static let seeds: [UInt64] = Array(1...48)
 
     @Test("Sim: fixed seed: every property holds through faults, heal and quiet", arguments: seeds)
     func seed(_ seed: UInt64) throws {
