@@ -93,7 +93,11 @@ public struct FaultRates: Sendable, Equatable, CustomStringConvertible {
 
     /// One line per group, for the first lines a run prints.
     public var description: String {
-        func pct(_ p: Double) -> String { String(Double(Int(p * 100_000)) / 1_000) + "%" }
+        func pct(_ p: Double) -> String {
+            let thousandths = Int((p * 100_000).rounded())
+            let fraction = String(thousandths % 1_000 + 1_000).dropFirst()
+            return "\(thousandths / 1_000).\(fraction)%"
+        }
         return """
             network: latency \(latencyMs.lowerBound)-\(latencyMs.upperBound) ms, jitter \(jitterMs) ms, tail \(pct(tailProbability)), \
             split \(pct(splitProbability)), drop \(pct(dropProbability)), duplicate \(pct(duplicateProbability)), \

@@ -120,6 +120,14 @@ public enum Shrinker {
         var best = failure
         var runs = 0
         var passing = 0
+        // A failure in the faulty phase at step k replays with k steps (the same prefix).
+        if failure.step < failure.steps {
+            runs += 1
+            if let found = fails(seed: failure.seed, nodes: failure.nodes, steps: failure.step, kind: failure.kind, options: options) {
+                best = found
+                log("  still fails with \(failure.step) steps (the step it failed at)")
+            }
+        }
         while runs < runsMax && best.steps - passing > max(1, best.steps / 64) {
             let mid = passing + (best.steps - passing) / 2
             runs += 1

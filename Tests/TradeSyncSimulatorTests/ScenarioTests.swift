@@ -42,9 +42,10 @@ import TradeSyncSimulator
         #expect(report["loserVisible"] == 3)
     }
 
-    /// Entries synced before the drop. 1,000,000 does not fit CI's debug budget (about
-    /// 200 µs per entry in a debug build): `tradesync-sim --scenario e` runs it at 1,000,000.
-    static let largeSyncEntries = 20_000
+    /// Entries synced before the drop: 100,000 takes about 19 s in a debug build (some
+    /// 190 µs per entry, all checks on), so 1,000,000 (over 3 min) does not fit CI's budget;
+    /// `swift run -c release tradesync-sim --scenario e` runs it at 1,000,000 (about 30 s).
+    static let largeSyncEntries = 100_000
 
     @Test("Sim: (e) reconnect after a large sync: wire bytes below handshake + 2 × the 10 new entries, after a drop and after a restart")
     func reconnectAfterLargeSync() throws {
