@@ -102,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "tradesync",
             dependencies: [
-                "TradeSyncModel", "TradeSyncClock", "TradeSyncImport", "TradeSyncControl",
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncImport", "TradeSyncControl", "TradeSyncLog",
+                "TradeSyncReplica",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -6,6 +6,7 @@
 /// | 1 | the node refused the request or the thing was not found (the node answered `not_found`, `refused` or `internal`) |
 /// | 2 | invalid input: a bad key, field, period or dot; rejected rows in an imported file; an unreadable, unknown or malformed file; the node answered `invalid` |
 /// | 3 | cannot reach the node: no socket or nobody listening, permission denied, or a broken or malformed answer |
+/// | 4 | `verify` found damage in the data directory (a bad checksum, an impossible length, a torn tail, a gap) |
 /// | 64 | usage error: unknown flag, missing or extra argument, bad `--limit` (swift-argument-parser's default) |
 ///
 /// Every failure with code 1, 2 or 3 prints one line `tradesync: <reason>` on stderr
@@ -19,5 +20,6 @@ enum ExitCode: Int32, Sendable {
     case refused = 1
     case invalidInput = 2
     case unreachable = 3
+    case dataFault = 4
     case usage = 64
 }

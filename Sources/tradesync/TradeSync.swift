@@ -19,11 +19,11 @@ struct TradeSync: ParsableCommand {
 
             Exit codes: 0 success; 1 the node refused or the thing was not found; 2 invalid \
             input (key, field, period, dot, file rows, unreadable file); 3 cannot reach the node; \
-            64 usage error.
+            4 verify found damage; 64 usage error.
             """,
         subcommands: [
             StatusCommand.self, ImportCommand.self, GetCommand.self, QueryCommand.self, PutCommand.self,
-            DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self,
+            DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, VerifyCommand.self,
         ])
 
     /// Parses, runs, and turns a ``CLIFailure`` into its line on stderr and its exit code.

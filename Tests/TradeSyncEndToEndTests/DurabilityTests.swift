@@ -22,6 +22,12 @@ import TradeSyncControl
         defer { node.stop() }
         let before = try node.status()
         #expect(node.stop() == 0)
+        // Offline verify rebuilds the same state the node reported.
+        let verified = try Harness.run("tradesync", ["verify", "--data-dir", node.dataDir.path, "--json"])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let report = try JSONDecoder().decode([String: AnyCodableValue].self, from: Data(verified.stdout.utf8))
+        #expect(report["digest"] == .string(before.digest))
+        #expect(report["entries"] == .int(3))
 
         // A crash mid-append: the length and checksum of a 200-byte record, then only 7 bytes of it.
         let log = node.dataDir.appendingPathComponent("entries.log")
@@ -30,6 +36,8 @@ import TradeSyncControl
         handle.write(Data([0, 0, 0, 200, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 5, 6, 7]))
         try handle.close()
         let tornSize = try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int ?? 0
+        let torn = try Harness.run("tradesync", ["verify", "--data-dir", node.dataDir.path])
+        #expect(torn.status == 4 && torn.stderr.contains("torn tail of 15 bytes"), "\(torn.stderr)")
 
         try node.start()
         let after = try node.status()
@@ -64,5 +72,25 @@ import TradeSyncControl
         #expect(result.status != 0)
         #expect(result.stderr.contains(log.path) && result.stderr.contains("offset 24"), "\(result.stderr)")
         #expect(try Data(contentsOf: log) == bytes, "the damaged log must be left untouched")
+        let verified = try Harness.run("tradesync", ["verify", "--data-dir", node.dataDir.path])
+        #expect(verified.status == 4)
+        #expect(verified.stderr.contains(log.path) && verified.stderr.contains("offset 24"), "\(verified.stderr)")
+        #expect(try Data(contentsOf: log) == bytes)
+    }
+}
+
+/// A JSON scalar, for reading a few keys of a report without its full type.
+enum AnyCodableValue: Decodable, Equatable {
+    case int(Int), string(String), other
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Int.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else {
+            self = .other
+        }
     }
 }
