@@ -67,7 +67,7 @@ public struct NodeConfig: Sendable, Equatable {
         return config
     }
 
-    public static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {
+    static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {
         guard let text = value.string else { throw ConfigError(source: source, reason: "\(key) must be a string") }
         return text
     }
