@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "tradesyncd", targets: ["tradesyncd"]),
         .executable(name: "tradesync", targets: ["tradesync"]),
         .executable(name: "tradesync-sim", targets: ["tradesync-sim"]),
+        .executable(name: "tradesync-bench", targets: ["tradesync-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -117,6 +118,16 @@ let package = Package(
                 "TradeSyncSession", "TradeSyncImport",
             ],
             swiftSettings: swiftSettings),
+        // The log's benchmarks (not tests): Benchmarks/log_bench.sh runs them on a release build.
+        .executableTarget(
+            name: "tradesync-bench",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncTransport",
+                "TradeSyncDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/LogBench", swiftSettings: swiftSettings),
         .executableTarget(
             name: "tradesync-sim",
             dependencies: [

@@ -97,7 +97,10 @@ struct NodeService: Service {
     let control: ControlServer
     let peers: [PeerAddress]
 
+    /// Runs until SIGTERM/SIGINT (returns) or a node failure (throws, so the process
+    /// exits 1 and systemd restarts it into recovery).
     func run() async throws {
+        var failure: String?
         await withDiscardingTaskGroup { group in
             group.addTask { await network.serve(server) }
             group.addTask { await control.serve() }
@@ -106,12 +109,23 @@ struct NodeService: Service {
                     await network.dial(peer, shouldDial: { await node.shouldDial(peer.description) })
                 }
             }
-            // Wait for SIGTERM/SIGINT, then close listeners and end every session.
-            try? await gracefulShutdown()
+            // Wait for SIGTERM/SIGINT (or a node failure), then close listeners and end
+            // every session.
+            failure = await withTaskGroup(of: String?.self) { waits in
+                waits.addTask {
+                    try? await gracefulShutdown()
+                    return nil
+                }
+                waits.addTask { await node.nextFailure() }
+                let first = await waits.next() ?? nil
+                waits.cancelAll()
+                return first
+            }
             server.channel.close(promise: nil)
             control.close()
             group.cancelAll()
         }
         await node.shutdown()
+        if let failure { throw StartupError(failure) }
     }
 }

@@ -11,19 +11,19 @@ import TradeSyncTransport
 extension Node {
     /// Serves one request from the CLI. Never throws: failures become a response with an
     /// error code (`not_found`, `invalid`, `refused`, `internal`) and a one-line reason.
-    public func handle(_ request: ControlRequest, blob: [UInt8]) -> ControlResponse {
+    public func handle(_ request: ControlRequest, blob: [UInt8]) async -> ControlResponse {
         do {
             switch request.command {
             case .status: return ControlResponse(status: status())
             case .get: return try get(request)
             case .query: return try query(request)
-            case .put: return try put(request)
-            case .delete: return try delete(request)
+            case .put: return try await put(request)
+            case .delete: return try await delete(request)
             case .conflicts:
                 return ControlResponse(records: replica.conflicts(limit: request.limit ?? .max).map(Self.view))
-            case .resolve: return try resolve(request)
+            case .resolve: return try await resolve(request)
             case .log: return try recentLog(limit: request.limit ?? 20)
-            case .importRecords: return try importRecords(request, blob: blob)
+            case .importRecords: return try await importRecords(request, blob: blob)
             }
         } catch let error as ControlFailure {
             return .failure(error.code, error.reason)
@@ -86,7 +86,7 @@ extension Node {
         return ControlResponse(records: replica.query(filter, limit: request.limit ?? .max).map(Self.view))
     }
 
-    func put(_ request: ControlRequest) throws -> ControlResponse {
+    func put(_ request: ControlRequest) async throws -> ControlResponse {
         let key = try Self.key(request)
         guard let fields = request.fields, !fields.isEmpty else {
             throw ControlFailure("invalid", "put needs at least one field=value")
@@ -95,22 +95,24 @@ extension Node {
         var values = view.flatMap { $0.winner.operation.values } ?? TradeValues()
         try Self.assign(fields, to: &values)
         if let view, !view.isConflict, view.winner.operation == .put(values), let dot = view.winner.dots.last {
-            // Writing what the node already holds changes nothing: no new entry.
+            // Writing what the node already holds changes nothing: no new entry. What it
+            // holds may still wait for its fsync: answer only once it is durable.
+            try await waitDurable(log.entryCount)
             return ControlResponse(
                 write: WriteResult(key: key.description, dot: dot.description, hlc: view.winner.hlc.description, unchanged: true))
         }
-        return try written(key, writeLocal([(key: key, operation: .put(values))]))
+        return try written(key, await writeLocal([(key: key, operation: .put(values))]))
     }
 
-    func delete(_ request: ControlRequest) throws -> ControlResponse {
+    func delete(_ request: ControlRequest) async throws -> ControlResponse {
         let key = try Self.key(request)
         guard let view = replica.read(key), !view.isDeleted || view.isConflict else {
             throw ControlFailure("not_found", "no record for \(key)")
         }
-        return try written(key, writeLocal([(key: key, operation: .delete)]))
+        return try written(key, await writeLocal([(key: key, operation: .delete)]))
     }
 
-    func resolve(_ request: ControlRequest) throws -> ControlResponse {
+    func resolve(_ request: ControlRequest) async throws -> ControlResponse {
         let key = try Self.key(request)
         guard let view = replica.read(key) else { throw ControlFailure("not_found", "no record for \(key)") }
         let operation: Operation
@@ -128,7 +130,7 @@ extension Node {
         default:
             throw ControlFailure("invalid", "resolve takes either --pick DOT or field=value…, not both or neither")
         }
-        return try written(key, writeLocal([(key: key, operation: operation)]))
+        return try written(key, await writeLocal([(key: key, operation: operation)]))
     }
 
     func recentLog(limit: Int) throws -> ControlResponse {
@@ -144,10 +146,10 @@ extension Node {
 
     /// Writes the records that differ from what the node holds, all in one append and
     /// one fsync: an import lands whole or not at all.
-    func importRecords(_ request: ControlRequest, blob: [UInt8]) throws -> ControlResponse {
+    func importRecords(_ request: ControlRequest, blob: [UInt8]) async throws -> ControlResponse {
         let records: [TradeRecord]
         do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
-        let entries = try importRecords(records)
+        let entries = try await importRecords(records)
         let file = request.file ?? "import"
         logger.info("import \(file): \(records.count) records, \(entries.count) written")
         return ControlResponse(

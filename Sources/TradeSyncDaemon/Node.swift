@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import TradeSyncClock
 import TradeSyncControl
 import TradeSyncLog
@@ -25,9 +26,10 @@ struct LinkState {
 
 /// The node: owns the log and the replica, serves sessions and the control socket.
 ///
-/// An actor, so log appends and replica updates happen one at a time. Every write
-/// (local, imported or received) is appended and fsynced before it is applied and before
-/// anyone is told: nothing is acknowledged that is not on disk.
+/// An actor, so log writes and replica updates happen one at a time. Every write (local,
+/// imported or received) is written to the log and applied at once, but nobody is told
+/// (no CLI reply, no ACK, nothing sent to a peer) before an fsync covering it returned:
+/// concurrent writers share fsyncs (group commit, `Node+Durability.swift`).
 public actor Node: SessionHost {
     public let identity: NodeIdentity
     public let config: NodeConfig
@@ -46,44 +48,81 @@ public actor Node: SessionHost {
     var lastError: [String: String] = [:]
     /// Counters of ended sessions, summed per peer.
     var endedTotals: [NodeID: PeerTotals] = [:]
+    /// Group commit: appends waiting for an fsync, and the one in flight.
+    var commit = GroupCommitState()
+    /// Checkpoints: the entries the last one covers, and the one in flight.
+    var checkpoints: CheckpointState
+    /// Runs fsyncs off the actor (one thread: one fsync in flight at a time).
+    let syncPool: NIOThreadPool
+    /// Encodes and writes checkpoints off the actor.
+    let checkpointPool: NIOThreadPool
+    /// Yields once when the node cannot go on (a failed fsync, a corrupt read).
+    let failures: AsyncStream<String>
+    let failureSink: AsyncStream<String>.Continuation
+    /// Why the node stopped serving writes, once it has.
+    var fatalReason: String?
 
-    /// Opens the log in `config.dataDir`, replays it into a fresh replica.
+    /// Opens the log in `config.dataDir` and rebuilds the replica: from the checkpoint's
+    /// snapshot plus the entries after it, or by a full replay without one.
     /// - Throws: ``LogError`` when the log is corrupt (the message names file and offset).
     public init(identity: NodeIdentity, config: NodeConfig, logger: Logger) throws {
-        let log = try FileLog.open(directory: config.dataDir)
+        let started = MonotonicClock.now()
+        let log = try FileLog.open(
+            directory: config.dataDir, options: LogOptions(segmentBytesMax: config.segmentBytes))
         let core = try ReplicaNode(localID: identity.nodeID, store: log)
-        if log.recovery.truncatedTailBytes > 0 {
-            let recovery = log.recovery
+        log.releaseCheckpoint()
+        let recovery = log.recovery
+        if recovery.truncatedTailBytes > 0 {
             logger.warning(
                 "cut torn tail of \(recovery.truncatedTailBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) in \(recovery.file); the cut bytes are kept in \(recovery.savedTail ?? "nowhere (read-only)")")
         }
+        if let problem = recovery.checkpointProblem ?? core.restore.snapshotProblem, problem != "no checkpoint" {
+            logger.warning("checkpoint not used (\(problem)); the state was rebuilt by replaying the whole log")
+        }
         logger.info(
-            "log open: \(log.entryCount) entries, \(core.replica.counts.records) records, vector \(core.replica.vector)")
+            "log open in \(seconds(since: started)) s: \(log.entryCount) entries in \(recovery.segments) segment(s), \(core.restore.fromSnapshot) from the checkpoint, \(core.restore.replayed) replayed; \(core.replica.counts.records) records, vector \(core.replica.vector)")
         self.identity = identity
         self.config = config
         self.logger = logger
         self.core = core
         self.logInstanceID = log.instanceID
+        self.checkpoints = CheckpointState(covered: core.restore.fromSnapshot)
+        syncPool = NIOThreadPool(numberOfThreads: 1)
+        syncPool.start()
+        checkpointPool = NIOThreadPool(numberOfThreads: 1)
+        checkpointPool.start()
+        (failures, failureSink) = AsyncStream.makeStream(of: String.self)
     }
 
     // MARK: Writes
 
-    /// Authors, persists (fsync) and applies local writes, then tells every session.
-    func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) throws(NodeError) -> [Entry] {
-        let entries = try core.writeLocal(writes, nowMs: Self.wallClockMs())
-        if !entries.isEmpty { notifyLinks() }
-        return entries
+    /// Authors, writes and applies local writes (the path of `tradesync put`); returns
+    /// once an fsync covering them returned (group commit), and tells every session.
+    /// - Throws: ``NodeError/log(_:)`` (nothing written: a full disk, say);
+    ///   ``NodeError/stopped(reason:)`` (an fsync failed; the node is stopping).
+    public func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) async throws(NodeError) -> [Entry] {
+        let staged = try core.stageLocal(writes, nowMs: Self.wallClockMs())
+        try await waitDurable(staged.ticket)
+        return staged.entries
     }
 
-    /// Imports records (one append, one fsync), then tells every session.
-    func importRecords(_ records: [TradeRecord]) throws(NodeError) -> [Entry] {
-        let entries = try core.importRecords(records, nowMs: Self.wallClockMs())
-        if !entries.isEmpty { notifyLinks() }
-        return entries
+    /// Imports records (one write of those not already held); returns once they are
+    /// durable, and tells every session. - Throws: as ``writeLocal(_:)``.
+    public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
+        let staged = try core.stageImport(records, nowMs: Self.wallClockMs())
+        try await waitDurable(staged.ticket)
+        return staged.entries
     }
 
+    /// The state digest in hex, as `status` shows it.
+    public func digestHex() -> String { Hex.encode(core.digest()) }
+
+    /// fsyncs completed by the group commit, and the writes they released.
+    public func groupCommitCounters() -> (syncs: Int, released: Int) { (commit.syncs, commit.released) }
+
+    /// Tells every session the durable vector (they push what their peer lacks).
     func notifyLinks() {
-        let vector = replica.vector
+        let vector = core.durableVector
         for link in links.values { link.notify(vector) }
     }
 
@@ -95,20 +134,22 @@ public actor Node: SessionHost {
 
     // MARK: SessionHost
 
-    public func localVector() -> VersionVector { replica.vector }
+    /// The durable vector: a peer must never be told of an entry a crash could take back.
+    public func localVector() -> VersionVector { core.durableVector }
 
     public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
         do { return try core.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax) } catch {
-            logger.error("cannot read the log to serve a peer: \(error)")
+            fail("cannot read the log to serve a peer: \(error)")
             return []
         }
     }
 
-    public func persist(_ entries: [Entry], link: LinkID) throws -> VersionVector {
-        let before = core.replica.vector
-        let vector = try core.persist(entries)
-        if vector != before { notifyLinks() }
-        return vector
+    /// Writes and applies a peer's batch; returns the durable vector for the ACK once an
+    /// fsync covers the batch.
+    public func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector {
+        let ticket = try core.stagePersist(entries)
+        try await waitDurable(ticket)
+        return core.durableVector
     }
 
     public func sessionStarted(
@@ -166,10 +207,28 @@ public actor Node: SessionHost {
         return !links.values.contains { $0.peer == peer }
     }
 
-    /// Closes the log (called once, at shutdown, after every session ended).
-    public func shutdown() {
+    /// Waits for the fsync and checkpoint in flight, syncs the log, writes a final
+    /// checkpoint (so the next start loads it instead of replaying), closes the log and
+    /// stops the worker threads. Called once, at shutdown, after every session ended.
+    public func shutdown() async {
+        await finishBackgroundWork()
+        if fatalReason == nil {
+            do {
+                try log.sync()
+                if log.entryCount > checkpoints.covered {
+                    let (bytes, seconds) = try Self.writeCheckpoint(replica: core.replica, image: log.checkpointImage())
+                    logger.info(
+                        "checkpoint at \(log.entryCount) entries: \(bytes) bytes in \(milliseconds(seconds)) ms")
+                }
+            } catch {
+                logger.error("final checkpoint not written: \(error); the next start replays the log instead")
+            }
+        }
         log.close()
         logger.info("log closed: \(log.entryCount) entries")
+        try? await syncPool.shutdownGracefully()
+        try? await checkpointPool.shutdownGracefully()
+        failureSink.finish()
     }
 }
 

@@ -15,6 +15,8 @@ import Glibc
 /// peers    = ["127.0.0.1:7401"]      # HOST:PORT of peers to dial
 /// control  = "./tradesync-data/control.sock"   # default: DATA_DIR/control.sock
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
+/// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
+/// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
 /// ```
 public struct NodeConfig: Sendable, Equatable {
     public static let defaultDataDir = "./tradesync-data"
@@ -26,6 +28,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// nil means `DATA_DIR/control.sock`.
     public var control: String?
     public var logLevel: String = "info"
+    /// A new log segment starts when the next batch would take the last one past this
+    /// many bytes (64 MiB).
+    public var segmentBytes: Int = 64 << 20
+    /// Durable entries past the last checkpoint that trigger the next one (at least this
+    /// many, and at least a quarter of what the last one covers).
+    public var checkpointEntries: Int = 100_000
 
     public init() {}
 
@@ -60,11 +68,25 @@ public struct NodeConfig: Sendable, Equatable {
             case "peers":
                 guard let array = value.array else { throw ConfigError(source: path, reason: "peers must be an array of \"HOST:PORT\"") }
                 config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
+            case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
+            case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
             default:
-                throw ConfigError(source: path, reason: "unknown key '\(key)' (data_dir, listen, peers, control, log_level)")
+                throw ConfigError(
+                    source: path,
+                    reason:
+                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries)")
             }
         }
         return config
+    }
+
+    static func integer(_ value: any TOMLValueConvertible, _ key: String, _ source: String, minimum: Int)
+        throws(ConfigError) -> Int
+    {
+        guard let number = value.int, number >= minimum else {
+            throw ConfigError(source: source, reason: "\(key) must be an integer ≥ \(minimum)")
+        }
+        return number
     }
 
     static func string(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> String {

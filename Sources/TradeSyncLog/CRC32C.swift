@@ -32,8 +32,16 @@ public enum CRC32C {
     /// The CRC-32C of `bytes[range]`, without copying the slice.
     /// - Precondition: `range` lies within `bytes`.
     public static func checksum(_ bytes: [UInt8], range: Range<Int>) -> UInt32 {
+        checksum(bytes, range: range, continuing: 0)
+    }
+
+    /// The CRC-32C of the concatenation of the bytes that gave `previous` and
+    /// `bytes[range]` (so `checksum(a + b) == checksum(b, continuing: checksum(a))`);
+    /// `previous` 0 is the CRC of nothing.
+    /// - Precondition: `range` lies within `bytes`.
+    public static func checksum(_ bytes: [UInt8], range: Range<Int>, continuing previous: UInt32) -> UInt32 {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "CRC range outside the buffer")
-        return bytes.withUnsafeBytes { checksum(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        return bytes.withUnsafeBytes { ~update(~previous, UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     /// The CRC-32C of the bytes in `buffer`.

@@ -9,19 +9,20 @@ let readChunkBytesMax = 1 << 20
 let replayChunkRecords = 4096
 
 extension FileLog {
-    /// Calls `visit` with every entry in append order (used at start to rebuild the replica).
+    /// Calls `visit` with every entry from record number `first` on, in log order (used at
+    /// start to rebuild the replica: from 0, or from a checkpoint's ``LogCheckpoint/entryCount``).
     ///
     /// Every record is read again and its CRC checked (the read-side half of the pair of
-    /// checks; the file was validated on open). Reads 1 MiB at a time.
+    /// checks). Reads 1 MiB at a time.
     ///
-    /// Complexity: O(file size).
+    /// Complexity: O(bytes from `first` on).
     /// - Throws: whatever `visit` throws (replay stops there); ``LogError/corrupt(file:offset:reason:)``
     ///   when a record no longer matches what open validated; ``LogError/io(file:operation:errno:)``;
     ///   ``LogError/closed(file:)``.
-    public func replay(_ visit: (Entry) throws -> Void) throws {
+    public func replay(from first: Int = 0, _ visit: (Entry) throws -> Void) throws {
         try checkOpen()
         let count = index.count
-        var lower = 0
+        var lower = max(0, first)
         while lower < count {  // bound: lower grows by up to replayChunkRecords per pass
             let upper = min(count, lower + replayChunkRecords)
             for entry in try readRecords(lower..<upper) { try visit(entry) }
@@ -47,15 +48,16 @@ extension FileLog {
         while runStart < numbers.endIndex {  // bound: each pass consumes at least one record
             var runEnd = runStart + 1
             while runEnd < numbers.endIndex && numbers[runEnd] == numbers[runEnd - 1] + 1 { runEnd += 1 }
-            result += try readRecords(numbers[runStart]..<(numbers[runEnd - 1] + 1))
+            result += try readRecords(Int(numbers[runStart])..<(Int(numbers[runEnd - 1]) + 1))
             runStart = runEnd
         }
         for (position, entry) in result.enumerated() {
             let expected = Dot(origin: origin, seq: seq + UInt64(position) + 1)
             guard entry.dot == expected else {
-                let offset = index.recordOffsets[numbers[numbers.startIndex + position]]
+                let (segment, offset, _) = index.location(of: Int(numbers[numbers.startIndex + position]))
                 throw .corrupt(
-                    file: path, offset: offset, reason: "record holds \(entry.dot), the index says \(expected)")
+                    file: files[segment].path, offset: offset,
+                    reason: "record holds \(entry.dot), the index says \(expected)")
             }
         }
         return result
@@ -73,32 +75,41 @@ extension FileLog {
         return try readRecords(max(0, count - max(0, limit))..<count)
     }
 
-    /// Reads and checks the records numbered `numbers` (consecutive, so back to back in
-    /// the file), one `pread` per ``readChunkBytesMax`` bytes.
+    /// Reads and checks the records numbered `numbers` (consecutive, so back to back
+    /// within each segment), one `pread` per ``readChunkBytesMax`` bytes per segment.
+    /// Each record's CRC is checked (so its stored hash is intact too) and it is decoded.
     func readRecords(_ numbers: Range<Int>) throws(LogError) -> [Entry] {
         precondition(numbers.lowerBound >= 0 && numbers.upperBound <= index.count, "record numbers outside the log")
         var entries: [Entry] = []
         entries.reserveCapacity(numbers.count)
         var lower = numbers.lowerBound
         while lower < numbers.upperBound {  // bound: each pass reads at least one record
-            let base = index.recordOffsets[lower]
+            let first = index.location(of: lower)
             var upper = lower + 1
-            while upper < numbers.upperBound && index.recordEnd(upper) - base <= readChunkBytesMax { upper += 1 }
-            let bytes = try file.read(at: base, count: index.recordEnd(upper - 1) - base)
+            var end = first.end
+            while upper < numbers.upperBound {  // bound: numbers.upperBound
+                let next = index.location(of: upper)
+                guard next.segment == first.segment, next.end - first.offset <= readChunkBytesMax else { break }
+                end = next.end
+                upper += 1
+            }
+            let file = files[first.segment]
+            let bytes = try file.read(at: first.offset, count: end - first.offset)
+            var recordStart = 0
             for number in lower..<upper {
-                let offset = index.recordOffsets[number]
-                let recordBytes = index.recordEnd(number) - offset
-                switch LogFormat.parseRecord(bytes, at: offset - base, end: offset - base + recordBytes) {
-                case .valid(let entry, let parsedBytes) where parsedBytes == recordBytes:
+                let recordEnd = number + 1 < upper ? Int(index.recordOffsets[number + 1]) - first.offset : bytes.count
+                let offset = first.offset + recordStart
+                switch LogFormat.parseRecord(bytes, at: recordStart, end: recordEnd, depth: .checksum) {
+                case .valid(let entry, let parsedBytes) where parsedBytes == recordEnd - recordStart:
                     entries.append(entry)
                 case .valid(_, let parsedBytes):
                     throw .corrupt(
-                        file: path, offset: offset,
-                        reason:
-                            "record is \(parsedBytes) bytes, the index says \(recordBytes) (file changed since open)")
+                        file: file.path, offset: offset,
+                        reason: "record is \(parsedBytes) bytes, the index says \(recordEnd - recordStart)")
                 case .invalid(let reason):
-                    throw .corrupt(file: path, offset: offset, reason: "\(reason) (file changed since open)")
+                    throw .corrupt(file: file.path, offset: offset, reason: reason)
                 }
+                recordStart = recordEnd
             }
             lower = upper
         }

@@ -8,186 +8,169 @@ import TradeSyncModel
     import Darwin
 #endif
 
-/// The durable, append-only log of entries in one directory (`DIR/entries.log`; the
-/// file format is described at the top of `LogFormat.swift` and in ARCHITECTURE.md,
-/// section Storage).
+/// How ``FileLog/open(directory:options:)`` opens a log.
+public struct LogOptions: Sendable {
+    /// A new segment starts when the next batch would take the last one past this many
+    /// bytes (64 MiB by default; at least 4 KiB).
+    public var segmentBytesMax: Int
+    /// Open without creating, locking or modifying anything; appends throw.
+    public var readOnly: Bool
+    /// Load a valid checkpoint and scan only the records after it; false scans every
+    /// record (what `tradesync verify` does).
+    public var useCheckpoint: Bool
+
+    public init(segmentBytesMax: Int = 64 << 20, readOnly: Bool = false, useCheckpoint: Bool = true) {
+        self.segmentBytesMax = max(4096, segmentBytesMax)
+        self.readOnly = readOnly
+        self.useCheckpoint = useCheckpoint
+    }
+}
+
+/// An fsync the group committer runs off the log's owner: ``perform()`` on any thread,
+/// then ``FileLog/completeSync(_:errno:)`` on the owner.
+public struct LogSyncRequest: Sendable {
+    let descriptor: Int32
+    let path: String
+    /// The records this fsync makes durable: every record written before it was made.
+    public let entryCount: Int
+
+    /// `fsync(2)` of the segment, retried on `EINTR`. - Returns: 0 or the errno.
+    public func perform() -> Int32 { fsyncRetryingInterrupts(descriptor) }
+}
+
+/// The durable, append-only, segmented log of entries in one directory (the file format
+/// is described at the top of `LogFormat.swift` and in docs/ARCHITECTURE.md, Storage).
 ///
-/// Shape: entries in append order; per origin, seqs 1, 2, 3, … without gaps (enforced on
-/// append and checked on open). An in-memory index (file offset per record, record per
+/// Shape: entries in log order; per origin, seqs 1, 2, 3, … without gaps (enforced on
+/// append and checked on open). An in-memory ``LogIndex`` (offset per record, record per
 /// (origin, seq)) serves ranged reads with `pread`.
 ///
-/// Durability: ``append(_:)`` returns only after `fsync`; a crash can tear only a write
-/// whose fsync had not returned, and ``open(directory:readOnly:)`` cuts such a torn tail.
+/// Durability: ``write(_:)`` puts a batch in the page cache; it is durable once an fsync
+/// made after it returns: ``sync()`` here, or a ``LogSyncRequest`` that a group
+/// committer runs for many writes at once. ``append(_:)`` is write + sync.
+/// ``durableCount`` and ``durableVector`` say how far that is; only they may be
+/// acknowledged. A failed fsync makes every later write throw
+/// ``LogError/syncFailed(file:errno:)`` (the state of the page cache is unknown).
 ///
 /// Threading: **not thread-safe and not `Sendable`**. One actor (the daemon) owns the
-/// instance and serialises calls. A writable log holds an exclusive `flock` on its
-/// directory, so a second writer (process or instance) gets ``LogError/locked(directory:)``.
+/// instance and serialises calls; only ``LogSyncRequest/perform()`` and
+/// ``LogCheckpointImage/write(state:)`` run elsewhere. A writable log holds an exclusive
+/// `flock` on its directory, so a second writer gets ``LogError/locked(directory:)``.
 public final class FileLog {
-    /// Random, non-zero ID made when the log file was created and stored in its header.
+    /// Random, non-zero ID made when the log was created, stored in every segment header.
     /// It changes only when the log is recreated (the amnesia guard uses this).
     public let instanceID: UInt64
-    /// What ``open(directory:readOnly:)`` found: entries read and any torn tail cut.
+    /// What open found: segments, checkpoint, entries scanned, any torn tail cut.
     public let recovery: LogRecovery
-    /// The log file's path.
-    public let path: String
-    /// True when opened with `readOnly: true`: appends throw and nothing is modified.
+    /// The log's directory.
+    public let directoryPath: String
+    /// True when opened read-only: appends throw and nothing is modified.
     public let isReadOnly: Bool
+    let options: LogOptions
 
     var index: LogIndex
-    let file: LogFile
+    /// One open file per segment, parallel to `index.segments`.
+    var files: [LogFile]
     let directory: LogDirectory
     var isClosed = false
+    /// The hash of the last record written (zeros for an empty log).
+    public internal(set) var lastHash: [UInt8]
+    /// The records made durable by a returned fsync (or found on disk at open).
+    public private(set) var durableCount: Int
+    /// Origin → highest seq among the first ``durableCount`` records.
+    public private(set) var durableVector: VersionVector
+    /// The record count and vector after each write not yet durable, oldest first.
+    private var pending: [(count: Int, vector: VersionVector)] = []
+    /// Set by a failed fsync; every later write throws it.
+    private var syncFailure: LogError?
+    /// The state loaded from a valid checkpoint; dropped by ``releaseCheckpoint()``.
+    public private(set) var checkpoint: LogCheckpoint?
 
-    /// Origin → highest seq in the log. Since seqs have no gaps, the log holds exactly
-    /// seqs `1...vector[origin]` of each origin.
+    /// Origin → highest seq written. Since seqs have no gaps, the log holds exactly seqs
+    /// `1...vector[origin]` of each origin (the last ones maybe not yet durable).
     public var vector: VersionVector { index.vector }
 
-    /// The number of entries in the log.
+    /// The number of entries written.
     public var entryCount: Int { index.count }
 
-    private init(
-        file: LogFile, directory: LogDirectory, instanceID: UInt64, index: LogIndex, recovery: LogRecovery,
-        readOnly: Bool
-    ) {
-        self.file = file
+    /// The path of the segment being appended to.
+    public var path: String { files[files.count - 1].path }
+
+    /// The segments' paths, in order.
+    public var segmentPaths: [String] { files.map(\.path) }
+
+    init(opened: OpenedLog, directory: LogDirectory, options: LogOptions) {
         self.directory = directory
-        self.instanceID = instanceID
-        self.index = index
-        self.recovery = recovery
-        self.path = file.path
-        self.isReadOnly = readOnly
+        self.instanceID = opened.instanceID
+        self.index = opened.index
+        self.files = opened.files
+        self.recovery = opened.recovery
+        self.lastHash = opened.lastHash
+        self.checkpoint = opened.checkpoint
+        self.directoryPath = directory.path
+        self.isReadOnly = options.readOnly
+        self.options = options
+        self.durableCount = opened.index.count
+        self.durableVector = opened.index.vector
     }
 
     deinit {
         if !isClosed {
-            file.close()
+            for file in files { file.close() }
             directory.close()
         }
     }
 
-    /// Opens the log in `directory`, creating the directory (and parents) and an empty log
-    /// file with a new ``instanceID`` when absent.
-    ///
-    /// Scans and validates every record and builds the index. A torn tail (see the format
-    /// notes) is cut with `ftruncate` + `fsync` and reported in ``recovery``. With
-    /// `readOnly`, nothing is created, locked or modified: a torn tail is only ignored and
-    /// reported, and ``append(_:)`` throws ``LogError/readOnly(file:)``.
-    ///
-    /// Complexity: O(file size), dominated by `Entry.decode`; 100,000 entries (13 MB) take
-    /// about 0.25–0.45 s in an optimised build on a loaded 2-core machine.
-    /// - Throws: ``LogError/corrupt(file:offset:reason:)`` for damage before the tail (the
-    ///   file is left untouched); ``LogError/badHeader(file:reason:)``;
-    ///   ``LogError/locked(directory:)``; ``LogError/io(file:operation:errno:)``, e.g.
-    ///   `EACCES` for a directory the process may not write.
+    /// Opens the log at `directory`; see ``open(directory:options:)``.
     public static func open(directory path: String, readOnly: Bool = false) throws(LogError) -> FileLog {
-        if !readOnly { try LogDirectory.create(path) }
-        let directory = try LogDirectory.open(path)
-        var handedOver = false
-        defer { if !handedOver { directory.close() } }
-        if !readOnly { try directory.lock() }
-        let file = try openFile(in: directory, readOnly: readOnly)
-        defer { if !handedOver { file.close() } }
-
-        let instanceID = try readOrWriteHeader(file, readOnly: readOnly)
-        var scan = LogScan(file: file, size: try file.size())
-        let outcome = try scan.run()
-        let fileSize = scan.size
-        var cutAt: Int?
-        var savedTail: String?
-        if outcome.tornReason != nil {
-            cutAt = outcome.index.end
-            if !readOnly {
-                // Like etcd's WAL repair: copy the tail aside (durably) before cutting it.
-                savedTail = try saveTail(of: file, from: outcome.index.end, size: fileSize, in: directory)
-                try file.truncate(to: outcome.index.end)
-                try file.sync()
-            }
-        }
-        let recovery = LogRecovery(
-            entriesRead: outcome.index.count, truncatedTailBytes: fileSize - outcome.index.end,
-            truncatedAtOffset: cutAt, file: file.path, savedTail: savedTail)
-        handedOver = true
-        return FileLog(
-            file: file, directory: directory, instanceID: instanceID, index: outcome.index, recovery: recovery,
-            readOnly: readOnly)
+        try open(directory: path, options: LogOptions(readOnly: readOnly))
     }
 
-    /// Copies bytes `offset..<size` of the log to `entries.log.torn-OFFSET` (written
-    /// atomically and fsynced) and returns that path.
-    private static func saveTail(of file: LogFile, from offset: Int, size: Int, in directory: LogDirectory)
-        throws(LogError) -> String
-    {
-        let path = directory.path(of: "\(LogFormat.fileName).torn-\(offset)")
-        try LogFile.createAtomically(
-            path, temporaryPath: directory.path(of: "\(LogFormat.fileName).torn.tmp"),
-            contents: try file.read(at: offset, count: size - offset), directory: directory)
-        return path
+    /// Drops the checkpoint state once the replica has loaded it (it can be large).
+    public func releaseCheckpoint() { checkpoint = nil }
+
+    // MARK: Appending
+
+    /// Appends `entries` in order and returns once they are durable: ``write(_:)``, then
+    /// ``sync()``. - Throws: as those do.
+    public func append(_ entries: [Entry]) throws(LogError) {
+        _ = try write(entries)
+        try sync()
     }
 
-    /// Opens `entries.log`, creating it atomically (header only) when absent and writable.
-    private static func openFile(in directory: LogDirectory, readOnly: Bool) throws(LogError) -> LogFile {
-        let path = directory.path(of: LogFormat.fileName)
-        if let file = try LogFile.openExisting(path, readOnly: readOnly) { return file }
-        if readOnly { throw .io(file: path, operation: "open", errno: ENOENT) }
-        try LogFile.createAtomically(
-            path, temporaryPath: directory.path(of: LogFormat.temporaryFileName),
-            contents: LogFormat.header(instanceID: newInstanceID()), directory: directory)
-        guard let file = try LogFile.openExisting(path, readOnly: false) else {
-            throw .io(file: path, operation: "open", errno: ENOENT)
-        }
-        return file
-    }
-
-    /// Validates the header and returns the instance ID; writes a header into a 0-byte
-    /// writable file first.
-    private static func readOrWriteHeader(_ file: LogFile, readOnly: Bool) throws(LogError) -> UInt64 {
-        let size = try file.size()
-        if size == 0 {
-            if readOnly {
-                throw .badHeader(file: file.path, reason: "file is empty (0 bytes); open it writable to start a log")
-            }
-            try file.append(LogFormat.header(instanceID: newInstanceID()))
-            try file.sync()
-        } else if size < LogFormat.headerBytes {
-            throw .badHeader(
-                file: file.path, reason: "file is \(size) bytes, shorter than the \(LogFormat.headerBytes)-byte header")
-        }
-        switch LogFormat.instanceID(fromHeader: try file.read(at: 0, count: LogFormat.headerBytes)) {
-        case .success(let instanceID): return instanceID
-        case .failure(let problem): throw .badHeader(file: file.path, reason: problem.reason)
-        }
-    }
-
-    private static func newInstanceID() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
-
-    /// Appends `entries` in order and returns once they are durable: one `write` of all
-    /// records, then one `fsync`.
+    /// Writes `entries` in order with one `write(2)` and returns the record count after
+    /// them: the batch is durable once ``durableCount`` reaches that number.
     ///
     /// Every entry is checked before anything is written: its seq must be one above the
     /// log's (or the batch's earlier entries') highest seq of its origin, so one batch may
-    /// carry seq 5, 6, 7 of one origin. All-or-nothing: on a write or fsync error the file
-    /// is truncated back to its previous end (best effort; the next append checks and
-    /// repeats this) and the index and ``vector`` are unchanged. An empty batch does nothing.
+    /// carry seq 5, 6, 7 of one origin. All or nothing: on a write error (`ENOSPC` on a
+    /// full disk, say) the segment is cut back to its previous end and the index is
+    /// unchanged. A batch that would take the segment past the size limit goes into a new
+    /// segment, after an fsync of the old one. An empty batch writes nothing.
     ///
-    /// Complexity: O(total bytes) to encode, check and checksum; one `write`, one `fsync`.
+    /// Complexity: O(total bytes) to encode, hash, check and checksum; one `write`.
     /// - Throws: ``LogError/notContiguous(dot:expectedSeq:)``,
     ///   ``LogError/entryTooLarge(bytes:bytesMax:)``, ``LogError/invalidEntry(dot:reason:)``,
-    ///   ``LogError/readOnly(file:)``, ``LogError/closed(file:)`` (nothing written);
-    ///   ``LogError/io(file:operation:errno:)`` for write, fsync, lseek or ftruncate;
-    ///   ``LogError/corrupt(file:offset:reason:)`` when the file shrank under the log.
-    public func append(_ entries: [Entry]) throws(LogError) {
+    ///   ``LogError/readOnly(file:)``, ``LogError/closed(file:)``,
+    ///   ``LogError/syncFailed(file:errno:)`` (nothing written);
+    ///   ``LogError/io(file:operation:errno:)`` for write, fsync, lseek, ftruncate or a
+    ///   new segment; ``LogError/corrupt(file:offset:reason:)`` when the file shrank.
+    public func write(_ entries: [Entry]) throws(LogError) -> Int {
         try checkOpen()
         guard !isReadOnly else { throw .readOnly(file: path) }
-        guard !entries.isEmpty else { return }
+        if let syncFailure { throw syncFailure }
+        guard !entries.isEmpty else { return index.count }
         let batch = try encode(entries)
         try restoreEnd()
-        let start = index.end
+        if index.last.end + batch.bytes.count > options.segmentBytesMax && index.last.end > LogFormat.headerBytes {
+            try startSegment()
+        }
+        let file = files[files.count - 1]
+        let start = index.last.end
         do throws(LogError) {
             try file.append(batch.bytes)
-            try file.sync()
         } catch {
             try? file.truncate(to: start)
-            _ = fsyncRetryingInterrupts(file.descriptor.rawValue)
             throw error
         }
         for (position, entry) in entries.enumerated() {
@@ -196,20 +179,87 @@ public final class FileLog {
                 position + 1 < entries.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
             index.add(entry.dot, offset: offset, bytes: next - offset)
         }
-        precondition(index.end == start + batch.bytes.count, "log end after append")
+        precondition(index.last.end == start + batch.bytes.count, "log end after write")
+        lastHash = batch.lastHash
+        pending.append((index.count, index.vector))
+        return index.count
+    }
+
+    /// Makes every written record durable with one fsync, now, on the caller's thread.
+    /// - Throws: ``LogError/syncFailed(file:errno:)`` (and from then on for every write).
+    public func sync() throws(LogError) {
+        try checkOpen()
+        guard let request = syncRequest() else { return }
+        try completeSync(request, errno: request.perform())
+    }
+
+    /// The fsync that would make every written record durable, or nil when all are.
+    public func syncRequest() -> LogSyncRequest? {
+        guard !isClosed, durableCount < index.count else { return nil }
+        let file = files[files.count - 1]
+        return LogSyncRequest(descriptor: file.descriptor.rawValue, path: file.path, entryCount: index.count)
+    }
+
+    /// Records the outcome of a ``LogSyncRequest``: on success, its records are durable.
+    /// - Throws: ``LogError/syncFailed(file:errno:)`` when `errno` is non-zero; the log
+    ///   then refuses every later write (the node must restart and recover from disk).
+    public func completeSync(_ request: LogSyncRequest, errno: Int32) throws(LogError) {
+        guard errno == 0 else {
+            let failure = LogError.syncFailed(file: request.path, errno: errno)
+            syncFailure = failure
+            throw failure
+        }
+        markDurable(upTo: request.entryCount)
+    }
+
+    private func markDurable(upTo count: Int) {
+        guard count > durableCount else { return }
+        var taken = 0
+        while taken < pending.count && pending[taken].count <= count {  // bound: pending's length
+            durableVector = pending[taken].vector
+            taken += 1
+        }
+        pending.removeFirst(taken)
+        durableCount = count
+    }
+
+    /// Seals the last segment (fsync) and starts the next one, created atomically.
+    private func startSegment() throws(LogError) {
+        let sealed = files[files.count - 1]
+        try sealed.sync()
+        markDurable(upTo: index.count)
+        let number = index.last.number + 1
+        let header = LogFormat.SegmentHeader(instanceID: instanceID, number: number, firstRecord: UInt64(index.count))
+        let file = try Self.createSegment(header, in: directory)
+        files.append(file)
+        index.startSegment()
+    }
+
+    /// Creates a segment holding only its header, atomically, and opens it for appending.
+    static func createSegment(_ header: LogFormat.SegmentHeader, in directory: LogDirectory) throws(LogError)
+        -> LogFile
+    {
+        let path = directory.path(of: LogFormat.segmentName(header.number))
+        try LogFile.createAtomically(
+            path, temporaryPath: path + ".tmp", contents: LogFormat.header(header), directory: directory)
+        guard let file = try LogFile.openExisting(path, readOnly: false) else {
+            throw .io(file: path, operation: "open", errno: ENOENT)
+        }
+        return file
     }
 
     /// The records of a batch, back to back, and where each starts in `bytes`.
     private struct EncodedBatch {
         var bytes: [UInt8] = []
         var recordStarts: [Int] = []
+        var lastHash: [UInt8] = []
     }
 
     /// Checks and encodes a batch without touching the file.
     private func encode(_ entries: [Entry]) throws(LogError) -> EncodedBatch {
         var batch = EncodedBatch()
         batch.recordStarts.reserveCapacity(entries.count)
-        batch.bytes.reserveCapacity(entries.count * 160)
+        batch.bytes.reserveCapacity(entries.count * 200)
         var batchSeqs: [NodeID: UInt64] = [:]
         for entry in entries {
             let origin = entry.dot.origin
@@ -227,31 +277,46 @@ public final class FileLog {
             guard decoded.dot == entry.dot else {
                 throw .invalidEntry(dot: entry.dot, reason: "decodes with dot \(decoded.dot)")
             }
-            batch.recordStarts.append(batch.bytes.count)
+            let start = batch.bytes.count
+            batch.recordStarts.append(start)
             LogFormat.appendRecord(payload: payload, to: &batch.bytes)
             batchSeqs[origin] = expected
+            batch.lastHash = LogFormat.storedHash(batch.bytes, at: start)
         }
         return batch
     }
 
-    /// Makes sure the file ends exactly where the index does, cutting what a failed
-    /// append may have left.
+    /// Makes sure the last segment ends exactly where the index does, cutting what a
+    /// failed write may have left.
     private func restoreEnd() throws(LogError) {
+        let file = files[files.count - 1]
         let size = try file.size()
-        guard size != index.end else { return }
-        guard size > index.end else {
-            throw .corrupt(file: path, offset: size, reason: "file shrank below the log end \(index.end) while open")
+        guard size != index.last.end else { return }
+        guard size > index.last.end else {
+            throw .corrupt(
+                file: file.path, offset: size, reason: "file shrank below the log end \(index.last.end) while open")
         }
-        try file.truncate(to: index.end)
-        try file.sync()
+        try file.truncate(to: index.last.end)
     }
 
-    /// Closes the file and releases the directory lock. Later calls throw
-    /// ``LogError/closed(file:)``; closing twice does nothing.
+    // MARK: Checkpoints and closing
+
+    /// A frozen copy of the log position now, for a checkpoint of the state at this point
+    /// (see ``LogCheckpointImage/write(state:)``).
+    public func checkpointImage() -> LogCheckpointImage {
+        let file = files[files.count - 1]
+        return LogCheckpointImage(
+            directory: directory.path, instanceID: instanceID, index: index, lastHash: lastHash,
+            syncDescriptor: file.descriptor.rawValue, syncPath: file.path)
+    }
+
+    /// Closes every segment and releases the directory lock. Later calls throw
+    /// ``LogError/closed(file:)``; closing twice does nothing. Nothing written is lost
+    /// when the caller synced first (the daemon does, at shutdown).
     public func close() {
         guard !isClosed else { return }
         isClosed = true
-        file.close()
+        for file in files { file.close() }
         directory.close()
     }
 

@@ -2,11 +2,11 @@ import SystemPackage
 import TradeSyncClock
 
 /// Why a log operation failed. Each case names the file (the path as given to
-/// ``FileLog/open(directory:readOnly:)`` plus the file name) and, where there is one,
+/// ``FileLog/open(directory:options:)`` plus the file name) and, where there is one,
 /// the byte offset from the start of that file.
 ///
 /// Refusals (`notContiguous`, `entryTooLarge`, `invalidEntry`, `readOnly`, `closed`) leave
-/// the log exactly as it was. `corrupt` and `badHeader` from ``FileLog/open(directory:readOnly:)``
+/// the log exactly as it was. `corrupt` and `badHeader` from ``FileLog/open(directory:options:)``
 /// mean the node must stop: the file was not modified and needs an operator.
 public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A record before the tail is damaged (bad length, CRC mismatch, undecodable entry,
@@ -31,6 +31,9 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
     case locked(directory: String)
     /// The log was used after ``FileLog/close()``.
     case closed(file: String)
+    /// An fsync failed (`errno`); what the page cache holds is unknown, so the log
+    /// refuses every write until the node restarts and recovers from what is on disk.
+    case syncFailed(file: String, errno: Int32)
 
     /// One line naming the condition, the file or entry, and the offset or limit.
     public var description: String {
@@ -53,35 +56,54 @@ public enum LogError: Error, Sendable, Equatable, CustomStringConvertible {
             "log directory is in use by another process or log instance: \(directory)"
         case .closed(let file):
             "log is closed: \(file)"
+        case .syncFailed(let file, let errno):
+            "log fsync failed: \(file): \(Errno(rawValue: errno).description) (errno \(errno)); "
+                + "writes are refused until the node restarts and recovers from disk"
         }
     }
 }
 
-/// What ``FileLog/open(directory:readOnly:)`` found while scanning the log.
+/// What ``FileLog/open(directory:options:)`` found while opening the log.
 ///
 /// A torn tail is a partial or garbled last write (a crash before its fsync returned);
 /// it was never acknowledged, so cutting it loses nothing that was promised. The daemon
 /// logs a non-zero ``truncatedTailBytes`` as "cut torn tail of N bytes at offset X".
 public struct LogRecovery: Sendable, Equatable {
-    /// Valid entries found (and indexed).
+    /// Valid entries in the log after open (from the checkpoint plus scanned).
     public let entriesRead: Int
-    /// Bytes cut from the end of the file (0 when the file ended on a record boundary).
+    /// Bytes cut from the end of the last segment (0 when it ended on a record boundary).
     /// In read-only mode the bytes are ignored rather than cut.
     public let truncatedTailBytes: Int
-    /// The file offset where the cut was made (the end of the last good record), or nil.
+    /// The offset in the last segment where the cut was made, or nil.
     public let truncatedAtOffset: Int?
-    /// The file scanned.
+    /// The last segment (the one a torn tail is cut from).
     public let file: String
-    /// Where the cut bytes were copied before the cut (`entries.log.torn-OFFSET`), so that
+    /// Where the cut bytes were copied before the cut (`SEGMENT.torn-OFFSET`), so that
     /// nothing is ever destroyed unseen; nil when nothing was cut.
     public let savedTail: String?
+    /// Segment files in the log.
+    public let segments: Int
+    /// Entries covered by the checkpoint that was loaded; nil when none was.
+    public let checkpointEntries: Int?
+    /// Entries scanned (checked and decoded) at open: those after the checkpoint.
+    public let entriesScanned: Int
+    /// Why a checkpoint was not used (absent, stale, damaged, another log); nil when one
+    /// was, or when checkpoints were not asked for.
+    public let checkpointProblem: String?
 
     /// Creates a report; normally only ``FileLog`` makes these.
-    public init(entriesRead: Int, truncatedTailBytes: Int, truncatedAtOffset: Int?, file: String, savedTail: String? = nil) {
+    public init(
+        entriesRead: Int, truncatedTailBytes: Int, truncatedAtOffset: Int?, file: String, savedTail: String? = nil,
+        segments: Int = 1, checkpointEntries: Int? = nil, entriesScanned: Int? = nil, checkpointProblem: String? = nil
+    ) {
         self.entriesRead = entriesRead
         self.truncatedTailBytes = truncatedTailBytes
         self.truncatedAtOffset = truncatedAtOffset
         self.file = file
         self.savedTail = savedTail
+        self.segments = segments
+        self.checkpointEntries = checkpointEntries
+        self.entriesScanned = entriesScanned ?? entriesRead
+        self.checkpointProblem = checkpointProblem
     }
 }

@@ -1,103 +1,164 @@
-// # On-disk format of the entry log (format version 1)
+// # On-disk format of the entry log (format version 2)
 //
 // ## Files
 //
-// A log lives in one directory.
+// A log lives in one directory:
 //
-//     DIR/entries.log       the log: a header, then records, appended only
-//     DIR/entries.log.tmp   transient: a new log's header is written and fsynced here, then
-//                           renamed to entries.log and the directory fsynced, so entries.log
-//                           never exists with a partial header; a leftover .tmp is overwritten
+//     DIR/segment-00000001.log   segments: a header, then records, appended only
+//     DIR/segment-00000002.log   … numbered without gaps; only the last one is written
+//     DIR/checkpoint             optional: the index and a snapshot of the materialised
+//                                state up to a log position (see `Checkpoint.swift`)
+//     DIR/*.tmp                  transient: a new segment's header (or a checkpoint) is
+//                                written and fsynced here, renamed into place and the
+//                                directory fsynced, so no file exists half-written; a
+//                                leftover .tmp is removed at the next open
 //
 // The directory itself is locked (flock, exclusive) while a writable log is open.
-// Segments (several files, each starting with this header) come later; then only the
-// last file may have a torn tail.
+// A new segment starts when the next batch would take the last one past the segment
+// size limit (64 MiB by default); a batch never straddles two segments, so one batch
+// larger than the limit makes one larger segment. Before the new segment is created the
+// old one is fsynced: a sealed segment is complete, and only the last one may end in a
+// torn write.
 //
-// ## Header: 24 bytes at offset 0, integers big-endian
+// Format version 1 (one file, `DIR/entries.log`, no entry hashes) is not read by this
+// build: opening such a directory fails with `badHeader` naming the file.
+//
+// ## Segment header: 40 bytes at offset 0, integers big-endian
 //
 //     offset  size  field
 //     0       8     magic "TSLOG\0\0\1" = 54 53 4C 4F 47 00 00 01
-//     8       2     format version u16 = 1
+//     8       2     format version u16 = 2
 //     10      2     reserved u16 = 0
-//     12      8     instance ID u64: random, non-zero, made when the log is created
-//     20      4     CRC-32C u32 of bytes 0..<20
+//     12      8     log instance ID u64: random, non-zero, made when the log is created;
+//                   every segment of one log carries the same one
+//     20      8     segment number u64 (1, 2, …; equals the number in the file name)
+//     28      8     first record u64: how many records the earlier segments hold
+//     36      4     CRC-32C u32 of bytes 0..<36
 //
-// ## Records: from offset 24, back to back, no padding, integers big-endian
+// ## Records: from offset 40, back to back, no padding, integers big-endian
 //
 //     offset  size  field
 //     0       4     payload length L u32, 1 ≤ L ≤ EntryLimits.entryBytesMax (16384)
-//     4       4     CRC-32C u32 of the payload
-//     8       L     payload: the entry's canonical encoding (Entry.encoded())
+//     4       4     CRC-32C u32 of bytes 0..<4 and 8..<(40 + L): the length, the hash
+//                   and the payload, i.e. the whole record but the checksum itself
+//     8       32    entry hash: SHA-256 of the payload (the entry's content address)
+//     40      L     payload: the entry's canonical encoding (Entry.encoded())
 //
-// Sequence rule: for each origin the records hold seq 1, 2, 3, … in file order, with no
+// Why CRC-32C (Castagnoli) and not zlib's CRC-32: for records of this size (a few
+// hundred bytes up to 16 KiB) its polynomial detects all errors of up to 5 flipped bits
+// (Hamming distance 6), where CRC-32/IEEE guarantees 4 (Koopman, "32-Bit Cyclic
+// Redundancy Codes for Internet Applications", DSN 2002); it is the checksum of ext4
+// metadata, iSCSI, LevelDB/RocksDB and etcd's WAL, and CPUs compute it in hardware
+// (SSE 4.2 `crc32`). Ours is a portable slice-by-8 table implementation (CRC32C.swift).
+// The CRC guards against torn and damaged bytes; the entry hash names the content and is
+// what entries will chain and sign (issue 6). Both are checked on every scan.
+//
+// Sequence rule: for each origin the records hold seq 1, 2, 3, … in log order, with no
 // gap and no repeat. Records of different origins interleave freely.
 //
-// ## Durability
+// ## Durability and group commit
 //
-// One append writes all records of its batch with one write(2) (O_APPEND), then one
-// fsync(2), and returns only after the fsync. Everything up to the end of the last batch
-// whose fsync returned is durable. A failed write or fsync truncates the file back to the
-// previous end (best effort; the next append re-checks the end and truncates again).
+// An append writes all records of its batch with one write(2) (O_APPEND) and is
+// acknowledged (to a CLI caller, or to a peer as an ACK) only after an fsync(2) that
+// started after that write returned. Appends that arrive while an fsync runs share the
+// next one (group commit). A failed write cuts the segment back to the previous end and
+// the batch is refused whole. A failed fsync leaves the state of the page cache unknown
+// (see PostgreSQL's "fsyncgate", 2018): the log refuses every later append and the node
+// stops, so that recovery re-reads what really is on disk.
 //
 // ## Recovery (on open)
 //
-// Records are scanned from offset 24. A record is valid when its length is in range, it
-// lies wholly inside the file, its CRC matches, and its payload decodes as an entry. At the
-// first record that is not valid, at offset X:
+// Segments are checked in order: contiguous numbers, the same instance ID, and first
+// record = the sum of the earlier segments' records. Then records are scanned from the
+// checkpoint's position (or from the first segment's header when there is no valid
+// checkpoint). A record is valid when its length is in range, it lies wholly inside the
+// file, its CRC matches, its hash is the SHA-256 of its payload and its payload decodes.
+// At the first record that is not valid, at offset X of segment S:
 //
-// - if no valid record starts at any byte offset after X, the bytes X..<EOF are a torn tail
-//   (a write cut short by a crash before its fsync returned, so never acknowledged): the file
-//   is truncated to X and fsynced, and `LogRecovery` reports the cut;
-// - otherwise the damage lies before the tail: open throws `LogError.corrupt` naming the
-//   file and X, and leaves the file untouched.
+// - if S is the last segment and no valid record starts at any byte offset after X, the
+//   bytes X..<EOF are a torn tail (a write whose fsync had not returned, so never
+//   acknowledged): they are copied to `S.torn-X`, the file is cut to X and fsynced, and
+//   `LogRecovery` reports the cut;
+// - otherwise (damage before the tail, or anywhere in a sealed segment) open throws
+//   `LogError.corrupt` naming the segment file and X, and leaves every file untouched.
 //
 // The "no valid record after X" test is a byte-by-byte resynchronising search; it runs only
 // on this failure path. It stops a damaged length field from passing for a torn tail and so
 // truncating good records. A valid record that breaks the sequence rule is corruption
-// wherever it lies. A 0-byte file is a fresh log (its header is written). Any other file
-// shorter than the header, a wrong magic, an unknown version, non-zero reserved bits or a
-// header CRC mismatch gives `LogError.badHeader`.
+// wherever it lies. A missing segment, a header that does not belong (other instance,
+// wrong number or first record), a wrong magic, an unknown version, non-zero reserved
+// bits or a header CRC mismatch give `LogError.badHeader` naming the file.
+//
+// Records under a checkpoint are not decoded at open (that is what makes restart fast):
+// only their CRCs are checked, so damage anywhere still stops the node at start. Every
+// read re-checks the CRC of what it reads, and `tradesync verify` checks everything.
 //
 // Limitation: a crash can persist the pages of an unsynced batch out of order, leaving a
 // hole followed by valid records. That reads as corruption, not as a torn tail; the node
-// stops and names the offset. (etcd's WAL has the same rule; a repair tool comes later.)
+// stops and names the offset. (etcd's WAL has the same rule.)
 
+import Crypto
 import TradeSyncModel
 
 /// Constants and pure encoders/decoders of the log file format (see the comment at the
 /// top of `LogFormat.swift`). No I/O.
 enum LogFormat {
-    /// The 8 magic bytes that open every log file: `TSLOG\0\0\1`.
+    /// The 8 magic bytes that open every segment: `TSLOG\0\0\1`.
     static let magic: [UInt8] = [0x54, 0x53, 0x4C, 0x4F, 0x47, 0x00, 0x00, 0x01]
     /// The format version this code writes and reads.
-    static let version: UInt16 = 1
-    /// Size of the file header, in bytes: magic 8 + version 2 + reserved 2 + instance 8 + CRC 4.
-    static let headerBytes = 24
-    /// Size of a record's header, in bytes: length 4 + CRC 4.
-    static let recordHeaderBytes = 8
+    static let version: UInt16 = 2
+    /// Size of a segment header, in bytes.
+    static let headerBytes = 40
+    /// Size of a record's header, in bytes: length 4 + CRC 4 + hash 32.
+    static let recordHeaderBytes = 40
+    /// Bytes of the entry hash in a record.
+    static let hashBytes = 32
     /// Largest record payload, in bytes.
     static let payloadBytesMax = EntryLimits.entryBytesMax
     /// Largest record, in bytes.
     static let recordBytesMax = recordHeaderBytes + payloadBytesMax
-    /// The name of the (so far only) log file in the log directory.
-    static let fileName = "entries.log"
-    /// The name a new log file has while its header is written.
-    static let temporaryFileName = "entries.log.tmp"
+    /// The file of a format-1 log, refused by this build.
+    static let legacyFileName = "entries.log"
 
-    /// The 24-byte header of a new log.
-    static func header(instanceID: UInt64) -> [UInt8] {
+    /// The file name of segment `number`: `segment-00000001.log`.
+    static func segmentName(_ number: UInt64) -> String {
+        let digits = String(number)
+        return "segment-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits + ".log"
+    }
+
+    /// The segment number in a segment file name, or nil for any other name.
+    static func segmentNumber(fromName name: String) -> UInt64? {
+        guard name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
+        let digits = name.dropFirst("segment-".count).dropLast(".log".count)
+        guard digits.count >= 8, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = UInt64(digits),
+            number > 0
+        else { return nil }
+        return segmentName(number) == name ? number : nil
+    }
+
+    /// What a segment header holds.
+    struct SegmentHeader: Equatable {
+        var instanceID: UInt64
+        var number: UInt64
+        var firstRecord: UInt64
+    }
+
+    /// The 40-byte header of a new segment.
+    static func header(_ header: SegmentHeader) -> [UInt8] {
         var writer = ByteWriter(capacity: headerBytes)
         writer.writeBytes(magic)
         writer.writeU16(version)
         writer.writeU16(0)
-        writer.writeU64(instanceID)
+        writer.writeU64(header.instanceID)
+        writer.writeU64(header.number)
+        writer.writeU64(header.firstRecord)
         writer.writeU32(CRC32C.checksum(writer.bytes))
         precondition(writer.bytes.count == headerBytes, "header length")
         return writer.bytes
     }
 
-    /// Validates a header and returns its instance ID, or the reason it is invalid.
-    static func instanceID(fromHeader bytes: [UInt8]) -> Result<UInt64, HeaderProblem> {
+    /// Validates a segment header, or says why it is invalid.
+    static func parseHeader(_ bytes: [UInt8]) -> Result<SegmentHeader, HeaderProblem> {
         guard bytes.count == headerBytes else {
             return .failure(HeaderProblem(reason: "header is \(bytes.count) bytes, expected \(headerBytes)"))
         }
@@ -108,7 +169,8 @@ enum LogFormat {
         do {
             let version = try reader.readU16()
             let reserved = try reader.readU16()
-            let instanceID = try reader.readU64()
+            let header = SegmentHeader(
+                instanceID: try reader.readU64(), number: try reader.readU64(), firstRecord: try reader.readU64())
             let stored = try reader.readU32()
             // Version before CRC: another version may lay its header out differently.
             guard version == Self.version else {
@@ -116,7 +178,7 @@ enum LogFormat {
                     HeaderProblem(
                         reason: "format version \(version) is not supported (this build reads \(Self.version))"))
             }
-            let computed = CRC32C.checksum(bytes, range: 0..<20)
+            let computed = CRC32C.checksum(bytes, range: 0..<(headerBytes - 4))
             guard stored == computed else {
                 return .failure(
                     HeaderProblem(reason: "header CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))"))
@@ -124,29 +186,53 @@ enum LogFormat {
             guard reserved == 0 else {
                 return .failure(HeaderProblem(reason: "reserved field is \(reserved), expected 0"))
             }
-            guard instanceID != 0 else { return .failure(HeaderProblem(reason: "instance ID is zero")) }
-            return .success(instanceID)
+            guard header.instanceID != 0 else { return .failure(HeaderProblem(reason: "instance ID is zero")) }
+            return .success(header)
         } catch {
             return .failure(HeaderProblem(reason: "header unreadable: \(error)"))
         }
     }
 
-    /// Appends one record (`length | crc | payload`) to `buffer`.
+    /// Appends one record (`length | crc | hash | payload`) to `buffer`.
     /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`.
     static func appendRecord(payload: [UInt8], to buffer: inout [UInt8]) {
         precondition(!payload.isEmpty && payload.count <= payloadBytesMax, "record payload length out of range")
+        let start = buffer.count
         appendU32(UInt32(payload.count), to: &buffer)
-        appendU32(CRC32C.checksum(payload), to: &buffer)
+        appendU32(0, to: &buffer)
+        buffer.append(contentsOf: SHA256.hash(data: payload))
         buffer.append(contentsOf: payload)
+        let crc = recordCRC(buffer, at: start, payloadBytes: payload.count)
+        buffer[start + 4] = UInt8(truncatingIfNeeded: crc >> 24)
+        buffer[start + 5] = UInt8(truncatingIfNeeded: crc >> 16)
+        buffer[start + 6] = UInt8(truncatingIfNeeded: crc >> 8)
+        buffer[start + 7] = UInt8(truncatingIfNeeded: crc)
+    }
+
+    /// The CRC-32C of the record at `buffer[index]`: its length field, hash and payload.
+    static func recordCRC(_ buffer: [UInt8], at index: Int, payloadBytes: Int) -> UInt32 {
+        let lengthCRC = CRC32C.checksum(buffer, range: index..<(index + 4))
+        return CRC32C.checksum(
+            buffer, range: (index + 8)..<(index + recordHeaderBytes + payloadBytes), continuing: lengthCRC)
+    }
+
+    /// How much of a record ``parseRecord(_:at:end:depth:)`` checks.
+    enum CheckDepth {
+        /// Length, CRC, hash and decode: the full check (recovery scans, verify).
+        case full
+        /// Length and CRC, then decode; the hash is covered by the CRC (reads of records
+        /// that an earlier scan or a checkpoint vouched for).
+        case checksum
     }
 
     /// Parses the record that starts at `buffer[index]`, where `buffer[index..<end]` holds
     /// every byte of the file from that record on that is available (all of them up to
     /// EOF, or at least ``recordBytesMax``).
     ///
-    /// - Returns: `.valid` with the entry and the record's size in bytes, or `.invalid`
-    ///   with the reason (runs past the end, bad length, CRC mismatch, undecodable payload).
-    static func parseRecord(_ buffer: [UInt8], at index: Int, end: Int) -> RecordParse {
+    /// - Returns: `.valid` with the entry, its stored hash and the record's size in bytes,
+    ///   or `.invalid` with the reason (runs past the end, bad length, CRC mismatch, hash
+    ///   mismatch, undecodable payload).
+    static func parseRecord(_ buffer: [UInt8], at index: Int, end: Int, depth: CheckDepth = .full) -> RecordParse {
         precondition(index >= 0 && index <= end && end <= buffer.count, "record window outside the buffer")
         let available = end - index
         guard available >= recordHeaderBytes else {
@@ -160,11 +246,18 @@ enum LogFormat {
             let left = available - recordHeaderBytes
             return .invalid("record of \(length) payload bytes runs past the end of the file (\(left) left)")
         }
-        let payload = (index + recordHeaderBytes)..<(index + recordHeaderBytes + length)
         let stored = readU32(buffer, at: index + 4)
-        let computed = CRC32C.checksum(buffer, range: payload)
+        let computed = recordCRC(buffer, at: index, payloadBytes: length)
         guard stored == computed else {
-            return .invalid("payload CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))")
+            return .invalid("record CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))")
+        }
+        let hashRange = (index + 8)..<(index + recordHeaderBytes)
+        let payload = (index + recordHeaderBytes)..<(index + recordHeaderBytes + length)
+        if depth == .full {
+            let hash = buffer.withUnsafeBytes { SHA256.hash(data: UnsafeRawBufferPointer(rebasing: $0[payload])) }
+            guard hash.elementsEqual(buffer[hashRange]) else {
+                return .invalid("entry hash mismatch: the stored SHA-256 is not that of the payload")
+            }
         }
         var reader = ByteReader(buffer, range: payload)
         do {
@@ -178,6 +271,11 @@ enum LogFormat {
             }
             return .invalid("entry does not decode: \(error)")
         }
+    }
+
+    /// The 32-byte entry hash stored in the record at `buffer[index]` (not checked).
+    static func storedHash(_ buffer: [UInt8], at index: Int) -> [UInt8] {
+        Array(buffer[(index + 8)..<(index + recordHeaderBytes)])
     }
 
     static func readU32(_ buffer: [UInt8], at index: Int) -> UInt32 {

@@ -1,51 +1,135 @@
 import TradeSyncClock
 
-/// The in-memory index of one log file, rebuilt by the scan on open and extended by
-/// each append. Pure: no I/O.
+/// The in-memory index of a segmented log, rebuilt by the scan on open (or loaded from a
+/// checkpoint) and extended by each append. Pure: no I/O; `Sendable`, so a checkpoint can
+/// encode a copy off the node's actor.
 ///
-/// Shape: records are numbered 0, 1, 2, … in append order (= file order); record `n`
-/// starts at ``recordOffsets``[n] and ends where record `n + 1` starts (or at ``end``),
-/// because records lie back to back. Per origin, ``recordsByOrigin``[origin][s - 1] is the
-/// number of the record holding seq `s`: seqs have no gaps, so the array position is the
-/// seq. Memory: 8 bytes per record plus 8 per record in the per-origin arrays.
-struct LogIndex {
-    /// File offset of each record, in append order.
-    private(set) var recordOffsets: [Int] = []
+/// Shape: records are numbered 0, 1, 2, … in log order across segments. ``segments``
+/// lists each segment's number, first record and end offset; record `n` starts at
+/// ``recordOffsets``[n] inside its segment and ends where record `n + 1` starts, or at
+/// its segment's end. Per origin, ``recordsByOrigin``[origin][s - 1] is the number of the
+/// record holding seq `s` (seqs have no gaps, so the array position is the seq).
+/// Memory: 4 bytes per record plus 4 per record in the per-origin arrays.
+struct LogIndex: Sendable, Equatable {
+    /// One segment as the index sees it.
+    struct Segment: Sendable, Equatable {
+        /// The number in the file name and header.
+        var number: UInt64
+        /// The number of the segment's first record (the records of all earlier segments).
+        var firstRecord: Int
+        /// The offset just past the segment's last record.
+        var end: Int
+    }
+
+    /// The segments, ascending; never empty.
+    private(set) var segments: [Segment]
+    /// Offset of each record inside its segment, in log order (segments stay < 4 GiB).
+    private(set) var recordOffsets: [UInt32] = []
     /// Per origin: record numbers, seq `s` at position `s - 1`.
-    private(set) var recordsByOrigin: [NodeID: [Int]] = [:]
+    private(set) var recordsByOrigin: [NodeID: [UInt32]] = [:]
     /// Origin → highest seq in the log.
     private(set) var vector = VersionVector()
-    /// The offset just past the last record: where the next append goes.
-    private(set) var end: Int
 
-    init(end: Int) { self.end = end }
+    /// An index of one empty segment.
+    init(firstSegment number: UInt64) {
+        segments = [Segment(number: number, firstRecord: 0, end: LogFormat.headerBytes)]
+    }
+
+    /// An index rebuilt from its parts (a checkpoint); the caller has checked them with
+    /// ``isConsistent``.
+    init(segments: [Segment], recordOffsets: [UInt32], recordsByOrigin: [NodeID: [UInt32]]) {
+        self.segments = segments
+        self.recordOffsets = recordOffsets
+        self.recordsByOrigin = recordsByOrigin
+        var vector = VersionVector()
+        for (origin, numbers) in recordsByOrigin where !numbers.isEmpty {
+            vector.add(Dot(origin: origin, seq: UInt64(numbers.count)))
+        }
+        self.vector = vector
+    }
+
+    /// True when the parts agree: segments ascending and contiguous in records, every
+    /// record number in range and listed once (ascending per origin), offsets ascending within
+    /// each segment. O(records).
+    var isConsistent: Bool {
+        guard let first = segments.first, first.firstRecord == 0 else { return false }
+        for (position, segment) in segments.enumerated() {
+            let next = position + 1 < segments.count ? segments[position + 1].firstRecord : recordOffsets.count
+            guard segment.firstRecord <= next, next <= recordOffsets.count else { return false }
+            if position > 0 && segment.number != segments[position - 1].number + 1 { return false }
+            var minimum = LogFormat.headerBytes
+            for number in segment.firstRecord..<next {
+                let offset = Int(recordOffsets[number])
+                let placed = number == segment.firstRecord ? offset == LogFormat.headerBytes : offset >= minimum
+                guard placed, offset + LogFormat.recordHeaderBytes < segment.end else { return false }
+                minimum = offset + LogFormat.recordHeaderBytes + 1
+            }
+            if next == segment.firstRecord && segment.end != LogFormat.headerBytes { return false }
+        }
+        var seen = [Bool](repeating: false, count: recordOffsets.count)
+        for numbers in recordsByOrigin.values {
+            for (position, number) in numbers.enumerated() {
+                guard position == 0 || numbers[position - 1] < number else { return false }
+                guard Int(number) < seen.count, !seen[Int(number)] else { return false }
+                seen[Int(number)] = true
+            }
+        }
+        return seen.allSatisfy { $0 }
+    }
 
     /// The number of records.
     var count: Int { recordOffsets.count }
 
-    /// The offset just past record `number`.
-    func recordEnd(_ number: Int) -> Int {
-        number + 1 < recordOffsets.count ? recordOffsets[number + 1] : end
+    /// The last segment: the one appended to.
+    var last: Segment { segments[segments.count - 1] }
+
+    /// The position of the segment holding record `number` in ``segments``.
+    func segmentPosition(of number: Int) -> Int {
+        precondition(number >= 0 && number < count, "record number outside the log")
+        var lower = 0
+        var upper = segments.count - 1
+        while lower < upper {  // bound: halves the range each pass
+            let middle = (lower + upper + 1) / 2
+            if segments[middle].firstRecord <= number { lower = middle } else { upper = middle - 1 }
+        }
+        return lower
+    }
+
+    /// Record `number`'s segment position, start offset and end offset.
+    func location(of number: Int) -> (segment: Int, offset: Int, end: Int) {
+        let segment = segmentPosition(of: number)
+        let nextInSegment =
+            number + 1 < count && (segment + 1 == segments.count || number + 1 < segments[segment + 1].firstRecord)
+        let end = nextInSegment ? Int(recordOffsets[number + 1]) : segments[segment].end
+        return (segment, Int(recordOffsets[number]), end)
     }
 
     /// The seq the next entry of `origin` must carry.
     func nextSeq(_ origin: NodeID) -> UInt64 { vector[origin] &+ 1 }
 
-    /// Records an entry written at `offset` (the current ``end``) with `bytes` record bytes.
-    /// - Precondition: the record starts at ``end`` and its seq is ``nextSeq(_:)``.
+    /// Records an entry written at `offset` (the last segment's current end) with `bytes`
+    /// record bytes.
+    /// - Precondition: the record starts at the end of the last segment and its seq is
+    ///   ``nextSeq(_:)``.
     mutating func add(_ dot: Dot, offset: Int, bytes: Int) {
-        precondition(offset == end, "log index: record must start at the end")
+        precondition(offset == last.end, "log index: record must start at the end")
         precondition(dot.seq == nextSeq(dot.origin), "log index: seq must be contiguous")
         precondition(bytes > LogFormat.recordHeaderBytes && bytes <= LogFormat.recordBytesMax, "log index: record size")
-        recordsByOrigin[dot.origin, default: []].append(recordOffsets.count)
-        recordOffsets.append(offset)
+        precondition(offset + bytes <= Int(UInt32.max), "log index: segment over 4 GiB")
+        recordsByOrigin[dot.origin, default: []].append(UInt32(recordOffsets.count))
+        recordOffsets.append(UInt32(offset))
         vector.add(dot)
-        end = offset + bytes
+        segments[segments.count - 1].end = offset + bytes
+    }
+
+    /// Starts segment `number` (the last one's number + 1) holding no record yet.
+    mutating func startSegment() {
+        segments.append(Segment(number: last.number + 1, firstRecord: count, end: LogFormat.headerBytes))
     }
 
     /// The record numbers holding seqs `after + 1 … after + limit` of `origin` (fewer when
     /// the log holds fewer), ascending by seq.
-    func records(origin: NodeID, after seq: UInt64, limit: Int) -> ArraySlice<Int> {
+    func records(origin: NodeID, after seq: UInt64, limit: Int) -> ArraySlice<UInt32> {
         guard let numbers = recordsByOrigin[origin], limit > 0, seq < UInt64(numbers.count) else { return [] }
         let lower = Int(seq)
         let upper = lower + min(limit, numbers.count - lower)

@@ -4,21 +4,14 @@ import TradeSyncClock
 /// 100,000 entries, and far more than the largest record.
 let scanWindowBytes = 1 << 20
 
-/// The recovery scan of one log file (rules in the comment at the top of
-/// `LogFormat.swift`): validates every record from the header on, builds the
-/// ``LogIndex``, and tells a torn tail from corruption. Reads only; the caller truncates.
+/// The recovery scan of one segment (rules in the comment at the top of
+/// `LogFormat.swift`): validates every record from `start` on, extends the ``LogIndex``,
+/// and tells a torn tail from corruption. Reads only; the caller truncates.
 ///
-/// Complexity: O(file size) reads and CRC work; the resynchronising search that runs
-/// after an invalid record is O(bytes after it), plus a CRC for each position whose
-/// length field is in range.
+/// Complexity: O(bytes scanned) reads, CRC, SHA-256 and decode work; the resynchronising
+/// search that runs after an invalid record is O(bytes after it), plus a CRC for each
+/// position whose length field is in range.
 struct LogScan {
-    /// What the scan found.
-    struct Outcome {
-        var index: LogIndex
-        /// Why the tail at `index.end` is torn; nil when the file ends on a record boundary.
-        var tornReason: String?
-    }
-
     let file: LogFile
     let size: Int
     private var window: [UInt8] = []
@@ -31,11 +24,17 @@ struct LogScan {
         self.size = size
     }
 
-    /// Scans every record after the header.
-    /// - Throws: `corrupt` (bad record before the tail, or a seq gap); `io` on read errors.
-    mutating func run() throws(LogError) -> Outcome {
-        var index = LogIndex(end: LogFormat.headerBytes)
-        var offset = LogFormat.headerBytes
+    /// Scans the records of the index's last segment from its current end to the end of
+    /// the file, adding each to `index`.
+    ///
+    /// - Parameter sealed: true for a segment that is not the last: it must end on a
+    ///   record boundary, so any invalid record is corruption.
+    /// - Returns: why the bytes after `index.last.end` are a torn tail; nil when the file
+    ///   ends on a record boundary.
+    /// - Throws: `corrupt` (bad record before the tail, in a sealed segment, or a seq
+    ///   gap); `io` on read errors.
+    mutating func run(into index: inout LogIndex, sealed: Bool) throws(LogError) -> String? {
+        var offset = index.last.end
         while offset < size {  // bound: offset grows by at least one record header per pass
             switch try parse(at: offset) {
             case .valid(let entry, let recordBytes):
@@ -48,16 +47,21 @@ struct LogScan {
                 index.add(entry.dot, offset: offset, bytes: recordBytes)
                 offset += recordBytes
             case .invalid(let reason):
+                if sealed {
+                    throw .corrupt(
+                        file: file.path, offset: offset,
+                        reason: "\(reason); the segment is sealed (a later segment exists), so this is not a torn tail")
+                }
                 if let later = try firstValidRecord(after: offset) {
                     throw .corrupt(
                         file: file.path, offset: offset,
                         reason: "\(reason); a valid record follows at byte offset \(later), so this is not a torn tail")
                 }
-                return Outcome(index: index, tornReason: reason)
+                return reason
             }
         }
-        precondition(index.end == size, "scan must end at the end of the file")
-        return Outcome(index: index, tornReason: nil)
+        precondition(index.last.end == size, "scan must end at the end of the file")
+        return nil
     }
 
     /// Parses the record at `offset` (which is below ``size``).
@@ -91,5 +95,43 @@ struct LogScan {
         window = try file.read(at: offset, count: min(scanWindowBytes, size - offset))
         windowStart = offset
         return 0
+    }
+}
+
+/// The checksum pass over records a checkpoint covers: each record's CRC-32C (which
+/// covers its length, hash and payload) is checked, nothing is decoded. Cheap enough to
+/// run at every start (about 1 GB/s in an optimised build), so corruption under a
+/// checkpoint stops the node at start, as corruption in the scanned tail does.
+///
+/// Complexity: O(covered bytes), one `pread` per MiB.
+/// - Throws: `corrupt` naming the segment and the record's offset; `io` on read errors.
+func verifyChecksums(of index: LogIndex, files: [LogFile]) throws(LogError) {
+    var number = 0
+    while number < index.count {  // bound: each pass checks at least one record
+        let first = index.location(of: number)
+        var upper = number + 1
+        var end = first.end
+        while upper < index.count {  // bound: index.count
+            let next = index.location(of: upper)
+            guard next.segment == first.segment, next.end - first.offset <= scanWindowBytes else { break }
+            end = next.end
+            upper += 1
+        }
+        let file = files[first.segment]
+        let bytes = try file.read(at: first.offset, count: end - first.offset)
+        for record in number..<upper {
+            let start = Int(index.recordOffsets[record]) - first.offset
+            let recordEnd = record + 1 < upper ? Int(index.recordOffsets[record + 1]) - first.offset : bytes.count
+            let length = recordEnd - start - LogFormat.recordHeaderBytes
+            let stored = LogFormat.readU32(bytes, at: start + 4)
+            guard length >= 1, Int(LogFormat.readU32(bytes, at: start)) == length,
+                stored == LogFormat.recordCRC(bytes, at: start, payloadBytes: length)
+            else {
+                throw .corrupt(
+                    file: file.path, offset: first.offset + start,
+                    reason: "record under the checkpoint fails its CRC-32C check (length or checksum damaged)")
+            }
+        }
+        number = upper
     }
 }

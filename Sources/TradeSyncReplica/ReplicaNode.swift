@@ -10,71 +10,116 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
     case batchGap(dot: Dot, expectedSeq: UInt64)
     /// The log on disk does not replay into a replica (a gap between entries).
     case replay(ReplicaError)
+    /// The node stopped serving writes (a failed fsync, a corrupt read); the write was
+    /// not acknowledged and may or may not be on disk.
+    case stopped(reason: String)
 
     public var description: String {
         switch self {
         case .log(let error): "log: \(error)"
         case .batchGap(let dot, let expected): "batch skips ahead: entry \(dot), expected seq \(expected)"
         case .replay(let error): "log does not replay: \(error)"
+        case .stopped(let reason): "node stopped serving writes: \(reason)"
         }
     }
+}
+
+/// How ``ReplicaNode/init(localID:store:)`` rebuilt the replica.
+public struct ReplicaRestore: Sendable, Equatable {
+    /// Entries whose effect came from the checkpoint's snapshot (0 without one).
+    public var fromSnapshot = 0
+    /// Entries replayed from the log after it.
+    public var replayed = 0
+    /// Why a checkpoint's snapshot was present but not used (then everything replayed).
+    public var snapshotProblem: String?
 }
 
 /// A node's pure core: its ``Replica`` over a ``LogStore``. The daemon wraps it in an
 /// actor; the deterministic simulator drives it directly. No clock (time is passed in),
 /// no sockets.
 ///
-/// The rule it keeps: every entry, local or received, is appended durably to the store
-/// *before* it is applied to the replica, and nothing is reported (to a CLI caller or,
-/// through the returned vector, to a peer) that is not durable.
+/// The rule it keeps: nothing is reported (to a CLI caller or, as an ACK vector, to a
+/// peer) and nothing is sent to a peer that is not durable. Entries are written to the
+/// store and applied at once (so the next local write sees them in its causal context),
+/// but the `stage…` calls return a ticket, and the caller acknowledges only once the
+/// store's ``LogStore/durableCount`` reaches it (group commit). ``fetch(after:entriesMax:bytesMax:)``
+/// and ``durableVector`` never go past what is durable. The plain calls (``writeLocal(_:nowMs:)``,
+/// ``importRecords(_:nowMs:)``, ``persist(_:)``) stage and sync in one go.
 public struct ReplicaNode<Store: LogStore> {
     public private(set) var replica: Replica
     public let store: Store
+    /// How the replica was rebuilt at start.
+    public let restore: ReplicaRestore
 
-    /// Replays `store` into a fresh replica for `localID`.
+    /// Rebuilds the replica for `localID`: from the store's checkpoint snapshot plus the
+    /// entries after it, or, without a usable snapshot, by replaying every entry.
     /// - Throws: ``NodeError/replay(_:)`` when the stored entries do not apply in order,
     ///   or whatever the store's replay throws.
     public init(localID: NodeID, store: Store) throws {
+        var restore = ReplicaRestore()
         var replica = Replica(localID: localID)
+        var first = 0
+        if let checkpoint = store.checkpoint {
+            do {
+                replica = try Replica.decodeSnapshot(checkpoint.state, localID: localID)
+                first = checkpoint.entryCount
+                restore.fromSnapshot = first
+            } catch {
+                restore.snapshotProblem = "snapshot does not decode: \(error)"
+            }
+        }
         do {
-            try store.replay { entry in try replica.apply(entry) }
+            try store.replay(from: first) { entry in
+                try replica.apply(entry)
+                restore.replayed += 1
+            }
         } catch let error as ReplicaError {
             throw NodeError.replay(error)
         }
         self.replica = replica
         self.store = store
+        self.restore = restore
     }
 
-    /// Authors local writes, appends them durably, applies them. Returns the entries.
+    /// Origin → highest durable seq: what HELLO, VECTOR and ACK may claim.
+    public var durableVector: VersionVector { store.durableVector }
+
+    /// Authors local writes, writes and applies them; durable once the store's
+    /// ``LogStore/durableCount`` reaches the returned ticket.
     /// - Parameter nowMs: wall-clock Unix milliseconds for the HLC.
-    /// - Throws: ``NodeError/log(_:)``; then nothing was applied and the seqs are reused.
-    public mutating func writeLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
-        throws(NodeError) -> [Entry]
+    /// - Throws: ``NodeError/log(_:)``; then nothing was written or applied.
+    public mutating func stageLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
+        throws(NodeError) -> (entries: [Entry], ticket: Int)
     {
-        guard !writes.isEmpty else { return [] }
+        guard !writes.isEmpty else { return ([], store.entryCount) }
         let entries = replica.prepare(writes, nowMs: nowMs)
-        do { try store.append(entries) } catch { throw .log(error) }
-        applyDurable(entries)
-        return entries
+        let ticket: Int
+        do { ticket = try store.write(entries) } catch { throw .log(error) }
+        applyWritten(entries)
+        return (entries, ticket)
     }
 
-    /// Writes the records whose values the node does not already hold, in one append:
-    /// an import lands whole or not at all, and a re-import writes nothing.
-    /// - Returns: the entries written; `records.count - written.count` were unchanged.
-    /// - Throws: ``NodeError/log(_:)``.
-    public mutating func importRecords(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError) -> [Entry] {
+    /// Stages the records whose values the node does not already hold, in one write: an
+    /// import is written whole or not at all, and a re-import writes nothing.
+    /// - Returns: the entries written (`records.count - entries.count` were unchanged)
+    ///   and the ticket. - Throws: ``NodeError/log(_:)``.
+    public mutating func stageImport(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError)
+        -> (entries: [Entry], ticket: Int)
+    {
         var writes: [(key: TradeKey, operation: Operation)] = []
         for record in records where !replica.holds(record.key, operation: .put(record.values)) {
             writes.append((key: record.key, operation: .put(record.values)))
         }
-        return try writeLocal(writes, nowMs: nowMs)
+        return try stageLocal(writes, nowMs: nowMs)
     }
 
-    /// Appends a batch received from a peer durably and applies it. Entries already held
-    /// are skipped. Returns the node's vector afterwards (what an ACK carries).
+    /// Stages a batch received from a peer: entries already held are skipped, the rest
+    /// written and applied. The ticket covers everything written so far (a skipped entry
+    /// may be another batch's, not yet durable), so an ACK sent once it is durable never
+    /// claims too much.
     /// - Throws: ``NodeError/batchGap(dot:expectedSeq:)`` when an entry skips ahead
     ///   (nothing is written); ``NodeError/log(_:)``.
-    public mutating func persist(_ entries: [Entry]) throws(NodeError) -> VersionVector {
+    public mutating func stagePersist(_ entries: [Entry]) throws(NodeError) -> Int {
         var next: [NodeID: UInt64] = [:]
         var fresh: [Entry] = []
         for entry in entries {
@@ -85,20 +130,49 @@ public struct ReplicaNode<Store: LogStore> {
             fresh.append(entry)
         }
         if !fresh.isEmpty {
-            do { try store.append(fresh) } catch { throw .log(error) }
-            applyDurable(fresh)
+            do { _ = try store.write(fresh) } catch { throw .log(error) }
+            applyWritten(fresh)
         }
-        return replica.vector
+        return store.entryCount
     }
 
-    /// Entries held that `after` lacks: per origin ascending from `after[origin] + 1`, at
-    /// most `entriesMax` entries and about `bytesMax` bytes of encodings (the session
-    /// trims to its exact limits). Empty when `after` covers everything held.
+    /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.
+    /// - Throws: ``NodeError/log(_:)``.
+    public mutating func writeLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
+        throws(NodeError) -> [Entry]
+    {
+        let staged = try stageLocal(writes, nowMs: nowMs)
+        try sync()
+        return staged.entries
+    }
+
+    /// ``stageImport(_:nowMs:)`` then a sync. - Throws: ``NodeError/log(_:)``.
+    public mutating func importRecords(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError) -> [Entry] {
+        let staged = try stageImport(records, nowMs: nowMs)
+        try sync()
+        return staged.entries
+    }
+
+    /// ``stagePersist(_:)`` then a sync; returns the durable vector (what an ACK carries).
+    /// - Throws: as ``stagePersist(_:)``.
+    public mutating func persist(_ entries: [Entry]) throws(NodeError) -> VersionVector {
+        _ = try stagePersist(entries)
+        try sync()
+        return store.durableVector
+    }
+
+    private func sync() throws(NodeError) {
+        do { try store.sync() } catch { throw .log(error) }
+    }
+
+    /// Durable entries that `after` lacks: per origin ascending from `after[origin] + 1`,
+    /// at most `entriesMax` entries and about `bytesMax` bytes of encodings (the session
+    /// trims to its exact limits). Empty when `after` covers everything durable.
     /// - Throws: ``NodeError/log(_:)`` when the store cannot be read.
     public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) throws(NodeError) -> [Entry] {
         var result: [Entry] = []
         var bytes = 0
-        for (origin, held) in replica.vector.sorted where held > after[origin] {
+        for (origin, held) in store.durableVector.sorted where held > after[origin] {
             let wanted = min(Int(held - after[origin]), entriesMax - result.count)
             guard wanted > 0, bytes < bytesMax else { break }
             let entries: [Entry]
@@ -117,11 +191,11 @@ public struct ReplicaNode<Store: LogStore> {
     /// The replica's state digest (cached until the next write); see ``Replica/digest()``.
     public mutating func digest() -> [UInt8] { replica.digest() }
 
-    /// Applies entries the store has just made durable.
-    private mutating func applyDurable(_ entries: [Entry]) {
+    /// Applies entries just written to the store.
+    private mutating func applyWritten(_ entries: [Entry]) {
         for entry in entries {
             do { try replica.apply(entry) } catch {
-                preconditionFailure("durable entry \(entry.dot) does not apply: \(error)")
+                preconditionFailure("written entry \(entry.dot) does not apply: \(error)")
             }
         }
     }

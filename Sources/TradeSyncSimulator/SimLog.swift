@@ -135,9 +135,30 @@ public final class SimLog: LogStore {
         return result
     }
 
-    public func replay(_ visit: (Entry) throws -> Void) throws {
+    public func replay(from first: Int, _ visit: (Entry) throws -> Void) throws {
         guard !isCrashed else { throw LogError.closed(file: file) }
-        for index in recordStarts.indices { try visit(try decodeRecord(index)) }
+        for index in recordStarts.indices where index >= first { try visit(try decodeRecord(index)) }
+    }
+
+    // The simulated disk makes every append durable before it returns (or crashes), so
+    // written and durable are the same here; group commit is the daemon's concern.
+
+    /// Same as ``vector``: every append is durable when it returns.
+    public var durableVector: VersionVector { vector }
+    /// Same as ``entryCount``.
+    public var durableCount: Int { entryCount }
+    /// The simulated disk keeps no checkpoint.
+    public var checkpoint: LogCheckpoint? { nil }
+
+    /// ``append(_:)``; returns the entry count after it.
+    public func write(_ entries: [Entry]) throws(LogError) -> Int {
+        try append(entries)
+        return entryCount
+    }
+
+    /// Nothing to do: appends are durable when they return.
+    public func sync() throws(LogError) {
+        guard !isCrashed else { throw .closed(file: file) }
     }
 
     /// FNV-1a 64 of the stored encoding of `dot`, or nil when not held (for the oracle).

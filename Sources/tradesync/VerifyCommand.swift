@@ -10,15 +10,19 @@ import Glibc
 
 /// `tradesync verify --data-dir DIR`: checks a stopped node's data directory offline.
 ///
-/// Reads the whole log read-only (every record's length and CRC-32C, every entry's
-/// encoding, seqs without gaps per origin), rebuilds the state from it with the same code
-/// the daemon uses, and prints the counts and the state digest, which equals the digest
-/// `status` showed when the node stopped. Exits 4 on any damage, naming the file and byte
-/// offset; nothing is modified, a torn tail included.
+/// Reads every segment read-only and checks every record (length, CRC-32C, the stored
+/// SHA-256 entry hash against the payload, the entry's encoding, seqs without gaps per
+/// origin, segment headers and their order), rebuilds the state from the whole log with
+/// the same code the daemon uses, and prints the counts and the state digest, which
+/// equals the digest `status` showed when the node stopped. A checkpoint, when there is
+/// one, is checked too: its snapshot must equal the state of the log's first entries it
+/// covers. Exits 4 on any damage, naming the file and byte offset; nothing is modified,
+/// a torn tail included. A checkpoint the node would not use (stale, another log) is
+/// reported but is not damage: the node replays the log instead.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check a stopped node's data directory: checksums, replay, counts and state digest.")
+        abstract: "Check a stopped node's data directory: checksums, hashes, replay, checkpoint, counts and digest.")
 
     @Option(name: .long, help: ArgumentHelp("The node's data directory.", valueName: "dir"))
     var dataDir = "./tradesync-data"
@@ -28,19 +32,14 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws(CLIFailure) {
         try refuseWhileRunning()
-        let log: FileLog
-        do { log = try FileLog.open(directory: dataDir, readOnly: true) } catch {
-            if case .io(_, _, let code) = error, code == ENOENT {
-                throw CLIFailure(.invalidInput, "\(dataDir) holds no TradeSync log (\(error))")
-            }
-            throw CLIFailure(.dataFault, error.description)
-        }
+        let log = try openLog(useCheckpoint: false)
         defer { log.close() }
         var node: ReplicaNode<FileLog>
         do { node = try ReplicaNode(localID: .zero, store: log) } catch {
             throw CLIFailure(.dataFault, "\(log.path): \(error)")
         }
-        let report = VerifyReport(log: log, node: &node, dataDir: dataDir)
+        let checkpoint = try checkCheckpoint()
+        let report = VerifyReport(log: log, node: &node, dataDir: dataDir, checkpoint: checkpoint)
         try Printer(json: json).emit(report) { report.text }
         if let torn = log.recovery.truncatedAtOffset {
             throw CLIFailure(
@@ -48,6 +47,51 @@ struct VerifyCommand: ParsableCommand {
                 "\(log.path): torn tail of \(log.recovery.truncatedTailBytes) bytes at offset \(torn) "
                     + "(a write cut short by a crash; tradesyncd cuts it, keeping a copy, at its next start)")
         }
+        if case .mismatch(let reason) = checkpoint {
+            throw CLIFailure(.dataFault, "\(dataDir)/checkpoint: \(reason)")
+        }
+    }
+
+    private func openLog(useCheckpoint: Bool) throws(CLIFailure) -> FileLog {
+        do { return try FileLog.open(directory: dataDir, options: LogOptions(readOnly: true, useCheckpoint: useCheckpoint)) } catch {
+            if case .io(_, _, let code) = error, code == ENOENT {
+                throw CLIFailure(.invalidInput, "\(dataDir) holds no TradeSync log (\(error))")
+            }
+            throw CLIFailure(.dataFault, error.description)
+        }
+    }
+
+    /// Loads the checkpoint as the node would and compares its snapshot with a replay of
+    /// the entries it covers.
+    private func checkCheckpoint() throws(CLIFailure) -> CheckpointCheck {
+        let log = try openLog(useCheckpoint: true)
+        defer { log.close() }
+        guard let checkpoint = log.checkpoint else {
+            return .unused(log.recovery.checkpointProblem ?? "not loaded")
+        }
+        var saved: Replica
+        do { saved = try Replica.decodeSnapshot(checkpoint.state, localID: .zero) } catch {
+            return .mismatch("its snapshot does not decode: \(error)")
+        }
+        var replayed = Replica(localID: .zero)
+        var applied = 0
+        do {
+            try log.replay(from: 0) { entry in
+                guard applied < checkpoint.entryCount else { return }
+                try replayed.apply(entry)
+                applied += 1
+            }
+        } catch {
+            throw CLIFailure(.dataFault, "\(log.path): \(error)")
+        }
+        let savedDigest = saved.digest()
+        let replayedDigest = replayed.digest()
+        guard savedDigest == replayedDigest, saved.vector == replayed.vector, saved.counts == replayed.counts else {
+            return .mismatch(
+                "its snapshot of the first \(checkpoint.entryCount) entries has digest \(Hex.encode(savedDigest)), "
+                    + "the log's entries give \(Hex.encode(replayedDigest))")
+        }
+        return .matches(entries: checkpoint.entryCount)
     }
 
     /// A running node holds `DIR/LOCK`; verifying under it would race its appends.
@@ -62,11 +106,30 @@ struct VerifyCommand: ParsableCommand {
     }
 }
 
+/// What verify found about the checkpoint.
+enum CheckpointCheck {
+    /// Its snapshot equals the state of the first `entries` entries.
+    case matches(entries: Int)
+    /// Absent, or one the node would ignore (the reason); not damage.
+    case unused(String)
+    /// It would be loaded but does not match the log: damage.
+    case mismatch(String)
+
+    var text: String {
+        switch self {
+        case .matches(let entries): "covers \(entries) entries, snapshot matches the log"
+        case .unused(let reason): "none used (\(reason)); the node replays the whole log"
+        case .mismatch(let reason): "DAMAGED: \(reason)"
+        }
+    }
+}
+
 /// What `verify` prints.
 struct VerifyReport: Encodable {
     let dataDir: String
     let log: String
     let logInstance: String
+    let segments: Int
     let entries: Int
     let records: Int
     let keys: Int
@@ -78,11 +141,16 @@ struct VerifyReport: Encodable {
     let digest: String
     /// Bytes of a torn tail found after the last whole record (0 when none).
     let tornTailBytes: Int
+    /// Entries the checkpoint covers when its snapshot matches; nil otherwise.
+    let checkpointEntries: Int?
+    /// One line on the checkpoint.
+    let checkpoint: String
 
-    init(log: FileLog, node: inout ReplicaNode<FileLog>, dataDir: String) {
+    init(log: FileLog, node: inout ReplicaNode<FileLog>, dataDir: String, checkpoint: CheckpointCheck) {
         self.dataDir = dataDir
         self.log = log.path
         logInstance = String(log.instanceID, radix: 16)
+        segments = log.recovery.segments
         entries = log.entryCount
         let counts = node.replica.counts
         records = counts.records
@@ -94,20 +162,29 @@ struct VerifyReport: Encodable {
         self.vector = vector
         digest = Hex.encode(node.digest())
         tornTailBytes = log.recovery.truncatedTailBytes
+        if case .matches(let covered) = checkpoint { checkpointEntries = covered } else { checkpointEntries = nil }
+        self.checkpoint = checkpoint.text
     }
 
     enum CodingKeys: String, CodingKey {
-        case log, entries, records, keys, conflicts, tombstones, vector, digest
+        case log, segments, entries, records, keys, conflicts, tombstones, vector, digest, checkpoint
         case dataDir = "data_dir", logInstance = "log_instance", tornTailBytes = "torn_tail_bytes"
+        case checkpointEntries = "checkpoint_entries"
     }
 
     var text: String {
         labelled(
             [
-                ("log", log), ("log instance", logInstance), ("entries", "\(entries)"), ("records", "\(records)"),
-                ("keys", "\(keys)"), ("conflicts", "\(conflicts)"), ("tombstones", "\(tombstones)"),
-                ("origins", "\(vector.count)"), ("digest", digest),
-                ("checksums", tornTailBytes == 0 ? "all good" : "good up to a torn tail of \(tornTailBytes) bytes"),
+                ("log", log), ("log instance", logInstance), ("segments", "\(segments)"), ("entries", "\(entries)"),
+                ("records", "\(records)"), ("keys", "\(keys)"), ("conflicts", "\(conflicts)"),
+                ("tombstones", "\(tombstones)"), ("origins", "\(vector.count)"), ("digest", digest),
+                (
+                    "checksums",
+                    tornTailBytes == 0
+                        ? "all good (CRC-32C and SHA-256 of every entry)"
+                        : "good up to a torn tail of \(tornTailBytes) bytes"
+                ),
+                ("checkpoint", checkpoint),
             ], indent: "")
     }
 }

@@ -67,7 +67,7 @@ func nodeID(_ byte: UInt8) throws -> NodeID {
         let held = log.vector[a]
         #expect(held >= 1 && held <= 6)
         var replayed: [UInt64] = []
-        try log.replay { replayed.append($0.dot.seq) }
+        try log.replay(from: 0) { replayed.append($0.dot.seq) }
         #expect(replayed == Array(1...held))
         try log.append([try entry(a, held + 1)])
         #expect(log.vector[a] == held + 1)

@@ -1,0 +1,174 @@
+import Logging
+import NIOPosix
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncReplica
+import TradeSyncTransport
+
+/// Appends waiting for an fsync, and whether one is in flight.
+///
+/// Group commit (as in PostgreSQL's WAL flush and TigerBeetle's journal): a write goes
+/// to the page cache at once and its caller waits for a ticket (the entry count after
+/// its batch). At most one fsync runs, on a dedicated thread; when it returns, every
+/// waiter whose ticket it covers is released together, and if more writes arrived
+/// meanwhile the next fsync starts at once and covers all of them. Under load one fsync
+/// serves many writers; alone, a writer waits for exactly one fsync.
+struct GroupCommitState {
+    var waiters: [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    var inFlight: Task<Void, Never>?
+    /// fsyncs completed, and the waiters they released (the ratio is the grouping).
+    var syncs = 0
+    var released = 0
+}
+
+/// The checkpoint policy's state: what the last checkpoint covers, and the one in flight.
+///
+/// Policy: a checkpoint is taken when the durable entries past the last one reach
+/// `max(config.checkpointEntries, covered / 4)`, so checkpoints cost O(1) amortised per
+/// entry and a crash leaves at most that many entries to replay; and at clean shutdown.
+struct CheckpointState {
+    var covered: Int
+    var inFlight: Task<Void, Never>?
+}
+
+extension Node {
+    /// Returns once the first `ticket` entries of the log are durable.
+    /// - Throws: ``NodeError/stopped(reason:)`` when an fsync failed or the node stopped
+    ///   for another reason (the write may or may not be on disk; it was not acknowledged).
+    func waitDurable(_ ticket: Int) async throws(NodeError) {
+        if log.durableCount >= ticket {
+            notifyLinks()
+            return
+        }
+        if let fatalReason { throw .stopped(reason: fatalReason) }
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                commit.waiters.append((ticket, continuation))
+                startSyncIfIdle()
+            }
+        } catch {
+            throw .stopped(reason: fatalReason ?? "\(error)")
+        }
+    }
+
+    /// Starts an fsync on the sync thread unless one is running or nothing is pending.
+    func startSyncIfIdle() {
+        guard commit.inFlight == nil, fatalReason == nil, let request = log.syncRequest() else { return }
+        let pool = syncPool
+        commit.inFlight = Task {
+            let result: Int32
+            do { result = try await pool.runIfActive { request.perform() } } catch { result = EIO_SHUTDOWN }
+            await self.syncFinished(request, errno: result)
+        }
+    }
+
+    /// Records an fsync's outcome, releases the waiters it covers, starts the next one.
+    func syncFinished(_ request: LogSyncRequest, errno: Int32) {
+        commit.inFlight = nil
+        do {
+            try log.completeSync(request, errno: errno)
+        } catch {
+            fail("\(error)")
+            return
+        }
+        commit.syncs += 1
+        let durable = log.durableCount
+        var waiting: [(ticket: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        var released = 0
+        for waiter in commit.waiters {
+            if waiter.ticket <= durable {
+                waiter.continuation.resume()
+                released += 1
+            } else {
+                waiting.append(waiter)
+            }
+        }
+        commit.waiters = waiting
+        commit.released += released
+        if released > 0 { notifyLinks() }
+        if !commit.waiters.isEmpty { startSyncIfIdle() }
+        maybeCheckpoint()
+    }
+
+    /// Stops serving writes: fails every waiter, logs the reason once, and tells the
+    /// daemon, which shuts down (exit 1) so that a restart recovers from what is on disk.
+    func fail(_ reason: String) {
+        guard fatalReason == nil else { return }
+        fatalReason = reason
+        logger.critical("node stopping: \(reason)")
+        let waiters = commit.waiters
+        commit.waiters = []
+        for waiter in waiters { waiter.continuation.resume(throwing: NodeError.stopped(reason: reason)) }
+        failureSink.yield(reason)
+    }
+
+    /// The reason the node failed, once it has; nil when the node shuts down normally.
+    func nextFailure() async -> String? {
+        for await reason in failures { return reason }
+        return nil
+    }
+
+    // MARK: Checkpoints
+
+    /// Starts a checkpoint off the actor when the policy (``CheckpointState``) says so.
+    func maybeCheckpoint() {
+        guard checkpoints.inFlight == nil, fatalReason == nil else { return }
+        let fresh = log.durableCount - checkpoints.covered
+        guard fresh >= max(config.checkpointEntries, checkpoints.covered / 4) else { return }
+        let replica = core.replica  // a copy: the actor goes on writing
+        let image = log.checkpointImage()
+        let pool = checkpointPool
+        checkpoints.inFlight = Task {
+            do {
+                let (bytes, seconds) = try await pool.runIfActive { try Self.writeCheckpoint(replica: replica, image: image) }
+                await self.checkpointFinished(image.entryCount, bytes: bytes, seconds: seconds)
+            } catch {
+                await self.checkpointFailed(error)
+            }
+        }
+    }
+
+    func checkpointFinished(_ covered: Int, bytes: Int, seconds: Double) {
+        checkpoints.inFlight = nil
+        checkpoints.covered = covered
+        logger.info("checkpoint at \(covered) entries: \(bytes) bytes in \(milliseconds(seconds)) ms")
+    }
+
+    func checkpointFailed(_ error: any Error) {
+        checkpoints.inFlight = nil
+        logger.error("checkpoint not written: \(error); the next start replays more of the log")
+    }
+
+    /// Encodes the replica (digest included, so `status` is instant after a restart)
+    /// and writes the checkpoint. Runs on any thread.
+    /// - Returns: the checkpoint's bytes and the seconds it took.
+    static func writeCheckpoint(replica: Replica, image: LogCheckpointImage) throws -> (Int, Double) {
+        let started = MonotonicClock.now()
+        var copy = replica
+        _ = copy.digest()
+        let bytes = try image.write(state: copy.encodeSnapshot())
+        return (bytes, Double(MonotonicClock.now().nanoseconds - started.nanoseconds) / 1e9)
+    }
+
+    /// Waits for the fsync and the checkpoint in flight (before closing the log).
+    func finishBackgroundWork() async {
+        while let task = commit.inFlight ?? checkpoints.inFlight {  // bound: each wait ends one task
+            await task.value
+            if commit.inFlight == nil && checkpoints.inFlight == nil { break }
+        }
+    }
+}
+
+/// The errno reported when the sync thread was already shut down.
+let EIO_SHUTDOWN: Int32 = 5
+
+/// Seconds since `start` with millisecond precision, e.g. `0.412`.
+func seconds(since start: MonotonicInstant) -> String {
+    let nanos = MonotonicClock.now().nanoseconds &- start.nanoseconds
+    let millis = nanos / 1_000_000
+    let fraction = String(millis % 1000)
+    return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+}
+
+/// Whole milliseconds in `seconds`.
+func milliseconds(_ seconds: Double) -> Int { Int((seconds * 1000).rounded()) }
