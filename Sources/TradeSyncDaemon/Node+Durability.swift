@@ -58,7 +58,7 @@ extension Node {
         commit.inFlight = Task {
             let result: Int32
             do { result = try await pool.runIfActive { request.perform() } } catch { result = EIO_SHUTDOWN }
-            await self.syncFinished(request, errno: result)
+            self.syncFinished(request, errno: result)
         }
     }
 
@@ -121,9 +121,9 @@ extension Node {
         checkpoints.inFlight = Task {
             do {
                 let (bytes, seconds) = try await pool.runIfActive { try Self.writeCheckpoint(replica: replica, image: image) }
-                await self.checkpointFinished(image.entryCount, bytes: bytes, seconds: seconds)
+                self.checkpointFinished(image.entryCount, bytes: bytes, seconds: seconds)
             } catch {
-                await self.checkpointFailed(error)
+                self.checkpointFailed(error)
             }
         }
     }

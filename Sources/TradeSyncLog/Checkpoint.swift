@@ -14,11 +14,13 @@
 // renamed over `checkpoint` and the directory fsynced, after an fsync of the log that
 // makes the N records durable: a checkpoint never covers what a crash could take back.
 //
-// On open it is used only when it belongs: CRC and magic good, same instance ID, its
-// segments are the log's first segments with the same first records, its end lies
-// inside the file, and the record that ends there carries the stored hash. Otherwise it
-// is ignored (the reason is reported and logged) and the log is scanned in full: a
-// deleted, stale or damaged checkpoint costs time, never data.
+// On open it is used when it belongs: CRC and magic good, same instance ID. A missing,
+// damaged or foreign checkpoint is ignored (the reason is reported and logged) and the
+// log is scanned in full; an older one is used and the records after it are scanned: a
+// deleted, stale or damaged checkpoint costs time, never data. A checkpoint that belongs
+// but whose position the log no longer holds intact (its segments missing, shorter than
+// its position, or a last covered record that fails its CRC or has another hash) proves
+// that acknowledged entries were lost on disk: open throws `corrupt`/`badHeader`.
 
 import SystemPackage
 import TradeSyncClock

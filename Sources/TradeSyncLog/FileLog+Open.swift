@@ -119,7 +119,7 @@ struct LogOpener {
         var checkpointProblem: String?
         var loaded: (index: LogIndex, lastHash: [UInt8], state: [UInt8])?
         if options.useCheckpoint {
-            switch loadCheckpoint(instanceID: instanceID, headers: headers, sizes: sizes) {
+            switch try loadCheckpoint(instanceID: instanceID, headers: headers, sizes: sizes) {
             case .success(let value): loaded = value
             case .failure(let problem): checkpointProblem = problem.reason
             }
@@ -141,7 +141,7 @@ struct LogOpener {
             var scanner = LogScan(file: file, size: sizes[position])
             let before = index.count
             tornReason = try scanner.run(into: &index, sealed: position < files.count - 1)
-            if index.count > before, let hash = try lastRecordHash(index, file: file) { lastHash = hash }
+            if index.count > before, let hash = try lastRecordHash(index) { lastHash = hash }
             position += 1
             if position == files.count { break }
             index.startSegment()
@@ -169,9 +169,17 @@ struct LogOpener {
             checkpoint: loaded.map { LogCheckpoint(entryCount: covered, state: $0.state) })
     }
 
-    /// The checkpoint, if there is one and it belongs to this log as it is on disk.
+    /// The checkpoint, if there is one and it belongs to this log.
+    ///
+    /// A checkpoint that is absent, unreadable, damaged (CRC) or of another log instance
+    /// is a `.failure` with the reason: ignored, the log is scanned in full. One that
+    /// belongs to this log but covers records the log no longer holds intact (a segment
+    /// missing or shorter than its position, a changed sealed segment, a last covered
+    /// record that fails its CRC or carries another hash) means durable, acknowledged
+    /// entries were lost or altered on disk: that throws, naming the file and offset.
+    /// - Throws: `corrupt` or `badHeader` as above; `io` on read errors of the log.
     private func loadCheckpoint(instanceID: UInt64, headers: [LogFormat.SegmentHeader], sizes: [Int])
-        -> Result<(index: LogIndex, lastHash: [UInt8], state: [UInt8]), HeaderProblem>
+        throws(LogError) -> Result<(index: LogIndex, lastHash: [UInt8], state: [UInt8]), HeaderProblem>
     {
         let path = directory.path(of: CheckpointFormat.fileName)
         let bytes: [UInt8]
@@ -193,39 +201,53 @@ struct LogOpener {
             return .failure(HeaderProblem(reason: "\(path) belongs to log instance \(hex(decoded.instanceID))"))
         }
         let segments = decoded.index.segments
+        let lost = "; the checkpoint proves these records were durable: the log lost or changed acknowledged entries"
         guard segments.count <= headers.count else {
-            return .failure(HeaderProblem(reason: "\(path) names \(segments.count) segments, the log has \(headers.count)"))
+            throw .badHeader(
+                file: directory.path(of: LogFormat.segmentName(segments[segments.count - 1].number)),
+                reason: "missing: \(path) covers records in it" + lost)
         }
         for (position, segment) in segments.enumerated() {
-            let sealed = position < segments.count - 1
+            let file = files[position]
             guard segment.number == headers[position].number,
-                UInt64(segment.firstRecord) == headers[position].firstRecord,
-                sealed ? segment.end == sizes[position] : segment.end <= sizes[position]
+                UInt64(segment.firstRecord) == headers[position].firstRecord
             else {
-                return .failure(HeaderProblem(reason: "\(path) does not match segment \(headers[position].number) on disk"))
+                throw .badHeader(
+                    file: file.path,
+                    reason: "\(path) records segment \(segment.number) from record \(segment.firstRecord) here" + lost)
+            }
+            let sealed = position < segments.count - 1
+            guard segment.end <= sizes[position] else {
+                throw .corrupt(
+                    file: file.path, offset: sizes[position],
+                    reason: "the file ends before byte \(segment.end), where \(path) says its records end" + lost)
+            }
+            guard !sealed || segment.end == sizes[position] else {
+                throw .corrupt(
+                    file: file.path, offset: segment.end,
+                    reason: "bytes after the end of a sealed segment (\(path) says it ends here)")
             }
         }
-        if decoded.index.count > 0 {
-            do {
-                let hash = try lastRecordHash(decoded.index, file: files[segments.count - 1])
-                guard hash == decoded.lastHash else {
-                    return .failure(HeaderProblem(reason: "\(path): the record at its position has another hash"))
-                }
-            } catch {
-                return .failure(HeaderProblem(reason: "\(path): the record at its position is unreadable: \(error)"))
-            }
+        if let hash = try lastRecordHash(decoded.index), hash != decoded.lastHash {
+            let (segment, offset, _) = decoded.index.location(of: decoded.index.count - 1)
+            throw .corrupt(
+                file: files[segment].path, offset: offset,
+                reason: "this record's hash differs from the one \(path) recorded for it" + lost)
         }
         return .success((decoded.index, decoded.lastHash, decoded.state))
     }
 
     /// The stored hash of the index's last record, after checking its CRC; nil when the
     /// index holds no record.
-    private func lastRecordHash(_ index: LogIndex, file: LogFile) throws(LogError) -> [UInt8]? {
+    /// - Throws: `corrupt` naming the record's segment and offset.
+    private func lastRecordHash(_ index: LogIndex) throws(LogError) -> [UInt8]? {
         guard index.count > 0 else { return nil }
-        let (_, offset, end) = index.location(of: index.count - 1)
+        let (segment, offset, end) = index.location(of: index.count - 1)
+        let file = files[segment]
         let bytes = try file.read(at: offset, count: end - offset)
         guard case .valid = LogFormat.parseRecord(bytes, at: 0, end: bytes.count, depth: .checksum) else {
-            throw .corrupt(file: file.path, offset: offset, reason: "record does not check")
+            throw .corrupt(
+                file: file.path, offset: offset, reason: "the last record the checkpoint covers fails its check")
         }
         return LogFormat.storedHash(bytes, at: 0)
     }

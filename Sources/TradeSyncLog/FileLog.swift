@@ -189,6 +189,7 @@ public final class FileLog {
     /// - Throws: ``LogError/syncFailed(file:errno:)`` (and from then on for every write).
     public func sync() throws(LogError) {
         try checkOpen()
+        if let syncFailure { throw syncFailure }
         guard let request = syncRequest() else { return }
         try completeSync(request, errno: request.perform())
     }
@@ -204,6 +205,9 @@ public final class FileLog {
     /// - Throws: ``LogError/syncFailed(file:errno:)`` when `errno` is non-zero; the log
     ///   then refuses every later write (the node must restart and recover from disk).
     public func completeSync(_ request: LogSyncRequest, errno: Int32) throws(LogError) {
+        // After one failed fsync, a later one that succeeds proves nothing about the
+        // pages the failed one lost (the kernel may have dropped them): stay failed.
+        if let syncFailure { throw syncFailure }
         guard errno == 0 else {
             let failure = LogError.syncFailed(file: request.path, errno: errno)
             syncFailure = failure
@@ -226,7 +230,12 @@ public final class FileLog {
     /// Seals the last segment (fsync) and starts the next one, created atomically.
     private func startSegment() throws(LogError) {
         let sealed = files[files.count - 1]
-        try sealed.sync()
+        let result = fsyncRetryingInterrupts(sealed.descriptor.rawValue)
+        guard result == 0 else {
+            let failure = LogError.syncFailed(file: sealed.path, errno: result)
+            syncFailure = failure
+            throw failure
+        }
         markDurable(upTo: index.count)
         let number = index.last.number + 1
         let header = LogFormat.SegmentHeader(instanceID: instanceID, number: number, firstRecord: UInt64(index.count))

@@ -109,6 +109,18 @@ extension Replica {
         return head.bytes
     }
 
+    /// The node a snapshot was taken on (its bytes 1..<33), for offline tools such as
+    /// `tradesync verify` that hold a data directory but not the node's key.
+    /// - Throws: ``DecodeError`` on a wrong format version or fewer than 33 bytes.
+    public static func snapshotLocalID(_ bytes: [UInt8]) throws(DecodeError) -> NodeID {
+        var reader = SnapshotReader(bytes: bytes)
+        let version = try reader.u8()
+        guard version == snapshotFormatVersion else {
+            throw .badValue(offset: 0, field: "snapshot format version", reason: "\(version), expected \(snapshotFormatVersion)")
+        }
+        return try reader.nodeID()
+    }
+
     /// Rebuilds a replica from ``encodeSnapshot()``'s bytes, checking every field and the
     /// state's consistency; the cached digest (if stored) is restored, not recomputed.
     ///

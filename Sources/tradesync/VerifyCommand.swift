@@ -70,7 +70,10 @@ struct VerifyCommand: ParsableCommand {
             return .unused(log.recovery.checkpointProblem ?? "not loaded")
         }
         var saved: Replica
-        do { saved = try Replica.decodeSnapshot(checkpoint.state, localID: .zero) } catch {
+        do {
+            let localID = try Replica.snapshotLocalID(checkpoint.state)
+            saved = try Replica.decodeSnapshot(checkpoint.state, localID: localID)
+        } catch {
             return .mismatch("its snapshot does not decode: \(error)")
         }
         var replayed = Replica(localID: .zero)

@@ -53,9 +53,11 @@ enum Harness {
 
     /// Runs a binary to completion and captures its output (through files, so a chatty
     /// stderr can never fill a pipe and stall the child).
+    /// `binary` is one of ours (looked up beside the test bundle) or an absolute path.
     static func run(_ binary: String, _ arguments: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = binDir.appendingPathComponent(binary)
+        process.executableURL =
+            binary.hasPrefix("/") ? URL(fileURLWithPath: binary) : binDir.appendingPathComponent(binary)
         process.arguments = arguments
         let base = "/tmp/tradesync-e2e-out-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)

@@ -37,10 +37,11 @@ import TradeSyncModel
                 let log = try FileLog.open(directory: directory)
                 #expect(log.entryCount == 2, "cut \(cut)")
                 #expect(
-                    log.recovery
+                    withoutCheckpointProblem(log.recovery)
                         == LogRecovery(
                             entriesRead: 2, truncatedTailBytes: cut - lastStart, truncatedAtOffset: lastStart,
-                            file: logFile(directory), savedTail: logFile(directory) + ".torn-\(lastStart)"),
+                            file: logFile(directory), savedTail: logFile(directory) + ".torn-\(lastStart)",
+                            segments: 1, checkpointEntries: nil, entriesScanned: 2),
                     "cut \(cut)")
                 #expect(try readBytes(logFile(directory)).count == lastStart, "cut \(cut)")
                 // The cut bytes were kept, byte for byte.
@@ -121,10 +122,13 @@ import TradeSyncModel
             let log = try FileLog.open(directory: directory)
             defer { log.close() }
             #expect(
-                log.recovery
+                withoutCheckpointProblem(log.recovery)
                     == LogRecovery(
                         entriesRead: 3, truncatedTailBytes: 4096, truncatedAtOffset: bytes.count,
-                        file: logFile(directory), savedTail: logFile(directory) + ".torn-\(bytes.count)"))
+                        file: logFile(directory), savedTail: logFile(directory) + ".torn-\(bytes.count)",
+                        segments: 1, checkpointEntries: nil, entriesScanned: 3))
+            #expect(try readBytes(logFile(directory)) == bytes)
+            #expect(try readBytes(logFile(directory) + ".torn-\(bytes.count)") == [UInt8](repeating: 0, count: 4096))
             #expect(try replayAll(log) == entries)
         }
     }
@@ -146,48 +150,51 @@ import TradeSyncModel
         }
     }
 
-    @Test("Log: damaged header (magic, version, reserved, CRC): badHeader, file untouched")
+    @Test("Log: damaged header (magic, version, reserved, CRC, instance, number, first record): badHeader")
     func badHeaders() throws {
         try withTempDirectory { temp in
             let (bytes, _) = try threeEntryLog(temp)
-            // (byte, new value, recompute the header CRC so the field check itself is reached)
-            let damages: [(Int, UInt8, Bool)] = [
-                (0, 0x55, false), (9, 2, true), (11, 1, true), (21, 0, false), (15, 0x77, false),
+            // (name, damage, recompute the header CRC so the field check itself is reached)
+            let damages: [(String, (inout [UInt8]) -> Void, Bool)] = [
+                ("magic", { $0[0] = 0x55 }, false),
+                ("version 3", { $0[9] = 3 }, true),
+                ("version 1", { $0[9] = 1 }, true),
+                ("reserved", { $0[11] = 1 }, true),
+                ("CRC", { $0[37] ^= 0xFF }, false),
+                ("instance ID without CRC", { $0[15] ^= 0x77 }, false),
+                ("instance ID zero", { $0.replaceSubrange(12..<20, with: [UInt8](repeating: 0, count: 8)) }, true),
+                ("segment number 2 in segment 1", { $0.replaceSubrange(20..<28, with: bigEndianBytes64(2)) }, true),
+                ("first record 1 in segment 1", { $0.replaceSubrange(28..<36, with: bigEndianBytes64(1)) }, true),
             ]
-            for (position, value, fixCRC) in damages {
+            for (name, damage, fixCRC) in damages {
                 var damaged = bytes
-                damaged[position] = value == damaged[position] ? value &+ 1 : value
-                if fixCRC { damaged.replaceSubrange(20..<24, with: bigEndianBytes(CRC32C.checksum(damaged[0..<20]))) }
-                let directory = try plant(damaged, in: temp, name: "header-\(position)")
+                damage(&damaged)
+                #expect(damaged != bytes, "\(name)")
+                if fixCRC { damaged.replaceSubrange(36..<40, with: bigEndianBytes(CRC32C.checksum(damaged[0..<36]))) }
+                let directory = try plant(damaged, in: temp, name: "header-\(name)")
                 let error = expectLogError { _ = try FileLog.open(directory: directory) }
-                guard case .badHeader(let file, _) = error else {
-                    Issue.record("byte \(position): expected badHeader, got \(String(describing: error))")
-                    continue
-                }
-                #expect(file == logFile(directory))
-                #expect(try readBytes(logFile(directory)) == damaged)
+                expectBadHeader(error, file: logFile(directory), name)
+                #expect(try readBytes(logFile(directory)) == damaged, "\(name): file modified")
+                #expect(try directoryNames(directory) == [segmentName(1)], "\(name)")
             }
         }
     }
 
-    @Test("Log: file shorter than the header: 0 bytes is a fresh log, anything else badHeader")
+    @Test("Log: segment file shorter than the header (0, 10 or 39 bytes): badHeader, file untouched")
     func shortFiles() throws {
         try withTempDirectory { temp in
             let (bytes, _) = try threeEntryLog(temp)
-            for (name, contents) in [("zeros", [UInt8](repeating: 0, count: 10)), ("prefix", Array(bytes[0..<23]))] {
+            let contents: [(String, [UInt8])] = [
+                ("empty", []), ("zeros", [UInt8](repeating: 0, count: 10)), ("prefix", Array(bytes[0..<39])),
+            ]
+            // Segments are created atomically (temp file, rename), so even an empty one
+            // is damage, not a log that was being created.
+            for (name, contents) in contents {
                 let directory = try plant(contents, in: temp, name: name)
-                guard case .badHeader = expectLogError({ _ = try FileLog.open(directory: directory) }) else {
-                    Issue.record("\(name): expected badHeader")
-                    continue
-                }
-                #expect(try readBytes(logFile(directory)) == contents)
+                let error = expectLogError { _ = try FileLog.open(directory: directory) }
+                expectBadHeader(error, file: logFile(directory), name)
+                #expect(try readBytes(logFile(directory)) == contents, "\(name)")
             }
-            let directory = try plant([], in: temp, name: "empty")
-            let log = try FileLog.open(directory: directory)
-            defer { log.close() }
-            #expect(log.entryCount == 0)
-            #expect(log.instanceID != 0)
-            #expect(try readBytes(logFile(directory)).count == headerBytes)
         }
     }
 
@@ -207,6 +214,17 @@ import TradeSyncModel
             // A writer may open alongside a read-only reader (readers take no lock).
             let writer = try FileLog.open(directory: directory)
             writer.close()
+        }
+    }
+
+    @Test("Log: read-only open of a directory without a log: io ENOENT naming segment 1, nothing created")
+    func readOnlyWithoutLog() throws {
+        try withTempDirectory { temp in
+            let directory = temp.sub("empty")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let error = expectLogError { _ = try FileLog.open(directory: directory, readOnly: true) }
+            #expect(error == .io(file: logFile(directory), operation: "open", errno: ENOENT))
+            #expect(try directoryNames(directory).isEmpty)
         }
     }
 
