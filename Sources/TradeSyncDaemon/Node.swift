@@ -69,6 +69,7 @@ public actor Node: SessionHost {
         let started = MonotonicClock.now()
         let log = try FileLog.open(
             directory: config.dataDir, options: LogOptions(segmentBytesMax: config.segmentBytes))
+        let opened = MonotonicClock.now()
         let core = try ReplicaNode(localID: identity.nodeID, store: log)
         log.releaseCheckpoint()
         let recovery = log.recovery
@@ -80,7 +81,7 @@ public actor Node: SessionHost {
             logger.warning("checkpoint not used (\(problem)); the state was rebuilt by replaying the whole log")
         }
         logger.info(
-            "log open in \(seconds(since: started)) s: \(log.entryCount) entries in \(recovery.segments) segment(s), \(core.restore.fromSnapshot) from the checkpoint, \(core.restore.replayed) replayed; \(core.replica.counts.records) records, vector \(core.replica.vector)")
+            "log open in \(seconds(since: started)) s (state rebuilt in \(seconds(since: opened)) s): \(log.entryCount) entries in \(recovery.segments) segment(s), \(core.restore.fromSnapshot) from the checkpoint, \(core.restore.replayed) replayed; \(core.replica.counts.records) records, vector \(core.replica.vector)")
         self.identity = identity
         self.config = config
         self.logger = logger
