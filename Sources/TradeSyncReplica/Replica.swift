@@ -65,12 +65,26 @@ public struct Replica: Sendable {
     public private(set) var vector = VersionVector()
     /// Counts kept up to date on every apply.
     public private(set) var counts = ReplicaCounts()
-    private var keys: [TradeKey: KeyState] = [:]
-    private var clock = HybridLogicalClock()
-    private var digestCache: [UInt8]?
+    // Readable within the module (ReplicaSnapshot.swift encodes them); only this file mutates them.
+    private(set) var keys: [TradeKey: KeyState] = [:]
+    private(set) var clock = HybridLogicalClock()
+    private(set) var digestCache: [UInt8]?
 
     public init(localID: NodeID) {
         self.localID = localID
+    }
+
+    /// Restores a replica from parts already checked for consistency (``decodeSnapshot(_:localID:)``).
+    init(
+        localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: [TradeKey: KeyState],
+        clock: HybridLogicalClock, digestCache: [UInt8]?
+    ) {
+        self.localID = localID
+        self.vector = vector
+        self.counts = counts
+        self.keys = keys
+        self.clock = clock
+        self.digestCache = digestCache
     }
 
     // MARK: Writes
@@ -191,7 +205,7 @@ public struct Replica: Sendable {
         return digest
     }
 
-    private static func contribution(of state: KeyState?) -> ReplicaCounts {
+    static func contribution(of state: KeyState?) -> ReplicaCounts {
         guard let state, let winner = state.winner else { return ReplicaCounts() }
         var counts = ReplicaCounts()
         counts.keys = 1
