@@ -2,7 +2,7 @@ import Testing
 import TradeSyncClock
 import TradeSyncLog
 import TradeSyncModel
-import TradeSyncReplica
+@testable import TradeSyncReplica
 
 private func node(_ byte: UInt8) -> NodeID {
     NodeID(bytes: [UInt8](repeating: byte, count: 32)) ?? .zero
@@ -14,6 +14,8 @@ private let keyA = key("CHN:DEU:X:850760:2022")
 private let keyB = key("AZE:W00:M:252310:2019:C01:3200")
 private let keyC = key("THA:W00:M:8542:201403")
 private let keyD = key("DEU:FRA:RX:TOTAL:2020:all:1000")
+/// "0" is a customs code but means "all" as a transport; "C00" the other way round.
+private let keyE = key("USA:MEX:M:87:2021:0:C00")
 
 private func put(_ usd: Int64) -> Operation { .put(TradeValues(valueUSD: ExactDecimal(usd))) }
 
@@ -53,20 +55,22 @@ private func federation() throws -> (Replica, Replica, Replica) {
     try c.apply(b3)
     let c2 = try write(&c, keyC, .delete, at: 1_005)  // saw b3: supersedes it
     let c3 = try write(&c, keyD, put(4), at: 1_006)
+    let c4 = try write(&c, keyE, richPut(6), at: 1_006)
     try a.apply(b3)
     let a4 = try write(&a, keyC, put(8), at: 1_007)  // saw b3, concurrent with c2: put against tombstone
     let a5 = try write(&a, keyD, put(4), at: 1_008)  // equal to c3: collapses into one sibling
-    for entry in [c1, c2, c3] { try a.apply(entry) }
+    for entry in [c1, c2, c3, c4] { try a.apply(entry) }
     for entry in [a3, a4, a5] { try b.apply(entry) }
     return (a, b, c)
 }
 
-/// Round trip: same counts, vector, keys, views, conflicts and digest.
+/// Round trip: same counts, vector, keys, views, conflicts and digest. Chunks of
+/// `chunkKeys` keys: more than one chunk puts a helper thread to work in the decode.
 @discardableResult
-private func roundTrip(_ replica: Replica, cacheDigest: Bool = false) throws -> Replica {
+private func roundTrip(_ replica: Replica, cacheDigest: Bool = false, chunkKeys: Int = 16_384) throws -> Replica {
     var original = replica
     if cacheDigest { _ = original.digest() }
-    let bytes = original.encodeSnapshot()
+    let bytes = original.encodeSnapshot(chunkKeys: chunkKeys)
     var decoded = try Replica.decodeSnapshot(bytes, localID: original.localID)
     #expect(decoded.localID == original.localID)
     #expect(decoded.counts == original.counts)
@@ -75,7 +79,9 @@ private func roundTrip(_ replica: Replica, cacheDigest: Bool = false) throws -> 
     for key in original.sortedKeys { #expect(decoded.read(key) == original.read(key), "\(key)") }
     #expect(decoded.conflicts() == original.conflicts())
     #expect(decoded.query(KeyFilter(includeDeleted: true)) == original.query(KeyFilter(includeDeleted: true)))
-    #expect(decoded.encodeSnapshot().count == bytes.count)  // same tables and keys, maybe in another order
+    if chunkKeys >= original.sortedKeys.count {  // same tables and keys, maybe in another order (so other chunk lengths)
+        #expect(decoded.encodeSnapshot(chunkKeys: chunkKeys).count == bytes.count)
+    }
     #expect(decoded.digest() == original.digest())
     return decoded
 }
@@ -92,10 +98,11 @@ private func expectNoTrap(_ bytes: [UInt8], localID: NodeID) {
 private func u64(_ value: UInt64) -> [UInt8] { (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
 
 /// A snapshot written by hand from the documented layout: node 1 holds one put of 100 USD on
-/// `keyA`, dot (node 1, `dotSeq`). Parameters break one consistency rule each.
+/// `keyA`, dot (node 1, `dotSeq`). Parameters break one consistency rule each; `keyCount`
+/// repeats the key, in one chunk or (`chunked`) one chunk each.
 private func handWritten(
     vectorSeq: UInt8 = 1, dotSeq: UInt8 = 1, contextSeq: UInt8 = 1, clock: UInt64 = 5 << 16, hlc: UInt64 = 5 << 16,
-    records: UInt8 = 1, keyCount: UInt8 = 1
+    records: UInt8 = 1, keyCount: UInt8 = 1, chunked: Bool = false
 ) -> [UInt8] {
     var bytes: [UInt8] = [1] + node(1).bytes
     bytes += [1] + node(1).bytes  // origin table
@@ -107,14 +114,19 @@ private func handWritten(
     bytes += [1, 1] + Array("X".utf8)  // flows
     bytes += [1, 6] + Array("850760".utf8)  // commodities
     bytes += [1, 0x07, 0xE6, 0]  // periods: 2022
-    bytes += [1, 3] + Array("all".utf8)  // breakdowns
+    bytes += [1, 3] + Array("all".utf8)  // customs codes
+    bytes += [1, 3] + Array("all".utf8)  // transport codes
     bytes += [1, 0]  // units: ""
-    bytes += [keyCount]
-    for _ in 0..<keyCount {
-        bytes += [0, 1, 0, 0, 0, 0, 0]  // CHN DEU X 850760 2022 all all
-        bytes += [1, 0, contextSeq]  // context
-        bytes += [1, 0, dotSeq] + u64(hlc)  // one version
-        bytes += [1, 1, 0xC8, 0x01, 0, 0, 0]  // put: value_usd zigzag(100) scale 0, unit 0, flags 0
+    var keyState: [UInt8] = [0, 1, 0, 0, 0, 0, 0]  // CHN DEU X 850760 2022 all all
+    keyState += [1, 0, contextSeq]  // context
+    keyState += [1, 0, dotSeq] + u64(hlc)  // one version
+    keyState += [1, 1, 0xC8, 0x01, 0, 0, 0]  // put: value_usd zigzag(100) scale 0, unit 0, flags 0
+    if chunked {
+        bytes += [keyCount]  // chunks
+        for _ in 0..<keyCount { bytes += [1, UInt8(keyState.count)] + keyState }
+    } else {
+        bytes += [1, keyCount, UInt8(Int(keyCount) * keyState.count)]  // one chunk
+        for _ in 0..<keyCount { bytes += keyState }
     }
     return bytes
 }
@@ -127,14 +139,16 @@ private func handWritten(
         #expect(decoded.vector.isEmpty)
     }
 
-    @Test("Snapshot: conflicts, tombstones and multi-origin contexts round-trip", arguments: [false, true])
-    func federationRoundTrip(cacheDigest: Bool) throws {
+    @Test(
+        "Snapshot: conflicts, tombstones and multi-origin contexts round-trip, in one chunk or several",
+        arguments: [false, true], [1, 2, 16_384])
+    func federationRoundTrip(cacheDigest: Bool, chunkKeys: Int) throws {
         let (a, b, c) = try federation()
         #expect(a.counts.conflicts >= 2 && a.counts.tombstones >= 1)
         #expect(a.read(keyC)?.context.sorted.count == 3)
         #expect(a.read(keyD)?.siblings.count == 1 && a.read(keyD)?.winner.dots.count == 2)
         #expect(a.read(keyB)?.isDeleted == true)
-        for replica in [a, b, c] { try roundTrip(replica, cacheDigest: cacheDigest) }
+        for replica in [a, b, c] { try roundTrip(replica, cacheDigest: cacheDigest, chunkKeys: chunkKeys) }
     }
 
     @Test("Snapshot: random histories round-trip", arguments: [1, 2, 3, 4, 5, 6])
@@ -149,7 +163,7 @@ private func handWritten(
             let op: Operation = rng.next() % 6 == 0 ? .delete : (rng.next() % 2 == 0 ? put(Int64(rng.next() % 3)) : richPut(5))
             all.append(try write(&writers[w], keys[Int(rng.next() % 4)], op, at: UInt64(step / 3)))
         }
-        for replica in writers { try roundTrip(replica, cacheDigest: seed % 2 == 0) }
+        for replica in writers { try roundTrip(replica, cacheDigest: seed % 2 == 0, chunkKeys: Int(seed % 3) + 1) }
     }
 
     @Test("Snapshot: a restored replica keeps working identically (apply, prepare, clock)")
@@ -213,6 +227,7 @@ private func handWritten(
         #expect(field(handWritten(records: 0)) == "counts")
         #expect(field(handWritten(clock: 4 << 16)) == "clock")
         #expect(field(handWritten(vectorSeq: 2, keyCount: 2)) == "key")  // the same key twice
+        #expect(field(handWritten(vectorSeq: 2, keyCount: 3, chunked: true)) == "key")  // in different chunks
     }
 
     @Test("Snapshot: wrong localID, wrong version and trailing bytes throw")
@@ -234,9 +249,9 @@ private func handWritten(
     @Test("Snapshot: every truncation throws")
     func truncations() throws {
         let (a, b, _) = try federation()
-        for var replica in [a, b, Replica(localID: node(1))] {
+        for (var replica, chunkKeys) in [(a, 16_384), (a, 2), (b, 1), (Replica(localID: node(1)), 1)] {
             _ = replica.digest()
-            let bytes = replica.encodeSnapshot()
+            let bytes = replica.encodeSnapshot(chunkKeys: chunkKeys)
             for length in 0..<bytes.count {
                 #expect(throws: DecodeError.self, "length \(length)") {
                     try Replica.decodeSnapshot(Array(bytes[..<length]), localID: replica.localID)
@@ -245,11 +260,11 @@ private func handWritten(
         }
     }
 
-    @Test("Snapshot: flipped and random bytes throw or decode, never trap")
-    func corruption() throws {
+    @Test("Snapshot: flipped and random bytes throw or decode, never trap", arguments: [16_384, 2])
+    func corruption(chunkKeys: Int) throws {
         var (a, _, _) = try federation()
         _ = a.digest()
-        let bytes = a.encodeSnapshot()
+        let bytes = a.encodeSnapshot(chunkKeys: chunkKeys)
         for index in bytes.indices {
             for mask: UInt8 in [0x01, 0x02, 0x10, 0x80, 0xFF] {
                 var flipped = bytes
