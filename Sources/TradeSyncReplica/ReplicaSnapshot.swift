@@ -108,8 +108,11 @@ extension Replica {
     /// state's consistency; the cached digest (if stored) is restored, not recomputed.
     ///
     /// With more than one chunk, one helper thread (from the global dispatch queue) parses
-    /// chunks while the calling thread inserts them; the caller never waits for the helper to
-    /// start, so a busy queue only makes it slower. Linear time.
+    /// chunks while the calling thread inserts them into the dictionary, which is most of the
+    /// cost; the caller parses chunks itself when the helper has not claimed them, and never
+    /// waits for the helper to start, so a busy queue only makes it slower. Linear time; parsed
+    /// chunks waiting to be inserted hold at most one more copy of the keys. The result does
+    /// not depend on which thread parsed what.
     /// - Parameters:
     ///   - bytes: one whole snapshot, exactly (trailing bytes are an error).
     ///   - localID: this node's ID; the snapshot must have been written by the same node.
