@@ -128,6 +128,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/LogBench", swiftSettings: swiftSettings),
+        // Snapshot codec timings (not a test): swift build -c release --product tradesync-snapshot-bench
+        .executableTarget(
+            name: "tradesync-snapshot-bench",
+            dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica"],
+            path: "Benchmarks/SnapshotBench", swiftSettings: swiftSettings),
         .executableTarget(
             name: "tradesync-sim",
             dependencies: [

@@ -37,6 +37,22 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         self.transport = try Self.breakdownCode(transport, field: "transport", totals: Self.transportTotals)
     }
 
+    /// Creates a key from fields that are already valid and canonical, without checking them
+    /// again: for decoders that validated each distinct code once (the replica snapshot).
+    /// `customs` and `transport` must be codes this type's validating initializer returns.
+    package init(
+        validatedReporter reporter: AreaCode, partner: AreaCode, flow: Flow, commodity: CommodityCode, period: Period,
+        customs: String, transport: String
+    ) {
+        self.reporter = reporter
+        self.partner = partner
+        self.flow = flow
+        self.commodity = commodity
+        self.period = period
+        self.customs = customs
+        self.transport = transport
+    }
+
     /// Codes that mean "all customs procedures" (Comtrade `C00`).
     private static let customsTotals: Set<String> = ["C00", "ALL", "TOTAL"]
     /// Codes that mean "all modes of transport" (Comtrade `0`).
