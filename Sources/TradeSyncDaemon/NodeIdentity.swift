@@ -50,16 +50,28 @@ public struct NodeIdentity: Sendable {
         }
     }
 
+    /// Writes a new key atomically: `node.key.tmp` (0600, fsynced), renamed over
+    /// `node.key`, then the directory fsynced, so a crash (SIGKILL, power loss) never
+    /// leaves an empty or partial key that no later start would accept.
     private static func create(path: String) throws(IdentityError) -> NodeIdentity {
         let key = Curve25519.Signing.PrivateKey()
+        let temporary = path + ".tmp"
         do {
             let fd = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+                FilePath(temporary), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
             defer { try? fd.close() }
             _ = try fd.writeAll(key.rawRepresentation)
             guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }
         } catch {
-            throw IdentityError(path: path, reason: "cannot write node key: \(error)")
+            throw IdentityError(path: temporary, reason: "cannot write node key: \(error)")
+        }
+        guard rename(temporary, path) == 0 else {
+            throw IdentityError(path: path, reason: "cannot rename \(temporary) into place: \(Errno(rawValue: errno))")
+        }
+        let directory = FilePath(path).removingLastComponent()
+        if let fd = try? FileDescriptor.open(directory.isEmpty ? "." : directory, .readOnly, options: [.directory]) {
+            _ = fsync(fd.rawValue)
+            try? fd.close()
         }
         return NodeIdentity(privateKey: key)
     }

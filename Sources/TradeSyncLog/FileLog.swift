@@ -270,7 +270,7 @@ public final class FileLog {
         batch.recordStarts.reserveCapacity(entries.count)
         batch.bytes.reserveCapacity(entries.count * 200)
         var batchSeqs: [NodeID: UInt64] = [:]
-        for entry in entries {
+        for (position, entry) in entries.enumerated() {
             let origin = entry.dot.origin
             let expected = (batchSeqs[origin] ?? index.vector[origin]) &+ 1
             guard entry.dot.seq == expected else { throw .notContiguous(dot: entry.dot, expectedSeq: expected) }
@@ -288,7 +288,7 @@ public final class FileLog {
             }
             let start = batch.bytes.count
             batch.recordStarts.append(start)
-            LogFormat.appendRecord(payload: payload, to: &batch.bytes)
+            LogFormat.appendRecord(payload: payload, continues: position < entries.count - 1, to: &batch.bytes)
             batchSeqs[origin] = expected
             batch.lastHash = LogFormat.storedHash(batch.bytes, at: start)
         }

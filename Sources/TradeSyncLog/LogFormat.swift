@@ -38,7 +38,8 @@
 // ## Records: from offset 40, back to back, no padding, integers big-endian
 //
 //     offset  size  field
-//     0       4     payload length L u32, 1 ≤ L ≤ EntryLimits.entryBytesMax (16384)
+//     0       4     bit 31: batch continues (set on every record of a batch but its
+//                   last); bits 0–30: payload length L, 1 ≤ L ≤ EntryLimits.entryBytesMax
 //     4       4     CRC-32C u32 of bytes 0..<4 and 8..<(40 + L): the length, the hash
 //                   and the payload, i.e. the whole record but the checksum itself
 //     8       32    entry hash: SHA-256 of the payload (the entry's content address)
@@ -52,6 +53,12 @@
 // (SSE 4.2 `crc32`). Ours is a portable slice-by-8 table implementation (CRC32C.swift).
 // The CRC guards against torn and damaged bytes; the entry hash names the content and is
 // what entries will chain and sign (issue 6). Both are checked on every scan.
+//
+// Batches: one append (an import, a peer's batch, a CLI edit) is one batch of records
+// written with one write(2); the "continues" bit marks every record but its last. A
+// SIGKILL or power loss inside that write can leave the batch's first records whole on
+// disk; recovery treats a batch without its last record as part of the torn tail, so a
+// batch lands whole or not at all, also across crashes.
 //
 // Sequence rule: for each origin the records hold seq 1, 2, 3, … in log order, with no
 // gap and no repeat. Records of different origins interleave freely.
@@ -76,7 +83,8 @@
 // At the first record that is not valid, at offset X of segment S:
 //
 // - if S is the last segment and no valid record starts at any byte offset after X, the
-//   bytes X..<EOF are a torn tail (a write whose fsync had not returned, so never
+//   bytes from X (or from the first record of an incomplete batch before X) to EOF are a
+//   torn tail (a write whose fsync had not returned, so never
 //   acknowledged): they are copied to `S.torn-X`, the file is cut to X and fsynced, and
 //   `LogRecovery` reports the cut;
 // - otherwise (damage before the tail, or anywhere in a sealed segment) open throws
@@ -109,6 +117,8 @@ enum LogFormat {
     static let version: UInt16 = 2
     /// Size of a segment header, in bytes.
     static let headerBytes = 40
+    /// Bit 31 of a record's length field: the record's batch continues after it.
+    static let continuesFlag: UInt32 = 1 << 31
     /// Size of a record's header, in bytes: length 4 + CRC 4 + hash 32.
     static let recordHeaderBytes = 40
     /// Bytes of the entry hash in a record.
@@ -193,12 +203,13 @@ enum LogFormat {
         }
     }
 
-    /// Appends one record (`length | crc | hash | payload`) to `buffer`.
+    /// Appends one record (`length | crc | hash | payload`) to `buffer`; `continues` sets
+    /// the flag that says more records of its batch follow.
     /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`.
-    static func appendRecord(payload: [UInt8], to buffer: inout [UInt8]) {
+    static func appendRecord(payload: [UInt8], continues: Bool = false, to buffer: inout [UInt8]) {
         precondition(!payload.isEmpty && payload.count <= payloadBytesMax, "record payload length out of range")
         let start = buffer.count
-        appendU32(UInt32(payload.count), to: &buffer)
+        appendU32(UInt32(payload.count) | (continues ? continuesFlag : 0), to: &buffer)
         appendU32(0, to: &buffer)
         buffer.append(contentsOf: SHA256.hash(data: payload))
         buffer.append(contentsOf: payload)
@@ -238,7 +249,7 @@ enum LogFormat {
         guard available >= recordHeaderBytes else {
             return .invalid("record header runs past the end of the file (\(available) of \(recordHeaderBytes) bytes)")
         }
-        let length = Int(readU32(buffer, at: index))
+        let length = payloadLength(buffer, at: index)
         guard length >= 1 && length <= payloadBytesMax else {
             return .invalid("record length \(length) is outside 1...\(payloadBytesMax)")
         }
@@ -271,6 +282,16 @@ enum LogFormat {
             }
             return .invalid("entry does not decode: \(error)")
         }
+    }
+
+    /// The payload length in the record header at `buffer[index]` (the flag masked off).
+    static func payloadLength(_ buffer: [UInt8], at index: Int) -> Int {
+        Int(readU32(buffer, at: index) & ~continuesFlag)
+    }
+
+    /// True when the record at `buffer[index]` is not the last of its batch.
+    static func continuesBatch(_ buffer: [UInt8], at index: Int) -> Bool {
+        readU32(buffer, at: index) & continuesFlag != 0
     }
 
     /// The 32-byte entry hash stored in the record at `buffer[index]` (not checked).

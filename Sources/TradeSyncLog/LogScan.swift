@@ -35,17 +35,29 @@ struct LogScan {
     ///   gap); `io` on read errors.
     mutating func run(into index: inout LogIndex, sealed: Bool) throws(LogError) -> String? {
         var offset = index.last.end
+        // The records of a batch whose last record has not been read yet: they enter the
+        // index only with it, so an incomplete batch is cut whole.
+        var batch: [(dot: Dot, offset: Int, bytes: Int)] = []
+        var batchSeqs: [NodeID: UInt64] = [:]
         while offset < size {  // bound: offset grows by at least one record header per pass
-            switch try parse(at: offset) {
+            let (parsed, continues) = try parse(at: offset)
+            switch parsed {
             case .valid(let entry, let recordBytes):
-                let expected = index.nextSeq(entry.dot.origin)
+                let origin = entry.dot.origin
+                let expected = (batchSeqs[origin] ?? index.vector[origin]) &+ 1
                 guard entry.dot.seq == expected else {
                     throw .corrupt(
                         file: file.path, offset: offset,
                         reason: "entry \(entry.dot) breaks the sequence of its origin: expected seq \(expected)")
                 }
-                index.add(entry.dot, offset: offset, bytes: recordBytes)
+                batch.append((entry.dot, offset, recordBytes))
+                batchSeqs[origin] = entry.dot.seq
                 offset += recordBytes
+                if !continues {
+                    for record in batch { index.add(record.dot, offset: record.offset, bytes: record.bytes) }
+                    batch.removeAll(keepingCapacity: true)
+                    batchSeqs.removeAll(keepingCapacity: true)
+                }
             case .invalid(let reason):
                 if sealed {
                     throw .corrupt(
@@ -57,17 +69,26 @@ struct LogScan {
                         file: file.path, offset: offset,
                         reason: "\(reason); a valid record follows at byte offset \(later), so this is not a torn tail")
                 }
-                return reason
+                return batch.isEmpty ? reason : "\(reason), after \(batch.count) record(s) of a batch that has no last record"
             }
+        }
+        if !batch.isEmpty {
+            let reason = "the last batch ends without its last record (\(batch.count) record(s) of it were written)"
+            if sealed {
+                throw .corrupt(file: file.path, offset: batch[0].offset, reason: reason + "; the segment is sealed")
+            }
+            return reason
         }
         precondition(index.last.end == size, "scan must end at the end of the file")
         return nil
     }
 
-    /// Parses the record at `offset` (which is below ``size``).
-    private mutating func parse(at offset: Int) throws(LogError) -> RecordParse {
+    /// Parses the record at `offset` (which is below ``size``); also says whether its
+    /// batch continues after it.
+    private mutating func parse(at offset: Int) throws(LogError) -> (RecordParse, Bool) {
         let start = try load(offset, min(size - offset, LogFormat.recordBytesMax))
-        return LogFormat.parseRecord(window, at: start, end: window.count)
+        let continues = size - offset >= 4 && LogFormat.continuesBatch(window, at: start)
+        return (LogFormat.parseRecord(window, at: start, end: window.count), continues)
     }
 
     /// The offset of the first valid record that starts after `offset`, or nil.
@@ -78,7 +99,7 @@ struct LogScan {
             let available = min(size - candidate, LogFormat.recordBytesMax)
             let start = try load(candidate, available)
             // Cheap filter first: most positions fail on the length field.
-            let length = Int(LogFormat.readU32(window, at: start))
+            let length = LogFormat.payloadLength(window, at: start)
             if length >= 1 && length <= LogFormat.payloadBytesMax && length <= available - LogFormat.recordHeaderBytes {
                 if case .valid = LogFormat.parseRecord(window, at: start, end: window.count) { return candidate }
             }
@@ -124,7 +145,7 @@ func verifyChecksums(of index: LogIndex, files: [LogFile]) throws(LogError) {
             let recordEnd = record + 1 < upper ? Int(index.recordOffsets[record + 1]) - first.offset : bytes.count
             let length = recordEnd - start - LogFormat.recordHeaderBytes
             let stored = LogFormat.readU32(bytes, at: start + 4)
-            guard length >= 1, Int(LogFormat.readU32(bytes, at: start)) == length,
+            guard length >= 1, LogFormat.payloadLength(bytes, at: start) == length,
                 stored == LogFormat.recordCRC(bytes, at: start, payloadBytes: length)
             else {
                 throw .corrupt(

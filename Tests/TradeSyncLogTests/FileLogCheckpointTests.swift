@@ -231,17 +231,19 @@ struct CheckpointedLog {
         try withTempDirectory { temp in
             let fixture = try CheckpointedLog(temp.sub("log"))
             let segment = logFile(fixture.directory)
-            let lastStart = recordOffsets(fixture.entries)[26]
+            // Record 26 is the last of the batch 24…26: tearing it cuts the whole batch.
+            let offsets = recordOffsets(fixture.entries)
+            let (lastStart, batchStart) = (offsets[26], offsets[24])
             try truncateFile(segment, to: lastStart + 50)
             let log = try fixture.open()
             defer { log.close() }
             #expect(
                 log.recovery
                     == LogRecovery(
-                        entriesRead: 26, truncatedTailBytes: 50, truncatedAtOffset: lastStart, file: segment,
-                        savedTail: segment + ".torn-\(lastStart)", segments: 1, checkpointEntries: 20,
-                        entriesScanned: 6, checkpointProblem: nil))
-            #expect(try replayAll(log) == Array(fixture.entries[0..<26]))
+                        entriesRead: 24, truncatedTailBytes: lastStart + 50 - batchStart, truncatedAtOffset: batchStart,
+                        file: segment, savedTail: segment + ".torn-\(batchStart)", segments: 1, checkpointEntries: 20,
+                        entriesScanned: 4, checkpointProblem: nil))
+            #expect(try replayAll(log) == Array(fixture.entries[0..<24]))
         }
     }
 

@@ -269,3 +269,46 @@ import TradeSyncModel
         }
     }
 }
+
+/// A batch is one write; a crash inside it must not leave a part of it behind.
+@Suite struct FileLogBatchAtomicityTests {
+    @Test("Log: a batch whose last record never reached the disk is cut whole, at every cut point")
+    func incompleteBatchCutWhole() throws {
+        let a = try node(0x0A)
+        let first = try makeEntries(a, 1...2)
+        let batch = try makeEntries(a, 3...6)
+        let firstEnd = headerBytes + first.map(recordBytes).reduce(0, +)
+        let fullEnd = firstEnd + batch.map(recordBytes).reduce(0, +)
+        // Whole records of the batch, or a record cut short: every end short of the last byte.
+        for end in stride(from: firstEnd + 1, to: fullEnd, by: 37) {
+            try withTempDirectory { temp in
+                let log = try FileLog.open(directory: temp.path)
+                try log.append(first)
+                try log.append(batch)
+                log.close()
+                try truncateFile(logFile(temp.path), to: end)
+                let reopened = try FileLog.open(directory: temp.path)
+                defer { reopened.close() }
+                #expect(reopened.entryCount == 2, "cut at \(end)")
+                #expect(reopened.recovery.truncatedAtOffset == firstEnd, "cut at \(end)")
+                #expect(try replayAll(reopened) == first, "cut at \(end)")
+                #expect(try readBytes(logFile(temp.path)).count == firstEnd)
+            }
+        }
+    }
+
+    @Test("Log: records carry the continues flag on all but the last of their batch")
+    func continuesFlagOnDisk() throws {
+        try withTempDirectory { temp in
+            let a = try node(0x0A)
+            let batch = try makeEntries(a, 1...3)
+            let log = try FileLog.open(directory: temp.path)
+            try log.append(batch)
+            log.close()
+            #expect(try readBytes(logFile(temp.path)) == encodeHeader(instanceID: log.instanceID, number: 1, firstRecord: 0) + encodeBatch(batch))
+            let bytes = try readBytes(logFile(temp.path))
+            #expect(bytes[headerBytes] & 0x80 == 0x80)
+            #expect(bytes[headerBytes + recordBytes(batch[0]) + recordBytes(batch[1])] & 0x80 == 0)
+        }
+    }
+}

@@ -54,7 +54,7 @@ struct SegmentedLog {
                 #expect(readU64(bytes, at: 28) == UInt64(firstRecord), "segment \(number)")
                 let expected =
                     encodeHeader(instanceID: log.instanceID, number: UInt64(number), firstRecord: UInt64(firstRecord))
-                    + entries.flatMap(encodeRecord)
+                    + encodeRecords(entries, batches: log.batches)
                 #expect(bytes == expected, "segment \(number)")
                 // Only a single batch may take a segment past the limit.
                 if position < log.segments.count - 1 { #expect(bytes.count <= smallSegments, "segment \(number)") }
@@ -178,7 +178,8 @@ struct SegmentedLog {
     func sealedSegmentCutAtBoundary() throws {
         try withTempDirectory { temp in
             let log = try SegmentedLog(temp.sub("log"))
-            try truncateFile(log.path(2), to: log.offsets(2).last!)
+            // Cut at the start of its last batch (batches hold 10 records).
+            try truncateFile(log.path(2), to: log.offsets(2)[log.segments[1].count - 10])
             let error = expectLogError { _ = try openLog(log.directory, segmentBytesMax: smallSegments) }
             expectBadHeader(error, file: log.path(3))
         }
@@ -190,7 +191,8 @@ struct SegmentedLog {
             let a = try node(0x0A)
             let log = try SegmentedLog(temp.sub("log"))
             let last = log.segments.count
-            let lastStart = log.offsets(last).last!
+            // Tearing the last record tears its batch (the last 10 records): cut whole.
+            let lastStart = log.offsets(last)[log.segments[last - 1].count - 10]
             let size = segmentSize(log.segments[last - 1])
             let sealed = try (1..<last).map { try readBytes(log.path($0)) }
             try truncateFile(log.path(last), to: size - 10)
@@ -198,19 +200,19 @@ struct SegmentedLog {
             #expect(
                 withoutCheckpointProblem(reopened.recovery)
                     == LogRecovery(
-                        entriesRead: 69, truncatedTailBytes: size - 10 - lastStart, truncatedAtOffset: lastStart,
+                        entriesRead: 60, truncatedTailBytes: size - 10 - lastStart, truncatedAtOffset: lastStart,
                         file: log.path(last), savedTail: log.path(last) + ".torn-\(lastStart)", segments: last,
-                        checkpointEntries: nil, entriesScanned: 69))
+                        checkpointEntries: nil, entriesScanned: 60))
             #expect(try readBytes(log.path(last)).count == lastStart)
             #expect(try (1..<last).map { try readBytes(log.path($0)) } == sealed)
-            #expect(try replayAll(reopened) == Array(log.entries.dropLast()))
-            // The lost entry was b's 35th; a's next append lands in the last segment.
-            try reopened.append([try makeEntry(a, 36)])
+            #expect(try replayAll(reopened) == Array(log.entries.dropLast(10)))
+            // The lost batch held a's and b's seqs 31…35; a's next append lands in the last segment.
+            try reopened.append([try makeEntry(a, 31)])
             #expect(reopened.segmentPaths.count == last)
             reopened.close()
             let again = try openLog(log.directory, segmentBytesMax: smallSegments)
             defer { again.close() }
-            #expect(try replayAll(again) == Array(log.entries.dropLast()) + [try makeEntry(a, 36)])
+            #expect(try replayAll(again) == Array(log.entries.dropLast(10)) + [try makeEntry(a, 31)])
         }
     }
 
@@ -314,10 +316,11 @@ struct SegmentedLog {
             let reader = try openLog(log.directory, readOnly: true)
             defer { reader.close() }
             #expect(reader.isReadOnly)
-            #expect(reader.recovery.truncatedAtOffset == log.offsets(last).last!)
-            #expect(reader.recovery.truncatedTailBytes == size - 3 - log.offsets(last).last!)
+            let batchStart = log.offsets(last)[log.segments[last - 1].count - 10]
+            #expect(reader.recovery.truncatedAtOffset == batchStart)
+            #expect(reader.recovery.truncatedTailBytes == size - 3 - batchStart)
             #expect(reader.recovery.savedTail == nil)
-            #expect(try replayAll(reader) == Array(log.entries.dropLast()))
+            #expect(try replayAll(reader) == Array(log.entries.dropLast(10)))
             let next = try makeEntry(try node(0x0A), 36)
             #expect(expectLogError { try reader.append([next]) } == .readOnly(file: log.path(last)))
             #expect(try readBytes(log.path(last)).count == size - 3)

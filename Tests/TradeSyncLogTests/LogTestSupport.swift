@@ -158,11 +158,25 @@ func plannedSegments(_ batches: [[Entry]], segmentBytesMax: Int) -> [[Entry]] {
 
 /// A record built independently of the log code:
 /// `length u32 | CRC-32C u32 of (length, hash, payload) | SHA-256 of payload | payload`.
-func encodeRecord(_ entry: Entry) -> [UInt8] {
+func encodeRecord(_ entry: Entry) -> [UInt8] { encodeRecord(entry, continues: false) }
+
+/// A record whose length field carries the "batch continues" flag (bit 31) when asked.
+func encodeRecord(_ entry: Entry, continues: Bool) -> [UInt8] {
     let payload = entry.encoded()
-    let length = bigEndianBytes(UInt32(payload.count))
+    let length = bigEndianBytes(UInt32(payload.count) | (continues ? 1 << 31 : 0))
     let hash = TestSHA256.hash(payload)
     return length + bigEndianBytes(CRC32C.checksum(length + hash + payload)) + hash + payload
+}
+
+/// The records of one append: every record but the last carries the "continues" flag.
+func encodeBatch(_ entries: [Entry]) -> [UInt8] {
+    entries.enumerated().flatMap { encodeRecord($0.element, continues: $0.offset < entries.count - 1) }
+}
+
+/// Records of `entries`, each flagged "continues" unless it is the last of its batch.
+func encodeRecords(_ entries: [Entry], batches: [[Entry]]) -> [UInt8] {
+    let lasts = Set(batches.compactMap { $0.last?.dot })
+    return entries.flatMap { encodeRecord($0, continues: !lasts.contains($0.dot)) }
 }
 
 /// A segment header built independently of the log code.
