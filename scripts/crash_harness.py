@@ -77,14 +77,13 @@ have survived, and both are accepted. Checks:
   with exit 0 on SIGTERM, and `tradesync verify` of each data directory shows the digest
   its `status` showed.
 
-Known failures: a SIGKILL inside the write(2) of a large import leaves the import's first
-records whole on disk and the last one torn; recovery cuts only the torn record, so an
-unacknowledged import survives in part ("unacknowledged import landed partially"), which
-the "lands whole or not at all" claim of `Node.importRecords` rules out. On-write cycles
-provoke it; --allow-partial-import turns it into a warning. And a SIGKILL during a node's
-first start, after `node.key` is created and before its 32 bytes are written, leaves an
-empty key file that no later start accepts (rare: about one kill in 300 lands there;
---first-start-kills 1000 finds it).
+Bugs it found, now fixed: a SIGKILL inside the write(2) of a large import left the
+import's first records whole on disk (an unacknowledged import landed in part); the log now
+flags every record of a batch but its last, and recovery cuts an incomplete batch whole.
+And a SIGKILL during a node's first start could leave an empty `node.key` that no later
+start accepted; the key is now written to a temporary file and renamed into place.
+--allow-partial-import (turn the first check into a warning) and --first-start-kills N
+(kill many first starts) remain for regression hunts.
 
 Exit status: 0 every check held; 1 a check failed (the message names the cycle, seed and
 key or seq, then the replay command); 2 usage or setup error; 130 interrupted. Daemons
