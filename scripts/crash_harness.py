@@ -1393,6 +1393,9 @@ def main(argv: list[str]) -> int:
         print(f"crash_harness: interrupted (seed {args.seed}); stopping the daemons", file=sys.stderr)
         code = EXIT_INTERRUPTED
     finally:
+        # A second signal must not abort the cleanup and leave daemons running.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         REGISTRY.kill_all()
         if harness is not None:
             for node in (harness.v, harness.s):

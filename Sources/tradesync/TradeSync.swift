@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `tradesync`: the command-line client of a running `tradesyncd`.
 ///
 /// Each subcommand sends one request over the node's control socket (a Unix socket,
@@ -29,6 +33,8 @@ struct TradeSync: ParsableCommand {
     /// Parses, runs, and turns a ``CLIFailure`` into its line on stderr and its exit code.
     /// Parse errors, `--help` and `--version` keep swift-argument-parser's handling (64, 0).
     static func main() {
+        // A node that dies mid-request closes the socket: report it (exit 3), don't die of SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
