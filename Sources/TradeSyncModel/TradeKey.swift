@@ -91,6 +91,28 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         return text
     }
 
+    /// Hashes the fields' UTF-8 bytes directly. Every code is validated ASCII (`A-Z0-9_`,
+    /// or `all`), for which `String` equality is byte equality, so this agrees with `==`;
+    /// it skips `String`'s Unicode-aware hashing, a large part of filling a replica of a
+    /// million keys at restart.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(period.year)
+        hasher.combine(period.month)
+        hasher.combine(flow)
+        Self.combine(reporter.rawValue, into: &hasher)
+        Self.combine(partner.rawValue, into: &hasher)
+        Self.combine(commodity.rawValue, into: &hasher)
+        Self.combine(customs, into: &hasher)
+        Self.combine(transport, into: &hasher)
+    }
+
+    @inline(__always)
+    private static func combine(_ text: String, into hasher: inout Hasher) {
+        var text = text
+        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        hasher.combine(UInt8(0xFF))  // a separator: "AB" + "C" hashes apart from "A" + "BC"
+    }
+
     public static func < (lhs: TradeKey, rhs: TradeKey) -> Bool {
         if lhs.reporter != rhs.reporter { return lhs.reporter < rhs.reporter }
         if lhs.partner != rhs.partner { return lhs.partner < rhs.partner }
