@@ -57,7 +57,7 @@ extension Node {
         let pool = syncPool
         commit.inFlight = Task {
             let result: Int32
-            do { result = try await pool.runIfActive { request.perform() } } catch { result = EIO_SHUTDOWN }
+            do { result = try await pool.runIfActive { request.perform() } } catch { result = syncThreadGoneErrno }
             self.syncFinished(request, errno: result)
         }
     }
@@ -160,7 +160,7 @@ extension Node {
 }
 
 /// The errno reported when the sync thread was already shut down.
-let EIO_SHUTDOWN: Int32 = 5
+let syncThreadGoneErrno: Int32 = 5
 
 /// Seconds since `start` with millisecond precision, e.g. `0.412`.
 func seconds(since start: MonotonicInstant) -> String {
