@@ -84,15 +84,8 @@ extension FileLog {
         entries.reserveCapacity(numbers.count)
         var lower = numbers.lowerBound
         while lower < numbers.upperBound {  // bound: each pass reads at least one record
-            let first = index.location(of: lower)
-            var upper = lower + 1
-            var end = first.end
-            while upper < numbers.upperBound {  // bound: numbers.upperBound
-                let next = index.location(of: upper)
-                guard next.segment == first.segment, next.end - first.offset <= readChunkBytesMax else { break }
-                end = next.end
-                upper += 1
-            }
+            let first = index.run(from: lower, below: numbers.upperBound, bytesMax: readChunkBytesMax)
+            let (end, upper) = (first.end, first.upper)
             let file = files[first.segment]
             let bytes = try file.read(at: first.offset, count: end - first.offset)
             var recordStart = 0

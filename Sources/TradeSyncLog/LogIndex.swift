@@ -104,6 +104,24 @@ struct LogIndex: Sendable, Equatable {
         return (segment, Int(recordOffsets[number]), end)
     }
 
+    /// The longest run of records from `lower` (below `upper`) that lie back to back in
+    /// one segment within `bytesMax` bytes (at least one record): what one `pread` reads.
+    /// - Returns: the segment's position, the run's start and end offsets, and the
+    ///   number just past its last record.
+    func run(from lower: Int, below upper: Int, bytesMax: Int) -> (segment: Int, offset: Int, end: Int, upper: Int) {
+        let first = location(of: lower)
+        let segmentEnd = first.segment + 1 < segments.count ? segments[first.segment + 1].firstRecord : count
+        var next = lower + 1
+        var end = first.end
+        while next < min(upper, segmentEnd) {  // bound: upper
+            let nextEnd = next + 1 < segmentEnd ? Int(recordOffsets[next + 1]) : segments[first.segment].end
+            guard nextEnd - first.offset <= bytesMax else { break }
+            end = nextEnd
+            next += 1
+        }
+        return (first.segment, first.offset, end, next)
+    }
+
     /// The seq the next entry of `origin` must carry.
     func nextSeq(_ origin: NodeID) -> UInt64 { vector[origin] &+ 1 }
 

@@ -129,17 +129,10 @@ struct LogScan {
 func verifyChecksums(of index: LogIndex, files: [LogFile]) throws(LogError) {
     var number = 0
     while number < index.count {  // bound: each pass checks at least one record
-        let first = index.location(of: number)
-        var upper = number + 1
-        var end = first.end
-        while upper < index.count {  // bound: index.count
-            let next = index.location(of: upper)
-            guard next.segment == first.segment, next.end - first.offset <= scanWindowBytes else { break }
-            end = next.end
-            upper += 1
-        }
+        let first = index.run(from: number, below: index.count, bytesMax: scanWindowBytes)
+        let upper = first.upper
         let file = files[first.segment]
-        let bytes = try file.read(at: first.offset, count: end - first.offset)
+        let bytes = try file.read(at: first.offset, count: first.end - first.offset)
         for record in number..<upper {
             let start = Int(index.recordOffsets[record]) - first.offset
             let recordEnd = record + 1 < upper ? Int(index.recordOffsets[record + 1]) - first.offset : bytes.count
