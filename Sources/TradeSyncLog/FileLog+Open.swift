@@ -71,7 +71,8 @@ struct LogOpener {
                 reason: "a format-1 log (one file, no entry hashes); this build reads format-2 segments only")
         }
         if !options.readOnly {
-            for name in names where name.hasSuffix(".tmp") { _ = unlink(directory.path(of: name)) }
+            // Only the log's own temporaries: the data directory holds other files too.
+            for name in names where Self.isLogTemporary(name) { _ = unlink(directory.path(of: name)) }
         }
         var numbers = names.compactMap(LogFormat.segmentNumber(fromName:)).sorted()
         if numbers.isEmpty {
@@ -111,6 +112,16 @@ struct LogOpener {
             sizes.append(size)
         }
         return try scan(headers: headers, sizes: sizes)
+    }
+
+    /// True for a temporary file the log writes: `segment-N.log.tmp` (a new segment),
+    /// `segment-N.log.torn.tmp` (a torn tail being saved) or `checkpoint.tmp`.
+    static func isLogTemporary(_ name: String) -> Bool {
+        if name == CheckpointFormat.temporaryFileName { return true }
+        for suffix in [".tmp", ".torn.tmp"] where name.hasSuffix(suffix) {
+            if LogFormat.segmentNumber(fromName: String(name.dropLast(suffix.count))) != nil { return true }
+        }
+        return false
     }
 
     /// Loads the checkpoint if it belongs, then scans every record after it.

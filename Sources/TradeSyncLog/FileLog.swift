@@ -286,12 +286,11 @@ public final class FileLog {
             guard decoded.dot == entry.dot else {
                 throw .invalidEntry(dot: entry.dot, reason: "decodes with dot \(decoded.dot)")
             }
-            let start = batch.bytes.count
-            batch.recordStarts.append(start)
+            batch.recordStarts.append(batch.bytes.count)
             LogFormat.appendRecord(payload: payload, continues: position < entries.count - 1, to: &batch.bytes)
             batchSeqs[origin] = expected
-            batch.lastHash = LogFormat.storedHash(batch.bytes, at: start)
         }
+        if let last = batch.recordStarts.last { batch.lastHash = LogFormat.storedHash(batch.bytes, at: last) }
         return batch
     }
 

@@ -283,7 +283,7 @@ struct SegmentedLog {
         }
     }
 
-    @Test("Log: leftover .tmp files: removed by a writable open, kept by a read-only one")
+    @Test("Log: leftover .tmp files of the log: removed by a writable open, kept by a read-only one; others kept")
     func leftoverTemporaryFiles() throws {
         try withTempDirectory { temp in
             let log = try SegmentedLog(temp.sub("log"))
@@ -291,7 +291,9 @@ struct SegmentedLog {
             let leftovers = [segmentName(last + 1) + ".tmp", "checkpoint.tmp", segmentName(last) + ".torn.tmp"]
             for name in leftovers { try writeBytes([1, 2, 3], to: log.directory + "/" + name) }
             try writeBytes([4, 5], to: log.directory + "/keep.torn-40")
-            let segments = (1...last).map(segmentName)
+            // Not the log's: the data directory also holds the node key and more.
+            try writeBytes([6], to: log.directory + "/node.key.tmp")
+            let segments = (1...last).map(segmentName) + ["node.key.tmp"]
 
             let reader = try openLog(log.directory, readOnly: true)
             #expect(try replayAll(reader) == log.entries)
