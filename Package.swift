@@ -176,7 +176,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncEndToEndTests",
-            dependencies: ["TradeSyncModel", "TradeSyncControl"],
+            dependencies: ["TradeSyncModel", "TradeSyncControl", "TradeSyncClock", "TradeSyncLog", "TradeSyncWire"],
             swiftSettings: swiftSettings),
     ]
 )

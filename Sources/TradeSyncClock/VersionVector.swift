@@ -86,9 +86,23 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``DecodeError`` on truncation, more than `originsMax` components, a
     ///   zero counter, or origins out of order (the encoding would not be canonical).
     public static func decode(from reader: inout ByteReader, originsMax: Int) throws(DecodeError) -> VersionVector {
+        try decode(from: &reader, originsMax: originsMax, limit: nil)
+    }
+
+    /// Reads a vector of at most `originsLimit.value` components; a larger count throws
+    /// ``DecodeError/limitExceeded(offset:limit:value:)`` naming the limit. Otherwise as
+    /// ``decode(from:originsMax:)``.
+    public static func decode(from reader: inout ByteReader, originsLimit: NamedLimit) throws(DecodeError) -> VersionVector {
+        try decode(from: &reader, originsMax: originsLimit.value, limit: originsLimit)
+    }
+
+    private static func decode(
+        from reader: inout ByteReader, originsMax: Int, limit: NamedLimit?
+    ) throws(DecodeError) -> VersionVector {
         let start = reader.offset
         let count = try reader.readVarint()
         guard count <= UInt64(originsMax) else {
+            if let limit { throw .limitExceeded(offset: start, limit: limit, value: count) }
             throw .lengthTooLarge(offset: start, length: count, lengthMax: originsMax)
         }
         var counters: [NodeID: UInt64] = [:]

@@ -83,49 +83,78 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     }
 }
 
-/// The state of one peer link, as `status` reports it.
+/// The state of one peer, as `status` and `peers` report it: the live session if any,
+/// and what the node remembers of the peer across restarts (its peer book).
 public struct PeerStatus: Codable, Sendable, Equatable {
     /// The configured `HOST:PORT`, or the remote address of an inbound session.
     public var address: String
+    /// True for a peer in the config's peer list (this node dials it).
+    public var configured: Bool?
     /// The peer's node ID (hex), once a handshake has told it.
     public var nodeID: String?
     public var connected: Bool
-    /// Entries this node holds that the peer has not acknowledged.
+    /// Entries this node holds that the peer has not acknowledged (while disconnected:
+    /// as of the end of its last session).
     public var behind: UInt64
     /// True when the peer has acknowledged everything this node holds.
     public var inSync: Bool
-    /// Negotiated protocol version of the current or last session.
+    /// Negotiated protocol version of the current session.
     public var protocolVersion: Int?
+    /// The protocol version negotiated in the last session that got through its handshake
+    /// (kept across restarts).
+    public var lastVersion: Int?
+    /// The version range `[min,max]` the peer offered in its last HELLO (kept across restarts).
+    public var peerVersions: String?
+    /// The peer's log instance ID (hex) from its last HELLO.
+    public var logInstance: String?
     public var bytesSent: UInt64
     public var bytesReceived: UInt64
     public var entriesSent: UInt64
     public var entriesReceived: UInt64
-    /// Why the last session ended or the last dial failed.
+    /// Why the last session ended or the last dial failed (kept across restarts).
     public var lastError: String?
+    /// When `lastError` was last seen (UTC, ISO 8601).
+    public var lastErrorAt: String?
+    /// When the last session got through its handshake (UTC, ISO 8601).
+    public var lastSessionAt: String?
+    /// Set when the peer forwarded an entry that forks an origin (same dot, other
+    /// content), or is itself a quarantined origin: one line naming the dot.
+    public var fork: String?
 
     public init(
-        address: String, nodeID: String? = nil, connected: Bool = false, behind: UInt64 = 0, inSync: Bool = false,
-        protocolVersion: Int? = nil, bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, entriesSent: UInt64 = 0,
-        entriesReceived: UInt64 = 0, lastError: String? = nil
+        address: String, configured: Bool? = nil, nodeID: String? = nil, connected: Bool = false, behind: UInt64 = 0,
+        inSync: Bool = false, protocolVersion: Int? = nil, lastVersion: Int? = nil, peerVersions: String? = nil,
+        logInstance: String? = nil, bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0, entriesSent: UInt64 = 0,
+        entriesReceived: UInt64 = 0, lastError: String? = nil, lastErrorAt: String? = nil, lastSessionAt: String? = nil,
+        fork: String? = nil
     ) {
         self.address = address
+        self.configured = configured
         self.nodeID = nodeID
         self.connected = connected
         self.behind = behind
         self.inSync = inSync
         self.protocolVersion = protocolVersion
+        self.lastVersion = lastVersion
+        self.peerVersions = peerVersions
+        self.logInstance = logInstance
         self.bytesSent = bytesSent
         self.bytesReceived = bytesReceived
         self.entriesSent = entriesSent
         self.entriesReceived = entriesReceived
         self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+        self.lastSessionAt = lastSessionAt
+        self.fork = fork
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, connected, behind
+        case address, configured, connected, behind, fork
         case nodeID = "node_id", inSync = "in_sync", protocolVersion = "protocol_version"
+        case lastVersion = "last_version", peerVersions = "peer_versions", logInstance = "log_instance"
         case bytesSent = "bytes_sent", bytesReceived = "bytes_received"
         case entriesSent = "entries_sent", entriesReceived = "entries_received", lastError = "last_error"
+        case lastErrorAt = "last_error_at", lastSessionAt = "last_session_at"
     }
 }
 

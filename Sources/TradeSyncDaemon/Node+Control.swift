@@ -44,35 +44,45 @@ extension Node {
             dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
     }
 
+    /// One row per peer-book record (configured peers first, in config order), live
+    /// sessions filled in from their links.
     func peerStatuses() -> [PeerStatus] {
         var rows: [PeerStatus] = []
         var shown: Set<NodeID> = []
-        for address in config.peers.map(\.description) {
-            let peer = peerAtAddress[address]
-            if let peer, let link = links.values.first(where: { $0.peer == peer }) {
-                rows.append(row(address: address, link: link))
-                shown.insert(peer)
-            } else {
-                var row = PeerStatus(address: address, nodeID: peer?.hex, lastError: lastError[address])
-                if let peer, let totals = endedTotals[peer] { row.apply(totals) }
-                rows.append(row)
+        for record in peers.records {
+            let node = record.nodeID.flatMap { NodeID(hex: $0) }
+            let link = node.flatMap { node in links.values.first { $0.peer == node } }
+            var row = PeerStatus(
+                address: record.address, configured: record.configured, nodeID: record.nodeID,
+                lastVersion: record.lastVersion, peerVersions: record.peerVersions, logInstance: record.logInstance,
+                lastError: record.lastError, lastErrorAt: record.lastErrorAt, lastSessionAt: record.lastSessionAt)
+            var totals = node.flatMap { endedTotals[$0] } ?? PeerTotals()
+            if let link, let node {
+                shown.insert(node)
+                row.connected = true
+                row.protocolVersion = Int(link.version)
+                row.behind = replica.vector.entriesAhead(of: link.peerVector)
+                row.inSync = row.behind == 0
+                totals.add(link.counters)
+            } else if let known = record.knownVector {
+                var vector = VersionVector()
+                for (origin, seq) in known { if let id = NodeID(hex: origin) { vector.merge(VersionVector([id: seq])) } }
+                row.behind = replica.vector.entriesAhead(of: vector)
             }
+            row.apply(totals)
+            rows.append(row)
         }
         for link in links.values.sorted(by: { $0.peer < $1.peer }) where !shown.contains(link.peer) {
-            rows.append(row(address: link.address, link: link))
+            var row = PeerStatus(
+                address: link.address, nodeID: link.peer.hex, connected: true, protocolVersion: Int(link.version))
+            row.behind = replica.vector.entriesAhead(of: link.peerVector)
+            row.inSync = row.behind == 0
+            var totals = endedTotals[link.peer] ?? PeerTotals()
+            totals.add(link.counters)
+            row.apply(totals)
+            rows.append(row)
         }
         return rows
-    }
-
-    private func row(address: String, link: LinkState) -> PeerStatus {
-        let behind = replica.vector.entriesAhead(of: link.peerVector)
-        var row = PeerStatus(
-            address: address, nodeID: link.peer.hex, connected: true, behind: behind, inSync: behind == 0,
-            protocolVersion: Int(link.version))
-        var totals = endedTotals[link.peer] ?? PeerTotals()
-        totals.add(link.counters)
-        row.apply(totals)
-        return row
     }
 
     func get(_ request: ControlRequest) throws -> ControlResponse {

@@ -30,7 +30,7 @@ struct LinkState {
 /// imported or received) is written to the log and applied at once, but nobody is told
 /// (no CLI reply, no ACK, nothing sent to a peer) before an fsync covering it returned:
 /// concurrent writers share fsyncs (group commit, `Node+Durability.swift`).
-public actor Node: SessionHost {
+public actor Node {
     public let identity: NodeIdentity
     public let config: NodeConfig
     /// The log's instance ID, made when the log was created.
@@ -41,11 +41,13 @@ public actor Node: SessionHost {
     var replica: Replica { core.replica }
     var log: FileLog { core.store }
     var links: [LinkID: LinkState] = [:]
-    /// Peer node ID learned at each dialled address, so a dialler can stand down while
-    /// that peer is connected through another link.
-    var peerAtAddress: [String: NodeID] = [:]
-    /// Why the last session or dial at an address ended.
-    var lastError: [String: String] = [:]
+    /// What the node remembers about each peer across restarts (`DATA_DIR/peers.json`).
+    var peers: PeerBook
+    /// The peer-book record of each connection whose HELLO arrived.
+    var linkRecords: [LinkID: Int] = [:]
+    /// Remote hosts already logged for refusing a connection before its HELLO (garbage,
+    /// a port scanner): logged once per host, not once per connection.
+    var refusedHosts: Set<String> = []
     /// Counters of ended sessions, summed per peer.
     var endedTotals: [NodeID: PeerTotals] = [:]
     /// Group commit: appends waiting for an fsync, and the one in flight.
@@ -88,6 +90,9 @@ public actor Node: SessionHost {
         self.core = core
         self.logInstanceID = log.instanceID
         self.checkpoints = CheckpointState(covered: core.restore.fromSnapshot)
+        let (book, warning) = PeerBook.load(dataDir: config.dataDir, configured: config.peers.map(\.description))
+        if let warning { logger.warning("\(warning)") }
+        self.peers = book
         syncPool = NIOThreadPool(numberOfThreads: 1)
         syncPool.start()
         checkpointPool = NIOThreadPool(numberOfThreads: 1)
@@ -131,81 +136,6 @@ public actor Node: SessionHost {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
-    }
-
-    // MARK: SessionHost
-
-    /// The durable vector: a peer must never be told of an entry a crash could take back.
-    public func localVector() -> VersionVector { core.durableVector }
-
-    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
-        do { return try core.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax) } catch {
-            fail("cannot read the log to serve a peer: \(error)")
-            return []
-        }
-    }
-
-    /// Writes and applies a peer's batch; returns the durable vector for the ACK once an
-    /// fsync covers the batch.
-    public func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector {
-        let ticket = try core.stagePersist(entries)
-        try await waitDurable(ticket)
-        return core.durableVector
-    }
-
-    public func sessionStarted(
-        link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
-    ) -> Bool {
-        if peer == identity.nodeID {
-            lastError[address] = "connected to itself (node \(peer.short))"
-            return false
-        }
-        if direction == .outbound { peerAtAddress[address] = peer }
-        // One session per pair: keep the connection dialled by the lower node ID.
-        if let (otherID, other) = links.first(where: { $0.value.peer == peer }) {
-            let keepNew = (direction == .outbound) == (identity.nodeID < peer)
-            if !keepNew { return false }
-            links[otherID] = nil
-            endedTotals[peer, default: PeerTotals()].add(other.counters)
-            other.close()
-            logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
-        }
-        links[link] = LinkState(
-            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
-        lastError[address] = nil
-        logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
-        return true
-    }
-
-    public func peerVector(link: LinkID, _ vector: VersionVector) {
-        links[link]?.peerVector = vector
-    }
-
-    public func inSync(link: LinkID) {
-        guard let state = links[link] else { return }
-        logger.debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
-    }
-
-    public func counters(link: LinkID, _ counters: SessionCounters) {
-        links[link]?.counters = counters
-    }
-
-    public func sessionEnded(link: LinkID, address: String, reason: String?) {
-        if let state = links.removeValue(forKey: link) {
-            endedTotals[state.peer, default: PeerTotals()].add(state.counters)
-            logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
-        }
-        if let reason, reason != "duplicate session" {
-            if lastError[address] != reason { logger.debug("peer \(address): \(reason)") }
-            lastError[address] = reason
-        }
-    }
-
-    /// True unless the peer last seen at `address` is connected through some link.
-    public func shouldDial(_ address: String) -> Bool {
-        guard let peer = peerAtAddress[address] else { return true }
-        return !links.values.contains { $0.peer == peer }
     }
 
     /// Waits for the fsync and checkpoint in flight, syncs the log, writes a final

@@ -45,6 +45,11 @@ public enum EntryLimits {
     /// Largest canonical encoding of one entry, in bytes: dot (32 + 10) + HLC (8) +
     /// context (2 + 256 × 42) + key (~60) + values (~70), rounded up.
     public static let entryBytesMax = 16 * 1024
+
+    /// ``contextOriginsMax`` with its name, for decoders' errors.
+    public static let contextOrigins = NamedLimit("contextOriginsMax", contextOriginsMax)
+    /// ``entryBytesMax`` with its name.
+    public static let entryBytes = NamedLimit("entryBytesMax", entryBytesMax)
 }
 
 /// One write, as authored by its origin and replicated unchanged to every node.
@@ -104,7 +109,7 @@ public struct Entry: Hashable, Sendable {
         let seq = try reader.readVarint()
         guard seq > 0 else { throw .badValue(offset: seqOffset, field: "seq", reason: "zero") }
         let hlc = HLCTimestamp(rawValue: try reader.readU64())
-        let context = try VersionVector.decode(from: &reader, originsMax: EntryLimits.contextOriginsMax)
+        let context = try VersionVector.decode(from: &reader, originsLimit: EntryLimits.contextOrigins)
         let key = try TradeKey.decode(from: &reader)
         let operation = try Operation.decode(from: &reader)
         return Entry(dot: Dot(origin: origin, seq: seq), hlc: hlc, context: context, key: key, operation: operation)

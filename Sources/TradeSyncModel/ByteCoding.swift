@@ -87,6 +87,9 @@ public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     case badValue(offset: Int, field: String, reason: String)
     /// Bytes were left over after a complete value.
     case trailingBytes(offset: Int, count: Int)
+    /// A count or length above a named limit of the protocol (PROTOCOL.md "Limits"), e.g.
+    /// a reporter code longer than `areaCodeBytesMax`.
+    case limitExceeded(offset: Int, limit: NamedLimit, value: UInt64)
 
     public var description: String {
         switch self {
@@ -96,8 +99,27 @@ public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badUTF8(let offset): "invalid UTF-8 at byte \(offset)"
         case .badValue(let offset, let field, let reason): "bad \(field) at byte \(offset): \(reason)"
         case .trailingBytes(let offset, let count): "\(count) trailing bytes at byte \(offset)"
+        case .limitExceeded(let offset, let limit, let value): "\(value) at byte \(offset) exceeds \(limit)"
         }
     }
+}
+
+/// A maximum with the name `Protocol/PROTOCOL.md`'s "Limits" table gives it, so that an
+/// error can say which limit a peer broke (`areaCodeBytesMax = 4`).
+public struct NamedLimit: Equatable, Sendable, CustomStringConvertible {
+    /// The limit's name in the Limits table, e.g. `entryBytesMax`.
+    public let name: String
+    /// Its value, in the table's unit (bytes, entries or origins).
+    public let value: Int
+
+    /// Names a limit.
+    public init(_ name: String, _ value: Int) {
+        self.name = name
+        self.value = value
+    }
+
+    /// `name = value`, e.g. `areaCodeBytesMax = 4`.
+    public var description: String { "\(name) = \(value)" }
 }
 
 /// Reads canonical encodings written by ``ByteWriter``.
@@ -196,6 +218,25 @@ public struct ByteReader: Sendable {
             throw .lengthTooLarge(offset: start, length: length, lengthMax: lengthMax)
         }
         return try readBytes(Int(length))
+    }
+
+    /// Reads a varint length (at most `limit.value`) followed by that many bytes.
+    /// - Throws: ``DecodeError/limitExceeded(offset:limit:value:)`` naming the limit, or truncation.
+    public mutating func readLengthPrefixed(limit: NamedLimit) throws(DecodeError) -> [UInt8] {
+        let start = offset
+        let length = try readVarint()
+        guard length <= UInt64(limit.value) else { throw .limitExceeded(offset: start, limit: limit, value: length) }
+        return try readBytes(Int(length))
+    }
+
+    /// Reads a varint-length UTF-8 string of at most `limit.value` bytes.
+    /// - Throws: ``DecodeError/limitExceeded(offset:limit:value:)`` naming the limit,
+    ///   ``DecodeError/badUTF8(offset:)``, or truncation.
+    public mutating func readString(limit: NamedLimit) throws(DecodeError) -> String {
+        let start = offset
+        let raw = try readLengthPrefixed(limit: limit)
+        guard let text = String(validating: raw, as: UTF8.self) else { throw .badUTF8(offset: start) }
+        return text
     }
 
     /// Reads a varint-length UTF-8 string of at most `lengthMax` bytes.

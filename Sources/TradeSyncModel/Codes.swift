@@ -11,6 +11,15 @@ public enum RecordLimits {
     public static let quantityUnitBytesMax = 32
     /// Longest canonical key text, in bytes: every field at its maximum plus six colons.
     public static let keyTextBytesMax = 2 * areaCodeBytesMax + 3 + commodityBytesMax + 6 + 2 * breakdownCodeBytesMax + 6
+
+    /// ``areaCodeBytesMax`` with its name, for decoders' errors.
+    public static let areaCode = NamedLimit("areaCodeBytesMax", areaCodeBytesMax)
+    /// ``commodityBytesMax`` with its name.
+    public static let commodity = NamedLimit("commodityBytesMax", commodityBytesMax)
+    /// ``breakdownCodeBytesMax`` with its name.
+    public static let breakdownCode = NamedLimit("breakdownCodeBytesMax", breakdownCodeBytesMax)
+    /// ``quantityUnitBytesMax`` with its name.
+    public static let quantityUnit = NamedLimit("quantityUnitBytesMax", quantityUnitBytesMax)
 }
 
 /// Why a field of a trade record is invalid. `field` names it as the CLI spells it.

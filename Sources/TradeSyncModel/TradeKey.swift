@@ -140,14 +140,14 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// - Throws: ``DecodeError`` (`badValue` names the field) on malformed input.
     public static func decode(from reader: inout ByteReader) throws(DecodeError) -> TradeKey {
         let start = reader.offset
-        let reporter = try reader.readString(lengthMax: RecordLimits.areaCodeBytesMax)
-        let partner = try reader.readString(lengthMax: RecordLimits.areaCodeBytesMax)
+        let reporter = try reader.readString(limit: RecordLimits.areaCode)
+        let partner = try reader.readString(limit: RecordLimits.areaCode)
         let flow = try reader.readString(lengthMax: 3)
-        let commodity = try reader.readString(lengthMax: RecordLimits.commodityBytesMax)
+        let commodity = try reader.readString(limit: RecordLimits.commodity)
         let year = try reader.readU16()
         let month = try reader.readU8()
-        let customs = try reader.readString(lengthMax: RecordLimits.breakdownCodeBytesMax)
-        let transport = try reader.readString(lengthMax: RecordLimits.breakdownCodeBytesMax)
+        let customs = try reader.readString(limit: RecordLimits.breakdownCode)
+        let transport = try reader.readString(limit: RecordLimits.breakdownCode)
         do throws(FieldError) {
             guard let flowValue = Flow(rawValue: flow) else {
                 throw FieldError(field: "flow", reason: "unknown flow code '\(flow)'")

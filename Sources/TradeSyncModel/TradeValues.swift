@@ -137,7 +137,7 @@ public struct TradeValues: Hashable, Sendable, Codable {
         let value = presence & 1 != 0 ? try ExactDecimal.decode(from: &reader) : nil
         let weight = presence & 2 != 0 ? try ExactDecimal.decode(from: &reader) : nil
         let quantity = presence & 4 != 0 ? try ExactDecimal.decode(from: &reader) : nil
-        let unit = try reader.readString(lengthMax: RecordLimits.quantityUnitBytesMax)
+        let unit = try reader.readString(limit: RecordLimits.quantityUnit)
         let flagOffset = reader.offset
         let flags = RecordFlags(rawValue: try reader.readU8())
         guard RecordFlags.known.isSuperset(of: flags) else {

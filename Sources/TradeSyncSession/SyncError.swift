@@ -1,4 +1,5 @@
 import TradeSyncClock
+import TradeSyncModel
 import TradeSyncWire
 
 /// Why a ``SyncSession`` closed. Each case names one reason; ``description`` is one line
@@ -17,8 +18,10 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The oldest batch in flight waited this long for its ACK (a lost BATCH or ACK, which
     /// the PINGs that keep the session alive would otherwise hide).
     case ackTimeout(batchID: UInt64, Duration)
+    /// A BATCH arrived while `windowBatchesMax` batches were already unacknowledged.
+    case windowExceeded(batchID: UInt64, windowBatchesMax: Int)
     /// A well-formed message that breaks the session rules (wrong order, unknown batch
-    /// acknowledged, window exceeded, a gap in an origin's sequence numbers).
+    /// acknowledged, a gap in an origin's sequence numbers).
     case protocolViolation(String)
     /// The peer sent ERROR and closed.
     case peerError(code: ErrorCode, reason: String)
@@ -33,9 +36,12 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wire(let error): error.description
         case .versionMismatch(let ours, let theirs):
             WireError.versionMismatch(ours: ours, theirs: theirs).description
-        case .handshakeTimeout(let limit): "handshake not completed within \(seconds(limit)) s"
-        case .idleTimeout(let limit): "nothing received from the peer for \(seconds(limit)) s"
-        case .ackTimeout(let batchID, let limit): "batch \(batchID) not acknowledged within \(seconds(limit)) s"
+        case .handshakeTimeout(let limit): "handshake not completed within handshakeTimeout = \(seconds(limit)) s"
+        case .idleTimeout(let limit): "nothing received from the peer for idleTimeout = \(seconds(limit)) s"
+        case .ackTimeout(let batchID, let limit):
+            "batch \(batchID) not acknowledged within idleTimeout = \(seconds(limit)) s"
+        case .windowExceeded(let batchID, let max):
+            "BATCH \(batchID) beyond the window: windowBatchesMax = \(max) batches already unacknowledged"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
         case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"
@@ -49,10 +55,35 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wire(let error): error.errorCode
         case .versionMismatch: .versionMismatch
         case .handshakeTimeout, .idleTimeout, .ackTimeout: .timeout
+        case .windowExceeded: .limitExceeded
         case .protocolViolation: .unexpectedMessage
         case .peerError(let code, _): code
         case .sameNode: .sameNode
         case .disconnected: .shutdown
+        }
+    }
+}
+
+extension SyncError {
+    /// The name of the limit (PROTOCOL.md "Limits") this refusal enforces, e.g.
+    /// `frameBytesMax`, `handshakeTimeout`; nil when the reason is not a limit.
+    public var limitName: String? {
+        switch self {
+        case .wire(let error): error.limit?.name
+        case .handshakeTimeout: "handshakeTimeout"
+        case .idleTimeout, .ackTimeout: "idleTimeout"
+        case .windowExceeded: "windowBatchesMax"
+        case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected: nil
+        }
+    }
+
+    /// True for refusals that another attempt will meet again (no common version, our own
+    /// node ID): the dialler backs off long instead of retrying soon.
+    public var isPersistentRefusal: Bool {
+        switch self {
+        case .versionMismatch, .sameNode: true
+        case .peerError(let code, _): code == .versionMismatch || code == .sameNode
+        default: false
         }
     }
 }

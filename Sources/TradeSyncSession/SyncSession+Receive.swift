@@ -62,6 +62,7 @@ extension SyncSession {
 
     private mutating func onHello(_ hello: Hello) {
         guard phase == .awaitingHello else { return fail(.protocolViolation("second HELLO")) }
+        emit(.peerHello(hello))
         let chosen: UInt16
         do throws(WireError) {
             chosen = try ProtocolVersion.negotiate(ours: configuration.versions, theirs: hello.versions)
@@ -92,8 +93,7 @@ extension SyncSession {
             return fail(.protocolViolation("BATCH \(batch.id.rawValue) out of order, expected \(expected)"))
         }
         guard persistQueue.count < Limits.windowBatchesMax else {
-            return fail(.protocolViolation(
-                "BATCH \(batch.id.rawValue) beyond the window of \(Limits.windowBatchesMax) unacknowledged batches"))
+            return fail(.windowExceeded(batchID: batch.id.rawValue, windowBatchesMax: Limits.windowBatchesMax))
         }
         let entries: [Entry]
         do throws(WireError) {

@@ -100,6 +100,10 @@ public struct SyncSession: Sendable {
         case persist([Entry], BatchID)
         /// Deliver `.timer` at (or after) this instant; replaces any earlier wake-up.
         case wakeAt(MonotonicInstant)
+        /// The peer's HELLO arrived (before negotiation, so the node learns who refused or
+        /// was refused, with which version range and log instance, even when no version
+        /// is common).
+        case peerHello(Hello)
         /// HELLOs exchanged and a version chosen.
         case handshakeCompleted(peer: NodeID, peerLogInstance: UInt64, version: UInt16)
         /// What the peer is known to hold: after its VECTOR, every ACK and every BATCH it sent.

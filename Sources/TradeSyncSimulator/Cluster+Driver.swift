@@ -63,6 +63,8 @@ extension Cluster {
             slot.timerToken += 1
             nodes[node].slots[peer] = slot
             queue.push(.timer(node: node, peer: peer, conn: conn, token: slot.timerToken), at: max(now, instant.nanoseconds))
+        case .peerHello:
+            break
         case .handshakeCompleted(let peerID, _, _):
             guard peerID == nodes[peer].id else {
                 flag(.invariant, "node \(node): handshake with \(peerID.short), expected \(nodes[peer].id.short)")
@@ -143,7 +145,7 @@ extension Cluster {
         switch reason {
         case .disconnected: stats.closedByDisconnect += 1
         case .handshakeTimeout, .idleTimeout, .ackTimeout: stats.closedByTimeout += 1
-        case .wire, .versionMismatch, .protocolViolation, .peerError, .sameNode: stats.closedByFault += 1
+        case .wire, .versionMismatch, .protocolViolation, .windowExceeded, .peerError, .sameNode: stats.closedByFault += 1
         }
         let pair = pairIndex[node][peer]
         if pairs[pair].dialler == node {

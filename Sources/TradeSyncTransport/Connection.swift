@@ -3,6 +3,7 @@ import NIOCore
 import TradeSyncClock
 import TradeSyncLog
 import TradeSyncSession
+import TradeSyncWire
 
 /// Converts the process's monotonic clock into the pure core's ``MonotonicInstant``.
 public enum MonotonicClock {
@@ -22,14 +23,21 @@ public enum MonotonicClock {
 /// All inputs go through one `AsyncStream` consumed by a single task, so the session sees
 /// them serially and its outputs (notably persist-then-ack) keep their order.
 public enum Connection {
-    /// Runs the session until either side closes. Returns the reason the session ended
-    /// (nil for a local shutdown).
+    /// How a connection ended: the one-line reason (nil for a local shutdown) and, when
+    /// the session itself closed, its typed reason.
+    public struct End: Sendable {
+        public var reason: String?
+        public var error: SyncError?
+    }
+
+    /// Runs the session until either side closes. Returns how it ended.
     public static func run(
         channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, link: LinkID, direction: LinkDirection, address: String,
         configuration: SyncSession.Configuration, host: any SessionHost, logger: Logger
-    ) async -> String? {
+    ) async -> End {
         let (inputs, continuation) = AsyncStream<SyncSession.Input>.makeStream()
         var reason: String?
+        var sessionError: SyncError?
         do {
             try await channel.executeThenClose { inbound, outbound in
                 await withTaskGroup(of: Void.self) { group in
@@ -52,6 +60,7 @@ public enum Connection {
                         address: address, host: host, continuation: continuation, outbound: outbound, close: close,
                         logger: logger)
                     reason = await driver.run(inputs: inputs)
+                    sessionError = driver.closeError
                     driver.cancelTimer()
                     // Closing the channel ends the inbound reader; then nothing is left to wait for.
                     channel.channel.close(promise: nil)
@@ -62,7 +71,7 @@ public enum Connection {
             if reason == nil { reason = "connection error: \(error)" }
         }
         continuation.finish()
-        return reason
+        return End(reason: reason, error: sessionError)
     }
 }
 
@@ -80,6 +89,8 @@ private struct Driver {
     var pending: [SyncSession.Input] = []
     var timer: Task<Void, Never>?
     var closed = false
+    /// The session's reason, once it emitted `.close`.
+    var closeError: SyncError?
 
     mutating func run(inputs: AsyncStream<SyncSession.Input>) async -> String? {
         pending.append(.connected(localVector: await host.localVector(), now: MonotonicClock.now()))
@@ -120,6 +131,8 @@ private struct Driver {
                 }
             case .wakeAt(let instant):
                 schedule(at: instant)
+            case .peerHello(let hello):
+                await host.peerHello(link: link, direction: direction, address: address, hello: hello)
             case .handshakeCompleted(let peer, _, let version):
                 let continuation = continuation
                 let keep = await host.sessionStarted(
@@ -132,6 +145,7 @@ private struct Driver {
                 await host.inSync(link: link)
             case .close(let error):
                 closed = true
+                closeError = error
                 return error.description
             }
         }

@@ -37,19 +37,34 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// Exponential backoff with full jitter for redialling a peer (AWS architecture blog,
-/// "Exponential Backoff and Jitter", 2015): delay = random(0, min(cap, base·2^attempt)),
-/// never below `floor`.
+/// Exponential backoff for redialling a peer (AWS architecture blog, "Exponential Backoff
+/// and Jitter", 2015): the ceiling is min(cap, base·2^attempt); "full jitter" draws the
+/// delay from [0, ceiling] (never below `floor`), "equal jitter" from [ceiling/2, ceiling],
+/// so that consecutive refusals are guaranteed to space out.
 public struct Backoff: Sendable {
     public let base: Duration
     public let cap: Duration
     public let floor: Duration
+    /// Draw from [ceiling/2, ceiling] instead of [0, ceiling].
+    public let equalJitter: Bool
     public private(set) var attempt = 0
 
-    public init(base: Duration = .milliseconds(200), cap: Duration = .seconds(15), floor: Duration = .milliseconds(50)) {
+    public init(
+        base: Duration = .milliseconds(200), cap: Duration = .seconds(15), floor: Duration = .milliseconds(50),
+        equalJitter: Bool = false
+    ) {
         self.base = base
         self.cap = cap
         self.floor = floor
+        self.equalJitter = equalJitter
+    }
+
+    /// The backoff after a refusal that the next attempt will probably meet again (no
+    /// common protocol version, our own node ID): 1 s, 2 s, 4 s, … up to 5 minutes, with
+    /// equal jitter. Ten refusals take at least 4 minutes, so an incompatible peer sees a
+    /// handful of connections, not a storm.
+    public static func refusal() -> Backoff {
+        Backoff(base: .seconds(1), cap: .seconds(300), floor: .milliseconds(500), equalJitter: true)
     }
 
     /// The next delay, growing with each call until ``reset()``.
@@ -58,7 +73,8 @@ public struct Backoff: Sendable {
         attempt += 1
         let ceiling = min(cap, base * (1 << exponent))
         let ceilingMs = max(1, Int64(ceiling.components.seconds) * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
-        let jittered = Duration.milliseconds(Int64.random(in: 0...ceilingMs, using: &generator))
+        let lowMs = equalJitter ? ceilingMs / 2 : 0
+        let jittered = Duration.milliseconds(Int64.random(in: lowMs...ceilingMs, using: &generator))
         return max(floor, jittered)
     }
 
@@ -117,12 +133,15 @@ public final class PeerNetwork: Sendable {
     }
 
     /// Dials `address` until cancelled, redialling with ``Backoff`` after every failure
-    /// or disconnect. `shouldDial` lets the node skip dialling while a session with that
+    /// or disconnect, and with ``Backoff/refusal()`` (seconds to minutes) after a
+    /// persistent refusal such as a version mismatch. `shouldDial` lets the node skip dialling while a session with that
     /// peer already runs (it dialled us), so two nodes keep one session, not two.
     public func dial(_ address: PeerAddress, shouldDial: @escaping @Sendable () async -> Bool) async {
         var backoff = Backoff()
+        var refusals = Backoff.refusal()
         var generator = SystemRandomNumberGenerator()
         while !Task.isCancelled {
+            var refused = false
             if await shouldDial() {
                 do {
                     let channel = try await ClientBootstrap(group: group)
@@ -134,13 +153,22 @@ public final class PeerNetwork: Sendable {
                             }
                         }
                     let start = ContinuousClock.now
-                    await runConnection(channel, direction: .outbound, address: address.description)
+                    let end = await runConnection(channel, direction: .outbound, address: address.description)
+                    refused = end.error?.isPersistentRefusal ?? false
                     if ContinuousClock.now - start > .seconds(5) { backoff.reset() }
                 } catch {
-                    await host.sessionEnded(link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(error)")
+                    await host.sessionEnded(
+                        link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(error)", error: nil)
                 }
             }
-            try? await Task.sleep(for: backoff.next(using: &generator))
+            // A peer that refused us (no common version) will refuse the next attempt too:
+            // back off in minutes, not milliseconds, until something else happens.
+            if refused {
+                try? await Task.sleep(for: refusals.next(using: &generator))
+            } else {
+                refusals.reset()
+                try? await Task.sleep(for: backoff.next(using: &generator))
+            }
         }
     }
 
@@ -150,18 +178,20 @@ public final class PeerNetwork: Sendable {
         return PeerAddress(host: ip, port: port).description
     }
 
+    @discardableResult
     private func runConnection(
         _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, direction: LinkDirection, address: String
-    ) async {
+    ) async -> Connection.End {
         let link = links.next()
         var logger = logger
         logger[metadataKey: "peer"] = "\(address)"
         logger[metadataKey: "link"] = "\(link.rawValue)"
         logger.debug("connection open", metadata: ["direction": "\(direction.rawValue)"])
-        let reason = await Connection.run(
+        let end = await Connection.run(
             channel: channel, link: link, direction: direction, address: address, configuration: configuration,
             host: host, logger: logger)
-        await host.sessionEnded(link: link, address: address, reason: reason)
+        await host.sessionEnded(link: link, address: address, reason: end.reason, error: end.error)
+        return end
     }
 }
 

@@ -1,6 +1,7 @@
 import TradeSyncClock
 import TradeSyncLog
 import TradeSyncSession
+import TradeSyncWire
 
 /// Identifies one TCP connection for the lifetime of the process.
 public struct LinkID: Hashable, Sendable, CustomStringConvertible {
@@ -34,6 +35,10 @@ public protocol SessionHost: Sendable {
     ///   the session is then closed.
     func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector
 
+    /// The peer's HELLO arrived on a connection (before negotiation: also when no
+    /// version is common and the connection is about to be refused).
+    func peerHello(link: LinkID, direction: LinkDirection, address: String, hello: Hello) async
+
     /// A handshake completed. Returns false when the node wants this connection closed
     /// (a duplicate session with the same peer, or a connection to itself).
     ///
@@ -53,6 +58,8 @@ public protocol SessionHost: Sendable {
     /// Byte and entry counters of a live session, reported after each step.
     func counters(link: LinkID, _ counters: SessionCounters) async
 
-    /// The connection ended; `reason` is nil for a clean local shutdown.
-    func sessionEnded(link: LinkID, address: String, reason: String?) async
+    /// The connection ended; `reason` is nil for a clean local shutdown. `error` is the
+    /// session's typed reason when the session itself closed (a refusal, a limit, a
+    /// timeout, the peer's ERROR), nil for transport failures.
+    func sessionEnded(link: LinkID, address: String, reason: String?, error: SyncError?) async
 }

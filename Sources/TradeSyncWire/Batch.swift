@@ -156,13 +156,12 @@ public struct BatchMessage: Equatable, Sendable {
         entries.reserveCapacity(entryCount)
         do throws(DecodeError) {
             for _ in 0..<entryCount {
-                let raw = try reader.readLengthPrefixed(lengthMax: EntryLimits.entryBytesMax)
+                let raw = try reader.readLengthPrefixed(limit: EntryLimits.entryBytes)
                 entries.append(try Entry.decode(raw))
             }
             try reader.expectEnd()
         } catch {
-            throw .malformed(
-                messageType: MessageType.batch.rawValue, reason: "entry \(entries.count + 1) of \(entryCount): \(error)")
+            throw error.wire(.batch, context: "entry \(entries.count + 1) of \(entryCount)")
         }
         if let violation = Self.firstOrderViolation(entries) {
             throw .malformed(messageType: MessageType.batch.rawValue, reason: violation)

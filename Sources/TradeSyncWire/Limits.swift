@@ -65,4 +65,17 @@ public enum Limits {
     /// receiver refuses more. Four batches of up to 768 KiB keep a link busy across the
     /// receiver's fsync while bounding what a receiver must hold (about 3 MiB).
     public static let windowBatchesMax = 4
+
+    /// ``frameBytesMax`` with its name, for errors.
+    public static let frameBytes = NamedLimit("frameBytesMax", frameBytesMax)
+    /// ``batchEntriesMax`` with its name.
+    public static let batchEntries = NamedLimit("batchEntriesMax", batchEntriesMax)
+    /// ``inflatedBytesMax`` with its name.
+    public static let inflatedBytes = NamedLimit("inflatedBytesMax", inflatedBytesMax)
+    /// ``reasonBytesMax`` with its name.
+    public static let reasonBytes = NamedLimit("reasonBytesMax", reasonBytesMax)
+    /// ``vectorOriginsMax`` with its name.
+    public static let vectorOrigins = NamedLimit("vectorOriginsMax", vectorOriginsMax)
+    /// ``windowBatchesMax`` with its name.
+    public static let windowBatches = NamedLimit("windowBatchesMax", windowBatchesMax)
 }

@@ -183,18 +183,18 @@ public enum Message: Equatable, Sendable {
     private static func decodeSimple(_ type: MessageType, from reader: inout ByteReader) throws(DecodeError) -> Message {
         switch type {
         case .vector:
-            return .vector(try VersionVector.decode(from: &reader, originsMax: Limits.vectorOriginsMax))
+            return .vector(try VersionVector.decode(from: &reader, originsLimit: Limits.vectorOrigins))
         case .ack:
             let at = reader.offset
             let batchID = try reader.readVarint()
             guard batchID >= 1 else { throw .badValue(offset: at, field: "batchID", reason: "0; batch IDs start at 1") }
-            let vector = try VersionVector.decode(from: &reader, originsMax: Limits.vectorOriginsMax)
+            let vector = try VersionVector.decode(from: &reader, originsLimit: Limits.vectorOrigins)
             return .ack(Ack(batchID: BatchID(rawValue: batchID), vector: vector))
         case .ping: return .ping(nonce: try reader.readU64())
         case .pong: return .pong(nonce: try reader.readU64())
         case .error:
             let code = ErrorCode(rawValue: try reader.readU16())
-            let reason = try reader.readString(lengthMax: Limits.reasonBytesMax)
+            let reason = try reader.readString(limit: Limits.reasonBytes)
             return .error(ErrorMessage(code: code, reason: reason))
         case .hello, .batch:
             preconditionFailure("HELLO and BATCH are decoded by their own types")

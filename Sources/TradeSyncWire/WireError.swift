@@ -39,20 +39,24 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case zlib(reason: String)
     /// No protocol version lies in both ranges (PROTOCOL.md "Version negotiation").
     case versionMismatch(ours: ClosedRange<UInt16>, theirs: ClosedRange<UInt16>)
+    /// A field inside a message is above a named limit: an entry longer than
+    /// `entryBytesMax`, a reporter code longer than `areaCodeBytesMax`, a vector with more
+    /// than `vectorOriginsMax` origins. `context` says where (message, entry number, offset).
+    case limitExceeded(limit: NamedLimit, value: UInt64, context: String)
 
     /// One line naming the condition with its numbers, e.g.
     /// `frame at stream offset 0 declares 1048577 bytes, limit 1048576`.
     public var description: String {
         switch self {
         case .frameTooLarge(let declared, let max, let offset):
-            "frame at stream offset \(offset) declares \(declared) bytes, limit \(max)"
+            "frame at stream offset \(offset) declares \(declared) bytes, above frameBytesMax = \(max)"
         case .frameEmpty(let offset): "frame at stream offset \(offset) declares length 0 (no type byte)"
         case .badMagic(let bytes): "not a TradeSync HELLO: magic \(hexString(bytes)), expected 5453594e (\"TSYN\")"
         case .unknownMessageType(let type): "unknown message type 0x\(hexByte(type))"
         case .malformed(let type, let reason): "malformed \(MessageType.name(type)) message: \(reason)"
-        case .batchTooManyEntries(let declared, let max): "batch declares \(declared) entries, limit \(max)"
+        case .batchTooManyEntries(let declared, let max): "batch declares \(declared) entries, above batchEntriesMax = \(max)"
         case .inflatedTooLarge(let declared, let max):
-            "batch declares \(declared) uncompressed bytes, limit \(max); refused before inflating"
+            "batch declares \(declared) uncompressed bytes, above inflatedBytesMax = \(max); refused before inflating"
         case .inflatedBeyondDeclared(let declared): "deflated payload inflates beyond its declared \(declared) bytes"
         case .inflatedLengthMismatch(let declared, let produced):
             "deflated payload inflates to \(produced) bytes, declared \(declared)"
@@ -63,13 +67,14 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .zlib(let reason): "zlib failed: \(reason)"
         case .versionMismatch(let ours, let theirs):
             "no common protocol version: ours \(ProtocolVersion.text(ours)), theirs \(ProtocolVersion.text(theirs))"
+        case .limitExceeded(let limit, let value, let context): "\(context): \(value) exceeds \(limit)"
         }
     }
 
     /// The ERROR code a session sends when it refuses a peer for this reason.
     public var errorCode: ErrorCode {
         switch self {
-        case .frameTooLarge, .batchTooManyEntries, .inflatedTooLarge: .limitExceeded
+        case .frameTooLarge, .batchTooManyEntries, .inflatedTooLarge, .limitExceeded: .limitExceeded
         case .frameEmpty, .badMagic, .malformed: .malformed
         case .unknownMessageType: .unknownMessageType
         case .inflatedBeyondDeclared, .inflatedLengthMismatch, .zlibTruncated, .zlibCorrupt, .zlibTrailingBytes:
@@ -85,9 +90,29 @@ func hexByte(_ byte: UInt8) -> String { Hex.encode([byte]) }
 
 func hexString(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
+extension WireError {
+    /// The named limit this error reports exceeded (PROTOCOL.md "Limits"), or nil when
+    /// the error is not about a limit.
+    public var limit: NamedLimit? {
+        switch self {
+        case .frameTooLarge(_, let max, _): NamedLimit("frameBytesMax", max)
+        case .batchTooManyEntries: Limits.batchEntries
+        case .inflatedTooLarge: Limits.inflatedBytes
+        case .limitExceeded(let limit, _, _): limit
+        default: nil
+        }
+    }
+}
+
 extension DecodeError {
-    /// Wraps a canonical-decoding failure as a malformed `messageType` message.
-    func wire(_ messageType: MessageType) -> WireError {
-        .malformed(messageType: messageType.rawValue, reason: description)
+    /// Wraps a canonical-decoding failure as a malformed `messageType` message, or as
+    /// ``WireError/limitExceeded(limit:value:context:)`` when it broke a named limit.
+    /// `context` prefixes the place (e.g. `entry 3 of 10`).
+    func wire(_ messageType: MessageType, context: String? = nil) -> WireError {
+        let place = [MessageType.name(messageType.rawValue), context].compactMap { $0 }.joined(separator: " ")
+        if case .limitExceeded(let offset, let limit, let value) = self {
+            return .limitExceeded(limit: limit, value: value, context: "\(place), byte \(offset)")
+        }
+        return .malformed(messageType: messageType.rawValue, reason: [context, description].compactMap { $0 }.joined(separator: ": "))
     }
 }

@@ -43,7 +43,7 @@ import TradeSyncWire
         let late = session.handle(.timer(now: at(55)))
         #expect(late.last == .close(.ackTimeout(batchID: 1, .seconds(45))))
         #expect(try sentMessages(late) == [
-            .error(ErrorMessage(code: .timeout, reason: "batch 1 not acknowledged within 45 s")),
+            .error(ErrorMessage(code: .timeout, reason: "batch 1 not acknowledged within idleTimeout = 45 s")),
         ])
     }
 

@@ -131,7 +131,7 @@ import TradeSyncWire
         for id in 1...5 { bytes += try batchBytes(UInt64(id), UInt64(id)...UInt64(id)) }
         let outputs = session.handle(.received(bytes, now: .zero))
         #expect(events(outputs).filter { if case .persist = $0 { true } else { false } }.count == 4)
-        #expect(outputs.last == .close(.protocolViolation("BATCH 5 beyond the window of 4 unacknowledged batches")))
+        #expect(outputs.last == .close(.windowExceeded(batchID: 5, windowBatchesMax: 4)))
     }
 
     @Test("Session: unknown message type after the handshake: ERROR unknownMessageType and close")
@@ -225,7 +225,7 @@ import TradeSyncWire
         let idle = session.handle(.timer(now: MonotonicInstant(nanoseconds: 62 * second.nanoseconds)))
         #expect(idle.last == .close(.idleTimeout(.seconds(45))))
         #expect(try sentMessages(idle) == [
-            .error(ErrorMessage(code: .timeout, reason: "nothing received from the peer for 45 s")),
+            .error(ErrorMessage(code: .timeout, reason: "nothing received from the peer for idleTimeout = 45 s")),
         ])
     }
 

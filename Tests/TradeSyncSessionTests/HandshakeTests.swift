@@ -55,7 +55,9 @@ import TradeSyncWire
         let reason = "no common protocol version: ours [1,1], theirs [\(theirs.lowerBound),\(theirs.upperBound)]"
         #expect(try sentMessages(outputs) == [.error(ErrorMessage(code: .versionMismatch, reason: reason))])
         #expect(outputs.last == .close(.versionMismatch(ours: 1...1, theirs: theirs)))
-        #expect(outputs.count == 2)
+        // The node learns who was refused, with the peer's range and log instance.
+        #expect(outputs.first == .peerHello(Hello(versions: theirs, nodeID: peer, logInstanceID: 88)))
+        #expect(outputs.count == 3)
         #expect(session.isClosed)
         #expect(session.handle(.timer(now: MonotonicInstant(nanoseconds: 99_000_000_000))) == [])
         #expect(session.handle(.received(peerHello(1...1), now: MonotonicInstant(nanoseconds: 8))) == [])
@@ -119,7 +121,7 @@ import TradeSyncWire
         let outputs = session.handle(.timer(now: MonotonicInstant(nanoseconds: 10_000_000_005)))
         #expect(outputs.last == .close(.handshakeTimeout(.seconds(10))))
         #expect(try sentMessages(outputs) == [
-            .error(ErrorMessage(code: .timeout, reason: "handshake not completed within 10 s")),
+            .error(ErrorMessage(code: .timeout, reason: "handshake not completed within handshakeTimeout = 10 s")),
         ])
     }
 

@@ -177,6 +177,7 @@ struct Pair {
                 side.receivedDots += entries.map(\.dot)
                 side.trace.append(.persistRequested(id, count: entries.count))
             case .wakeAt(let instant): side.lastWake = instant
+            case .peerHello: break
             case .handshakeCompleted(let peer, _, let version): side.trace.append(.handshake(peer: peer, version: version))
             case .peerVector: break
             case .inSync(let peer): side.trace.append(.inSync(peer))
@@ -221,7 +222,7 @@ func sentMessages(_ outputs: [SyncSession.Output]) throws -> [Message] {
 func events(_ outputs: [SyncSession.Output]) -> [SyncSession.Output] {
     outputs.filter {
         switch $0 {
-        case .send, .wakeAt: false
+        case .send, .wakeAt, .peerHello: false
         default: true
         }
     }

@@ -66,7 +66,7 @@ import TradeSyncWire
         decoder.feed([UInt8](repeating: 0, count: 1000))
         #expect(decoder.bufferedByteCount == 0)
         #expect(throws: expected) { try decoder.next() }
-        #expect(expected.description == "frame at stream offset 0 declares 1048577 bytes, limit 1048576")
+        #expect(expected.description == "frame at stream offset 0 declares 1048577 bytes, above frameBytesMax = 1048576")
     }
 
     @Test("Wire: frame decoder: oversized length after a valid frame names its stream offset")

@@ -71,8 +71,9 @@ import TradeSyncWire
         #expect {
             try Message.decode(Frame(type: 2, body: tooMany.bytes))
         } throws: { error in
-            guard case WireError.malformed(2, let reason) = error else { return false }
-            return reason.contains("exceeds \(Limits.vectorOriginsMax)")
+            // A limit, named: the ERROR sent says which one.
+            guard let error = error as? WireError, case .limitExceeded(let limit, 4097, let context) = error else { return false }
+            return limit == Limits.vectorOrigins && context == "VECTOR, byte 0" && error.errorCode == .limitExceeded
         }
     }
 
@@ -88,8 +89,8 @@ import TradeSyncWire
         #expect {
             try Message.decode(Frame(type: 7, body: writer.bytes))
         } throws: { error in
-            guard case WireError.malformed(7, let reason) = error else { return false }
-            return reason.contains("1025") && reason.contains("1024")
+            guard let error = error as? WireError, case .limitExceeded(let limit, 1025, _) = error else { return false }
+            return limit.name == "reasonBytesMax" && error.description == "ERROR, byte 2: 1025 exceeds reasonBytesMax = 1024"
         }
     }
 

@@ -1,0 +1,157 @@
+import Logging
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncReplica
+import TradeSyncSession
+import TradeSyncTransport
+import TradeSyncWire
+
+/// The node as its sessions see it (``SessionHost``), and the peer book they keep.
+extension Node: SessionHost {
+    /// The durable vector: a peer must never be told of an entry a crash could take back.
+    public func localVector() -> VersionVector { core.durableVector }
+
+    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
+        do { return try core.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax) } catch {
+            fail("cannot read the log to serve a peer: \(error)")
+            return []
+        }
+    }
+
+    /// Writes and applies a peer's batch; returns the durable vector for the ACK once an
+    /// fsync covers the batch.
+    public func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector {
+        let ticket = try core.stagePersist(entries)
+        try await waitDurable(ticket)
+        return core.durableVector
+    }
+
+    /// Records who is at the other end, with the version range and log instance its HELLO
+    /// gave, before negotiation (so a refused peer is remembered too). A log instance that
+    /// differs from the one saved means the peer's log was recreated: the progress saved
+    /// against the old instance is dropped (the session itself always starts from the
+    /// peer's VECTOR, so it is resent everything it lacks, from zero if need be).
+    public func peerHello(link: LinkID, direction: LinkDirection, address: String, hello: Hello) {
+        guard hello.nodeID != identity.nodeID else { return }
+        let index = peers.index(direction: direction == .outbound, address: address, node: hello.nodeID)
+        linkRecords[link] = index
+        var record = peers[index]
+        let instance = String(hello.logInstanceID, radix: 16)
+        if let known = record.nodeID, known != hello.nodeID.hex {
+            logger.warning(
+                "peer \(address) now answers as node \(hello.nodeID.short), was \(known.prefix(12)): its saved progress is dropped")
+            record.knownVector = nil
+            record.logInstance = nil
+        }
+        if let previous = record.logInstance, previous != instance {
+            logger.warning(
+                "peer \(hello.nodeID.short) at \(address): log instance changed from \(previous) to \(instance) (its log was recreated); progress saved against the old instance dropped, it is resent everything it lacks from zero")
+            record.knownVector = nil
+        }
+        record.nodeID = hello.nodeID.hex
+        record.logInstance = instance
+        record.peerVersions = ProtocolVersion.text(hello.versions)
+        if direction == .inbound && !record.configured { record.address = address }
+        update(index, record)
+    }
+
+    public func sessionStarted(
+        link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
+        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+    ) -> Bool {
+        if peer == identity.nodeID {
+            recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
+            return false
+        }
+        // One session per pair: keep the connection dialled by the lower node ID.
+        if let (otherID, other) = links.first(where: { $0.value.peer == peer }) {
+            let keepNew = (direction == .outbound) == (identity.nodeID < peer)
+            if !keepNew { return false }
+            links[otherID] = nil
+            endedTotals[peer, default: PeerTotals()].add(other.counters)
+            other.close()
+            logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
+        }
+        links[link] = LinkState(
+            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
+        if let index = linkRecords[link] {
+            var record = peers[index]
+            record.lastVersion = Int(version)
+            record.lastSessionAt = utcTimestamp()
+            record.lastError = nil
+            update(index, record)
+        }
+        logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
+        return true
+    }
+
+    public func peerVector(link: LinkID, _ vector: VersionVector) {
+        links[link]?.peerVector = vector
+    }
+
+    public func inSync(link: LinkID) {
+        guard let state = links[link] else { return }
+        logger.debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
+    }
+
+    public func counters(link: LinkID, _ counters: SessionCounters) {
+        links[link]?.counters = counters
+    }
+
+    public func sessionEnded(link: LinkID, address: String, reason: String?, error: SyncError?) {
+        if let state = links.removeValue(forKey: link) {
+            endedTotals[state.peer, default: PeerTotals()].add(state.counters)
+            if let index = linkRecords[link] {
+                var record = peers[index]
+                record.knownVector = Dictionary(uniqueKeysWithValues: state.peerVector.sorted.map { ($0.0.hex, $0.1) })
+                update(index, record)
+            }
+            logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
+        }
+        if let reason, reason != "duplicate session" {
+            recordEnd(link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false)
+        }
+        linkRecords[link] = nil
+    }
+
+    /// Keeps why a session or dial ended in the peer book. A reason is logged as a warning
+    /// once, when it first appears for that peer; repeats (every redial meets the same
+    /// refusal) go to the debug level only.
+    private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+        guard let index = linkRecords[link] ?? peers.index(configuredAddress: address) else {
+            // Refused before its HELLO (garbage, a scanner, a TLS client): once per host.
+            let host = address.split(separator: ":").dropLast().joined(separator: ":")
+            if refusedHosts.insert(host).inserted {
+                logger.warning("refused a connection from \(address) before its HELLO: \(reason)")
+            } else {
+                logger.debug("refused a connection from \(address): \(reason)")
+            }
+            return
+        }
+        var record = peers[index]
+        let name = record.nodeID.map { " (node \($0.prefix(12)))" } ?? ""
+        if record.lastError != reason {
+            let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
+            logger.warning("peer \(record.address)\(name): \(reason)\(retry)")
+        } else {
+            logger.debug("peer \(record.address)\(name): \(reason) (again)")
+        }
+        record.lastError = reason
+        record.lastErrorAt = utcTimestamp()
+        update(index, record)
+    }
+
+    /// Replaces a peer-book record and saves the book when it changed. A failed save is
+    /// logged, not fatal: the book only remembers what sessions tell again.
+    func update(_ index: Int, _ record: PeerRecord) {
+        guard peers[index] != record else { return }
+        peers[index] = record
+        do { try peers.save() } catch { logger.warning("peer book not saved: \(error)") }
+    }
+
+    /// True unless the peer last seen at `address` is connected through some link.
+    public func shouldDial(_ address: String) -> Bool {
+        guard let index = peers.index(configuredAddress: address), let node = peers[index].nodeID else { return true }
+        return !links.values.contains { $0.peer.hex == node }
+    }
+}
