@@ -33,9 +33,9 @@ extension Node: SessionHost {
     /// peer's VECTOR, so it is resent everything it lacks, from zero if need be).
     public func peerHello(link: LinkID, direction: LinkDirection, address: String, hello: Hello) {
         guard hello.nodeID != identity.nodeID else { return }
-        let index = peers.index(direction: direction == .outbound, address: address, node: hello.nodeID)
-        linkRecords[link] = index
-        var record = peers[index]
+        let key = peers.key(outbound: direction == .outbound, address: address, node: hello.nodeID)
+        linkRecords[link] = key
+        guard var record = peers[key] else { return }
         let instance = String(hello.logInstanceID, radix: 16)
         if let known = record.nodeID, known != hello.nodeID.hex {
             logger.warning(
@@ -52,7 +52,7 @@ extension Node: SessionHost {
         record.logInstance = instance
         record.peerVersions = ProtocolVersion.text(hello.versions)
         if direction == .inbound && !record.configured { record.address = address }
-        update(index, record)
+        update(key, record)
     }
 
     public func sessionStarted(
@@ -74,12 +74,11 @@ extension Node: SessionHost {
         }
         links[link] = LinkState(
             address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
-        if let index = linkRecords[link] {
-            var record = peers[index]
+        if let key = linkRecords[link], var record = peers[key] {
             record.lastVersion = Int(version)
             record.lastSessionAt = utcTimestamp()
             record.lastError = nil
-            update(index, record)
+            update(key, record)
         }
         logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
         return true
@@ -101,10 +100,9 @@ extension Node: SessionHost {
     public func sessionEnded(link: LinkID, address: String, reason: String?, error: SyncError?) {
         if let state = links.removeValue(forKey: link) {
             endedTotals[state.peer, default: PeerTotals()].add(state.counters)
-            if let index = linkRecords[link] {
-                var record = peers[index]
+            if let key = linkRecords[link], var record = peers[key] {
                 record.knownVector = Dictionary(uniqueKeysWithValues: state.peerVector.sorted.map { ($0.0.hex, $0.1) })
-                update(index, record)
+                update(key, record)
             }
             logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
         }
@@ -118,7 +116,7 @@ extension Node: SessionHost {
     /// once, when it first appears for that peer; repeats (every redial meets the same
     /// refusal) go to the debug level only.
     private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
-        guard let index = linkRecords[link] ?? peers.index(configuredAddress: address) else {
+        guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
             // Refused before its HELLO (garbage, a scanner, a TLS client): once per host.
             let host = address.split(separator: ":").dropLast().joined(separator: ":")
             if refusedHosts.insert(host).inserted {
@@ -128,7 +126,6 @@ extension Node: SessionHost {
             }
             return
         }
-        var record = peers[index]
         let name = record.nodeID.map { " (node \($0.prefix(12)))" } ?? ""
         if record.lastError != reason {
             let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
@@ -138,20 +135,20 @@ extension Node: SessionHost {
         }
         record.lastError = reason
         record.lastErrorAt = utcTimestamp()
-        update(index, record)
+        update(key, record)
     }
 
     /// Replaces a peer-book record and saves the book when it changed. A failed save is
     /// logged, not fatal: the book only remembers what sessions tell again.
-    func update(_ index: Int, _ record: PeerRecord) {
-        guard peers[index] != record else { return }
-        peers[index] = record
+    func update(_ key: String, _ record: PeerRecord) {
+        guard peers[key] != record else { return }
+        peers[key] = record
         do { try peers.save() } catch { logger.warning("peer book not saved: \(error)") }
     }
 
     /// True unless the peer last seen at `address` is connected through some link.
     public func shouldDial(_ address: String) -> Bool {
-        guard let index = peers.index(configuredAddress: address), let node = peers[index].nodeID else { return true }
+        guard let key = peers.key(configuredAddress: address), let node = peers[key]?.nodeID else { return true }
         return !links.values.contains { $0.peer.hex == node }
     }
 }

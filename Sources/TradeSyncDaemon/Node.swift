@@ -44,7 +44,7 @@ public actor Node {
     /// What the node remembers about each peer across restarts (`DATA_DIR/peers.json`).
     var peers: PeerBook
     /// The peer-book record of each connection whose HELLO arrived.
-    var linkRecords: [LinkID: Int] = [:]
+    var linkRecords: [LinkID: String] = [:]
     /// Remote hosts already logged for refusing a connection before its HELLO (garbage,
     /// a port scanner): logged once per host, not once per connection.
     var refusedHosts: Set<String> = []

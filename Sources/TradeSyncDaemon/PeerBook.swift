@@ -84,30 +84,55 @@ struct PeerBook: Sendable {
         return (PeerBook(path: path, records: ordered), warning)
     }
 
-    /// The index of the configured peer at `address`.
-    func index(configuredAddress address: String) -> Int? {
-        records.firstIndex { $0.configured && $0.address == address }
+    /// Most unconfigured records kept (peers that dialled in): beyond this the oldest
+    /// is forgotten, so connections that send a HELLO with ever new node IDs cannot grow
+    /// the file without bound.
+    static let unconfiguredRecordsMax = 64
+
+    /// The key of the configured peer at `address`, if configured.
+    func key(configuredAddress address: String) -> String? {
+        records.contains { $0.configured && $0.address == address } ? "address " + address : nil
     }
 
-    /// The index of the record for `node`: a configured peer known to be that node, else
+    /// The key of the record for `node`: a configured peer known to be that node, else
     /// an unconfigured record of it.
-    func index(node: NodeID) -> Int? {
+    func key(node: NodeID) -> String? {
         let hex = node.hex
-        return records.firstIndex { $0.configured && $0.nodeID == hex } ?? records.firstIndex { $0.nodeID == hex }
+        if let record = records.first(where: { $0.configured && $0.nodeID == hex }) { return "address " + record.address }
+        return records.contains { !$0.configured && $0.nodeID == hex } ? "node " + hex : nil
     }
 
-    /// The record for a connection: outbound ones by configured address, inbound ones by
-    /// the node ID of the HELLO (a new unconfigured record when unknown).
-    mutating func index(direction outbound: Bool, address: String, node: NodeID) -> Int {
-        if outbound, let index = index(configuredAddress: address) { return index }
-        if let index = index(node: node) { return index }
+    /// The record key for a connection whose HELLO named `node`: outbound ones by
+    /// configured address, inbound ones by node ID (a new unconfigured record when unknown;
+    /// the oldest unconfigured one is forgotten beyond ``unconfiguredRecordsMax``).
+    mutating func key(outbound: Bool, address: String, node: NodeID) -> String {
+        if outbound, let key = key(configuredAddress: address) { return key }
+        if let key = key(node: node) { return key }
         records.append(PeerRecord(address: address, configured: false, nodeID: node.hex))
-        return records.count - 1
+        if records.filter({ !$0.configured }).count > Self.unconfiguredRecordsMax,
+            let oldest = records.firstIndex(where: { !$0.configured })
+        {
+            records.remove(at: oldest)
+        }
+        return "node " + node.hex
     }
 
-    subscript(index: Int) -> PeerRecord {
-        get { records[index] }
-        set { records[index] = newValue }
+    private func index(_ key: String) -> Int? {
+        if key.hasPrefix("address ") {
+            let address = key.dropFirst("address ".count)
+            return records.firstIndex { $0.configured && $0.address == address }
+        }
+        let hex = key.dropFirst("node ".count)
+        return records.firstIndex { !$0.configured && $0.nodeID.map { $0 == hex } == true }
+    }
+
+    /// The record under `key`, or nil when it was forgotten meanwhile.
+    subscript(key: String) -> PeerRecord? {
+        get { index(key).map { records[$0] } }
+        set {
+            guard let index = index(key), let newValue else { return }
+            records[index] = newValue
+        }
     }
 
     /// Writes the book. - Throws: ``LogError`` naming the file.
