@@ -94,4 +94,32 @@ import TradeSyncWire
         #expect(warnings(node.log(), containing: "theirs [2,2]") == 1, "log:\n\(node.log())")
         #expect(node.log().contains("redialling with backoff"))
     }
+
+    @Test("E2E: a fake peer offering [1,3] gets v1: the node answers with VECTOR, and peers shows v1 and the offered range")
+    func overlappingRange() throws {
+        let root = Harness.tempDir("version-overlap")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let node = NodeProcess(name: "a", root: root, port: Harness.freePort())
+        try node.start()
+        defer { node.stop() }
+        let id = FakePeer.randomNode()
+        let peer = try FakePeer.connect(port: node.port)
+        peer.send(FakePeer.hello(1...3, node: id))
+        guard case .hello? = try peer.receive() else {
+            Issue.record("no HELLO")
+            return
+        }
+        // Negotiated v1: the node's VECTOR follows (v1 layout), not an ERROR.
+        guard case .vector(let vector)? = try peer.receive() else {
+            Issue.record("no VECTOR")
+            return
+        }
+        #expect(vector.isEmpty)
+        peer.send(.vector(VersionVector()))
+        #expect(Harness.waitUntil(seconds: 5) { (try? peers(node).first { $0.nodeID == id.hex })?.connected == true })
+        let row = try #require(try peers(node).first { $0.nodeID == id.hex })
+        #expect(row.protocolVersion == 1)
+        #expect(row.lastVersion == 1)
+        #expect(row.peerVersions == "[1,3]")
+    }
 }
