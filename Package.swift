@@ -133,6 +133,14 @@ let package = Package(
             name: "tradesync-snapshot-bench",
             dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica"],
             path: "Benchmarks/SnapshotBench", swiftSettings: swiftSettings),
+        // BATCH bytes per entry with and without the preset dictionary (not a test):
+        // swift build -c release --product tradesync-compression-bench; Benchmarks/compression_bench.sh
+        .executableTarget(
+            name: "tradesync-compression-bench",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncImport", "TradeSyncWire",
+            ],
+            path: "Benchmarks/CompressionBench", swiftSettings: swiftSettings),
         .executableTarget(
             name: "tradesync-sim",
             dependencies: [

@@ -23,8 +23,9 @@ public struct BatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
 /// The uncompressed payload is each entry as `varint length | Entry canonical encoding`;
 /// entries of one origin appear in ascending, contiguous seq order. Flag bit 0 means the
 /// payload is one zlib stream (RFC 1950/1951) that inflates to exactly
-/// `uncompressedLength` bytes. Kept in wire form so it re-encodes byte for byte; entries
-/// come out of ``decodeEntries()``. Source: `Protocol/PROTOCOL.md`, "BATCH".
+/// `uncompressedLength` bytes, with the preset dictionary its zlib header names, if any
+/// (``dictionaryID``). Kept in wire form so it re-encodes byte for byte; entries come out
+/// of ``decodeEntries(dictionaries:)``. Source: `Protocol/PROTOCOL.md`, "BATCH".
 public struct BatchMessage: Equatable, Sendable {
     /// Flag bit 0: the payload is deflated. Other bits are reserved and must be 0.
     public static let flagDeflated: UInt8 = 0x01
@@ -50,12 +51,21 @@ public struct BatchMessage: Equatable, Sendable {
         self.payload = payload
     }
 
-    /// Builds a batch, deflating the payload when it is at least
-    /// ``Limits/deflateThresholdBytes`` long and deflating makes it smaller.
+    /// Builds a batch, deflating the payload when it is long enough and deflating makes it
+    /// smaller.
+    ///
+    /// Without a dictionary (the default), "long enough" is ``Limits/deflateThresholdBytes``
+    /// and the stream has no preset dictionary: the bytes are exactly those of protocol v1
+    /// before dictionaries. With one, the payload is deflated with it (FDICT set, its
+    /// ``PresetDictionary/id`` as DICTID) from its ``PresetDictionary/deflateThresholdBytes``
+    /// on; pass a dictionary only when the peer announced it in HELLO.
+    /// Source: `Protocol/PROTOCOL.md`, "BATCH" and "Preset dictionary".
     /// - Preconditions: 1...``Limits/batchEntriesMax`` entries; each entry's encoding at
     ///   most ``EntryLimits/entryBytesMax`` bytes; the payload at most `payloadBytesMax`
     ///   (default ``Limits/batchBytesMax``); per origin, seqs ascending and contiguous.
-    public init(id: BatchID, entries: [Entry], payloadBytesMax: Int = Limits.batchBytesMax) {
+    public init(
+        id: BatchID, entries: [Entry], payloadBytesMax: Int = Limits.batchBytesMax, dictionary: PresetDictionary? = nil
+    ) {
         precondition(!entries.isEmpty && entries.count <= Limits.batchEntriesMax, "batch of \(entries.count) entries")
         precondition(Self.firstOrderViolation(entries) == nil, "batch entries out of per-origin seq order")
         var writer = ByteWriter(capacity: entries.count * 128)
@@ -68,7 +78,10 @@ public struct BatchMessage: Equatable, Sendable {
         precondition(plain.count <= payloadBytesMax, "batch payload \(plain.count) above \(payloadBytesMax) bytes")
         var payload = plain
         var deflated = false
-        if plain.count >= Limits.deflateThresholdBytes, let packed = try? Zlib.deflate(plain), packed.count < plain.count {
+        let threshold = dictionary?.deflateThresholdBytes ?? Limits.deflateThresholdBytes
+        if plain.count >= threshold, let packed = try? Zlib.deflate(plain, dictionary: dictionary),
+            packed.count < plain.count
+        {
             payload = packed
             deflated = true
         }
@@ -134,23 +147,37 @@ public struct BatchMessage: Equatable, Sendable {
             uncompressedLength: Int(header.length), payload: payload)
     }
 
+    /// The DICTID of the preset dictionary the deflated payload asks for: the 4 bytes after
+    /// the zlib header when its FDICT bit (0x20 of the second byte) is set (RFC 1950 §2.2).
+    /// Nil when the payload is not deflated, names no dictionary, or is too short to say.
+    public var dictionaryID: UInt32? {
+        guard isDeflated, payload.count >= 6, payload[1] & 0x20 != 0 else { return nil }
+        return payload[2...5].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
     /// The uncompressed payload: inflated (bounded by ``uncompressedLength``) when deflated.
-    /// - Throws: the inflate errors of ``Zlib/inflate(_:declaredBytes:)``, and
-    ///   ``WireError/inflatedTooLarge(declaredBytes:bytesMax:)`` for a hand-built batch
-    ///   declaring more than ``Limits/inflatedBytesMax``.
-    public func uncompressedPayload() throws(WireError) -> [UInt8] {
+    /// - Parameter dictionaries: the preset dictionaries this receiver announced in HELLO;
+    ///   a stream may use one of them and no other. Default: none.
+    /// - Throws: the inflate errors of ``Zlib/inflate(_:declaredBytes:dictionaries:)``
+    ///   (``WireError/zlibUnknownDictionary(dictionaryID:offeredIDs:)`` for a dictionary
+    ///   not in `dictionaries`), and ``WireError/inflatedTooLarge(declaredBytes:bytesMax:)``
+    ///   for a hand-built batch declaring more than ``Limits/inflatedBytesMax``.
+    public func uncompressedPayload(dictionaries: [PresetDictionary] = []) throws(WireError) -> [UInt8] {
         guard uncompressedLength <= Limits.inflatedBytesMax else {
             throw .inflatedTooLarge(declaredBytes: UInt64(uncompressedLength), bytesMax: Limits.inflatedBytesMax)
         }
-        return isDeflated ? try Zlib.inflate(payload, declaredBytes: uncompressedLength) : payload
+        guard isDeflated else { return payload }
+        return try Zlib.inflate(payload, declaredBytes: uncompressedLength, dictionaries: dictionaries)
     }
 
     /// Inflates (if needed) and decodes exactly ``entryCount`` entries.
-    /// - Throws: the errors of ``uncompressedPayload()``; ``WireError/malformed(messageType:reason:)``
-    ///   for an entry longer than ``EntryLimits/entryBytesMax``, a malformed entry, fewer or
-    ///   more entries than declared, or one origin's seqs not ascending and contiguous.
-    public func decodeEntries() throws(WireError) -> [Entry] {
-        let bytes = try uncompressedPayload()
+    /// - Parameter dictionaries: as for ``uncompressedPayload(dictionaries:)``.
+    /// - Throws: the errors of ``uncompressedPayload(dictionaries:)``;
+    ///   ``WireError/malformed(messageType:reason:)`` for an entry longer than
+    ///   ``EntryLimits/entryBytesMax``, a malformed entry, fewer or more entries than
+    ///   declared, or one origin's seqs not ascending and contiguous.
+    public func decodeEntries(dictionaries: [PresetDictionary] = []) throws(WireError) -> [Entry] {
+        let bytes = try uncompressedPayload(dictionaries: dictionaries)
         var reader = ByteReader(bytes)
         var entries: [Entry] = []
         entries.reserveCapacity(entryCount)

@@ -19,10 +19,13 @@ public struct Hello: Equatable, Sendable {
     /// The random ID of the sender's log, made when the log was created; a change tells
     /// the peer to resend from zero (ARCHITECTURE.md, amnesia guard).
     public let logInstanceID: UInt64
-    /// Feature bits; 0 in v1. Receivers ignore bits they do not know.
+    /// Feature bits. Bit 0: the sender inflates BATCH payloads deflated with the preset
+    /// dictionary `trade-1` (``PresetDictionary/featureBit``). Other bits are 0 in v1, and
+    /// receivers ignore bits they do not know.
     public let features: UInt32
 
-    /// Creates a HELLO. `features` is 0 in v1.
+    /// Creates a HELLO. `features` defaults to 0 (no optional features announced); see
+    /// ``PresetDictionary/features(announcing:)``.
     public init(versions: ClosedRange<UInt16>, nodeID: NodeID, logInstanceID: UInt64, features: UInt32 = 0) {
         self.versions = versions
         self.nodeID = nodeID
@@ -161,7 +164,7 @@ public enum Message: Equatable, Sendable {
     public func encoded() -> [UInt8] { frame().encoded() }
 
     /// Decodes a frame's body by its type. A BATCH is checked up to its payload; its
-    /// entries are decoded by ``BatchMessage/decodeEntries()``.
+    /// entries are decoded by ``BatchMessage/decodeEntries(dictionaries:)``.
     /// - Throws: ``WireError/unknownMessageType(_:)``, ``WireError/badMagic(_:)``,
     ///   ``WireError/malformed(messageType:reason:)`` (truncation, trailing bytes,
     ///   non-canonical vectors, too many origins, a reason over ``Limits/reasonBytesMax``),

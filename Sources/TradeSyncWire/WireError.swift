@@ -24,15 +24,21 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// before inflating.
     case inflatedTooLarge(declaredBytes: UInt64, bytesMax: Int)
     /// A deflated payload produces more bytes than its declared uncompressed length.
-    /// Inflate stopped at `declaredBytes + 1` bytes of output.
-    case inflatedBeyondDeclared(declaredBytes: Int)
+    /// Inflate stopped after `producedBytes` bytes of output, which is `declaredBytes + 1`:
+    /// a zlib bomb costs no more than that.
+    case inflatedBeyondDeclared(declaredBytes: Int, producedBytes: Int)
     /// A deflated payload ended after fewer bytes than its declared uncompressed length.
     case inflatedLengthMismatch(declaredBytes: Int, producedBytes: Int)
     /// A zlib stream ended before its end marker (zlib `Z_BUF_ERROR` with all input
     /// consumed): `consumedBytes` of input gave `producedBytes` of output.
     case zlibTruncated(consumedBytes: Int, producedBytes: Int)
-    /// A zlib stream is corrupt (`Z_DATA_ERROR`, or `Z_NEED_DICT`: v1 uses no dictionary).
+    /// A zlib stream is corrupt (`Z_DATA_ERROR`).
     case zlibCorrupt(reason: String)
+    /// A zlib stream's header has FDICT set and names, as DICTID, a preset dictionary
+    /// (RFC 1950 §2.2) that is not among those the receiver offered (`offeredIDs`, the
+    /// IDs of the dictionaries it announced in HELLO; empty when it announced none).
+    /// Source: `Protocol/PROTOCOL.md`, "Preset dictionary".
+    case zlibUnknownDictionary(dictionaryID: UInt32, offeredIDs: [UInt32])
     /// Bytes follow the end of a zlib stream inside a payload.
     case zlibTrailingBytes(count: Int)
     /// zlib itself failed (initialisation, memory); not caused by the input's content.
@@ -57,12 +63,16 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .batchTooManyEntries(let declared, let max): "batch declares \(declared) entries, above batchEntriesMax = \(max)"
         case .inflatedTooLarge(let declared, let max):
             "batch declares \(declared) uncompressed bytes, above inflatedBytesMax = \(max); refused before inflating"
-        case .inflatedBeyondDeclared(let declared): "deflated payload inflates beyond its declared \(declared) bytes"
+        case .inflatedBeyondDeclared(let declared, let produced):
+            "deflated payload inflates beyond its declared \(declared) bytes (stopped after \(produced))"
         case .inflatedLengthMismatch(let declared, let produced):
             "deflated payload inflates to \(produced) bytes, declared \(declared)"
         case .zlibTruncated(let consumed, let produced):
             "zlib stream truncated after \(consumed) input bytes (\(produced) bytes inflated)"
         case .zlibCorrupt(let reason): "corrupt zlib stream: \(reason)"
+        case .zlibUnknownDictionary(let id, let offered):
+            "zlib stream needs preset dictionary DICTID 0x\(hexWord(id)), not one this receiver announced ("
+                + (offered.isEmpty ? "none" : offered.map { "0x" + hexWord($0) }.joined(separator: ", ")) + ")"
         case .zlibTrailingBytes(let count): "\(count) bytes after the end of the zlib stream"
         case .zlib(let reason): "zlib failed: \(reason)"
         case .versionMismatch(let ours, let theirs):
@@ -77,7 +87,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .frameTooLarge, .batchTooManyEntries, .inflatedTooLarge, .limitExceeded: .limitExceeded
         case .frameEmpty, .badMagic, .malformed: .malformed
         case .unknownMessageType: .unknownMessageType
-        case .inflatedBeyondDeclared, .inflatedLengthMismatch, .zlibTruncated, .zlibCorrupt, .zlibTrailingBytes:
+        case .inflatedBeyondDeclared, .inflatedLengthMismatch, .zlibTruncated, .zlibCorrupt, .zlibUnknownDictionary,
+            .zlibTrailingBytes:
             .compression
         case .zlib: .internalError
         case .versionMismatch: .versionMismatch
@@ -89,6 +100,12 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
 func hexByte(_ byte: UInt8) -> String { Hex.encode([byte]) }
 
 func hexString(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
+
+/// Eight lowercase hex digits, most significant first: `0x` + this names a DICTID.
+func hexWord(_ value: UInt32) -> String {
+    Hex.encode([UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+                UInt8(truncatingIfNeeded: value)])
+}
 
 extension WireError {
     /// The named limit this error reports exceeded (PROTOCOL.md "Limits"), or nil when

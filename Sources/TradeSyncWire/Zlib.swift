@@ -1,21 +1,35 @@
 import CZlib
 
-/// zlib-format (RFC 1950) deflate (RFC 1951) compression over the system zlib.
+/// zlib-format (RFC 1950) deflate (RFC 1951) compression over the system zlib, with
+/// optional preset dictionaries (RFC 1950 §2.2, FDICT/DICTID).
 ///
 /// Inflate is bounded by a declared output length: it never offers zlib more than
-/// `declaredBytes + 1` bytes of output, so a stream that expands beyond its declaration
-/// (a zlib bomb) is refused after at most that much work and memory.
-/// Source: RFC 1950, RFC 1951; `Protocol/PROTOCOL.md`, "BATCH".
+/// `declaredBytes + 1` bytes of output, and it grows its output buffer in steps of at most
+/// ``inflateChunkBytes``, so a stream that expands beyond its declaration (a zlib bomb)
+/// is refused after at most that much work, and a stream that lies about its length costs
+/// memory in proportion to what it actually produces, not to what it declares.
+/// Source: RFC 1950, RFC 1951; `Protocol/PROTOCOL.md`, "BATCH" and "Preset dictionary".
 public enum Zlib {
     /// The compression level senders use (zlib's default trade-off).
     public static let levelDefault: Int32 = 6
 
+    /// The most output, in bytes, that inflate adds to its buffer (and offers zlib) in one
+    /// step. 64 KiB keeps the number of steps for a full 1 MiB batch small (17) while a
+    /// lying stream that stops early has cost at most one step beyond what it produced.
+    public static let inflateChunkBytes = 64 * 1024
+
     /// Compresses `input` into one complete zlib stream (header, deflate blocks, Adler-32).
     ///
-    /// Output is at most `deflateBound(input.count)` bytes; it can exceed the input for
-    /// incompressible data, so callers compare sizes. Deterministic for one zlib build.
-    /// - Throws: ``WireError/zlib(reason:)`` when zlib cannot initialise or finish.
-    public static func deflate(_ input: [UInt8], level: Int32 = levelDefault) throws(WireError) -> [UInt8] {
+    /// With a `dictionary`, the stream is primed with its bytes: the zlib header has FDICT
+    /// set and carries the dictionary's ``PresetDictionary/id`` as DICTID (4 bytes, big
+    /// endian), so the stream is 4 bytes longer before any saving. Output is at most
+    /// `deflateBound(input.count)` bytes; it can exceed the input for incompressible data,
+    /// so callers compare sizes. Deterministic for one zlib build, level and dictionary.
+    /// - Throws: ``WireError/zlib(reason:)`` when zlib cannot initialise, take the
+    ///   dictionary, or finish.
+    public static func deflate(_ input: [UInt8], level: Int32 = levelDefault, dictionary: PresetDictionary? = nil)
+        throws(WireError) -> [UInt8]
+    {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer {
@@ -26,12 +40,18 @@ public enum Zlib {
             stream, level, Z_DEFLATED, MAX_WBITS, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard initStatus == Z_OK else { throw .zlib(reason: "deflateInit2_ returned \(initStatus)") }
         defer { deflateEnd(stream) }
+        if let dictionary {
+            let status = dictionary.bytes.withUnsafeBufferPointer { bytes in
+                deflateSetDictionary(stream, bytes.baseAddress, uInt(bytes.count))
+            }
+            guard status == Z_OK else { throw .zlib(reason: "deflateSetDictionary returned \(status)") }
+        }
+        // After the dictionary: the bound then counts the 4 DICTID bytes.
         let bound = Int(deflateBound(stream, uLong(input.count)))
         var output = [UInt8](repeating: 0, count: max(bound, 1))
-        var source = input
-        let status = source.withUnsafeMutableBufferPointer { sourceBuffer in
+        let status = input.withUnsafeBufferPointer { sourceBuffer in
             output.withUnsafeMutableBufferPointer { outputBuffer in
-                stream.pointee.next_in = sourceBuffer.baseAddress
+                stream.pointee.next_in = sourceBuffer.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
                 stream.pointee.avail_in = uInt(sourceBuffer.count)
                 stream.pointee.next_out = outputBuffer.baseAddress
                 stream.pointee.avail_out = uInt(outputBuffer.count)
@@ -46,17 +66,27 @@ public enum Zlib {
     /// Inflates one complete zlib stream that must produce exactly `declaredBytes` bytes.
     ///
     /// The caller checks `declaredBytes` against its limit first (for batches,
-    /// ``Limits/inflatedBytesMax``); this function allocates `declaredBytes + 1` bytes.
+    /// ``Limits/inflatedBytesMax``). Output grows in steps of at most
+    /// ``inflateChunkBytes`` up to `declaredBytes + 1` bytes, so memory follows what the
+    /// stream produces. A stream whose header has FDICT set names its dictionary by DICTID
+    /// (zlib returns `Z_NEED_DICT` with the ID in `adler`); it is inflated with the one of
+    /// `dictionaries` whose ``PresetDictionary/id`` matches, and refused when none does.
+    /// Complexity: O(declaredBytes) time and memory.
     /// - Throws:
-    ///   - ``WireError/inflatedBeyondDeclared(declaredBytes:)`` when more output follows;
+    ///   - ``WireError/inflatedBeyondDeclared(declaredBytes:producedBytes:)`` when more
+    ///     output follows (inflate stopped after `declaredBytes + 1` bytes);
     ///   - ``WireError/inflatedLengthMismatch(declaredBytes:producedBytes:)`` when the stream ends short;
     ///   - ``WireError/zlibTruncated(consumedBytes:producedBytes:)`` when input ends mid-stream
     ///     (zlib `Z_BUF_ERROR` / no progress with all input consumed);
-    ///   - ``WireError/zlibCorrupt(reason:)`` on `Z_DATA_ERROR` or `Z_NEED_DICT`;
+    ///   - ``WireError/zlibUnknownDictionary(dictionaryID:offeredIDs:)`` when the stream
+    ///     needs a dictionary that is not among `dictionaries`;
+    ///   - ``WireError/zlibCorrupt(reason:)`` on `Z_DATA_ERROR`;
     ///   - ``WireError/zlibTrailingBytes(count:)`` when input remains after the stream end;
     ///   - ``WireError/zlib(reason:)`` when zlib cannot initialise or runs out of memory.
     /// - Precondition: `declaredBytes >= 0`.
-    public static func inflate(_ input: [UInt8], declaredBytes: Int) throws(WireError) -> [UInt8] {
+    public static func inflate(_ input: [UInt8], declaredBytes: Int, dictionaries: [PresetDictionary] = [])
+        throws(WireError) -> [UInt8]
+    {
         precondition(declaredBytes >= 0, "negative declared length")
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -68,37 +98,85 @@ public enum Zlib {
         guard initStatus == Z_OK else { throw .zlib(reason: "inflateInit2_ returned \(initStatus)") }
         defer { inflateEnd(stream) }
         // One byte more than declared: producing it proves the stream lies about its length.
-        var output = [UInt8](repeating: 0, count: declaredBytes + 1)
-        var source = input
-        let status = source.withUnsafeMutableBufferPointer { sourceBuffer in
-            output.withUnsafeMutableBufferPointer { outputBuffer in
-                stream.pointee.next_in = sourceBuffer.baseAddress
-                stream.pointee.avail_in = uInt(sourceBuffer.count)
-                stream.pointee.next_out = outputBuffer.baseAddress
-                stream.pointee.avail_out = uInt(outputBuffer.count)
-                return runInflate(stream)
-            }
+        var output: [UInt8] = []
+        let outcome = input.withUnsafeBufferPointer { source in
+            stream.pointee.next_in = source.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
+            stream.pointee.avail_in = uInt(source.count)
+            return run(stream, output: &output, outputMax: declaredBytes + 1, dictionaries: dictionaries)
         }
         let produced = Int(stream.pointee.total_out)
         let consumed = Int(stream.pointee.total_in)
         let remainingInput = Int(stream.pointee.avail_in)
-        try check(status: status, stream: stream, produced: produced, consumed: consumed, declaredBytes: declaredBytes)
+        switch outcome {
+        case .status(let status):
+            try check(status: status, stream: stream, produced: produced, consumed: consumed, declaredBytes: declaredBytes)
+        case .unknownDictionary(let id):
+            throw .zlibUnknownDictionary(dictionaryID: id, offeredIDs: dictionaries.map(\.id))
+        }
         guard remainingInput == 0 else { throw .zlibTrailingBytes(count: remainingInput) }
-        output.removeLast()
+        precondition(produced == declaredBytes && output.count >= produced, "inflate accounting")
+        output.removeSubrange(produced...)
         return output
     }
 
-    /// Calls `inflate` until the stream ends, fails, or stops making progress (bounded:
-    /// each productive call consumes input or fills output, and both are finite; a hard
-    /// cap of 64 calls guards against a zlib that reports progress without making any).
-    private static func runInflate(_ stream: UnsafeMutablePointer<z_stream>) -> Int32 {
+    /// How one inflate run ended: zlib's last status, or a dictionary it asked for that
+    /// none of the offered ones matches.
+    private enum Outcome {
+        case status(Int32)
+        case unknownDictionary(UInt32)
+    }
+
+    /// Calls `inflate` until the stream ends, fails, runs out of input, or has produced
+    /// `outputMax` bytes, growing `output` by at most ``inflateChunkBytes`` whenever zlib
+    /// has filled it. Bounded: every pass that does not end the run either grows the buffer
+    /// (at most `outputMax / inflateChunkBytes + 1` times) or sets the dictionary (once);
+    /// a cap of that many passes plus 8 guards against a zlib that reports progress
+    /// without making any.
+    private static func run(
+        _ stream: UnsafeMutablePointer<z_stream>, output: inout [UInt8], outputMax: Int, dictionaries: [PresetDictionary]
+    ) -> Outcome {
         var status = Z_OK
-        for _ in 0..<64 {
-            status = CZlib.inflate(stream, Z_NO_FLUSH)
-            guard status == Z_OK else { return status }
-            if stream.pointee.avail_in == 0 || stream.pointee.avail_out == 0 { return status }
+        var dictionarySet = false
+        for _ in 0..<(outputMax / inflateChunkBytes + 8) {
+            let produced = Int(stream.pointee.total_out)
+            if produced == output.count {
+                // Full: the stream has produced outputMax bytes, one more than declared.
+                if output.count >= outputMax { return .status(status) }
+                grow(&output, to: min(outputMax, output.count + inflateChunkBytes), capacityMax: outputMax)
+            }
+            status = output.withUnsafeMutableBufferPointer { buffer in
+                stream.pointee.next_out = buffer.baseAddress.map { $0 + produced }
+                stream.pointee.avail_out = uInt(buffer.count - produced)
+                return CZlib.inflate(stream, Z_NO_FLUSH)
+            }
+            switch status {
+            case Z_NEED_DICT:
+                // After the header, zlib leaves the stream's DICTID in `adler` (RFC 1950 §2.2).
+                let id = UInt32(truncatingIfNeeded: stream.pointee.adler)
+                guard !dictionarySet, let dictionary = dictionaries.first(where: { $0.id == id }) else {
+                    return .unknownDictionary(id)
+                }
+                status = dictionary.bytes.withUnsafeBufferPointer { bytes in
+                    inflateSetDictionary(stream, bytes.baseAddress, uInt(bytes.count))
+                }
+                guard status == Z_OK else { return .status(status) }
+                dictionarySet = true
+            case Z_OK where stream.pointee.avail_out == 0:
+                continue  // out of room: grow, or stop at outputMax
+            default:
+                return .status(status)  // ended, failed, or out of input (Z_OK / Z_BUF_ERROR)
+            }
         }
-        return status
+        return .status(status)
+    }
+
+    /// Extends `output` with zeros to `count` bytes. Capacity grows geometrically (so the
+    /// copies stay O(n) in total) but never beyond `capacityMax`.
+    private static func grow(_ output: inout [UInt8], to count: Int, capacityMax: Int) {
+        if output.capacity < count {
+            output.reserveCapacity(min(capacityMax, max(count, output.capacity * 2)))
+        }
+        output.append(contentsOf: repeatElement(0, count: count - output.count))
     }
 
     private static func check(
@@ -106,18 +184,20 @@ public enum Zlib {
     ) throws(WireError) {
         switch status {
         case Z_STREAM_END:
-            guard produced <= declaredBytes else { throw .inflatedBeyondDeclared(declaredBytes: declaredBytes) }
+            guard produced <= declaredBytes else {
+                throw .inflatedBeyondDeclared(declaredBytes: declaredBytes, producedBytes: produced)
+            }
             guard produced == declaredBytes else {
                 throw .inflatedLengthMismatch(declaredBytes: declaredBytes, producedBytes: produced)
             }
         case Z_OK, Z_BUF_ERROR:
-            if produced > declaredBytes { throw .inflatedBeyondDeclared(declaredBytes: declaredBytes) }
+            if produced > declaredBytes {
+                throw .inflatedBeyondDeclared(declaredBytes: declaredBytes, producedBytes: produced)
+            }
             if stream.pointee.avail_in == 0 { throw .zlibTruncated(consumedBytes: consumed, producedBytes: produced) }
             throw .zlib(reason: "inflate made no progress (status \(status))")
         case Z_DATA_ERROR:
             throw .zlibCorrupt(reason: message(stream) ?? "invalid data")
-        case Z_NEED_DICT:
-            throw .zlibCorrupt(reason: "stream asks for a preset dictionary; protocol v1 uses none")
         case Z_MEM_ERROR:
             throw .zlib(reason: "out of memory")
         default:
@@ -128,5 +208,15 @@ public enum Zlib {
     private static func message(_ stream: UnsafeMutablePointer<z_stream>) -> String? {
         guard let text = stream.pointee.msg else { return nil }
         return String(cString: text)
+    }
+
+    /// The Adler-32 checksum of `bytes` (RFC 1950 §8.2), as zlib computes it; for a
+    /// dictionary, its DICTID.
+    public static func adler32(_ bytes: [UInt8]) -> UInt32 {
+        let initial = CZlib.adler32(0, nil, 0)
+        let sum = bytes.withUnsafeBufferPointer { buffer in
+            CZlib.adler32(initial, buffer.baseAddress, uInt(buffer.count))
+        }
+        return UInt32(truncatingIfNeeded: sum)
     }
 }

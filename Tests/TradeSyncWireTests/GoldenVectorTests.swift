@@ -20,15 +20,20 @@ import TradeSyncWire
     @Test("Wire: golden vectors: every file decodes to its generator's message and re-encodes byte for byte")
     func filesMatchMessages() throws {
         let vectors = try GoldenVectors.all()
-        #expect(vectors.count == 8)
+        #expect(vectors.count == 9)
         for vector in vectors {
             let bytes = try GoldenVectors.bytes(vector.file)
             let decoded = try message(from: bytes)
             #expect(decoded.encoded() == bytes, "\(vector.file) does not re-encode byte for byte")
             if case .batch(let stored) = decoded, case .batch(let generated) = vector.message {
                 // Deflate output may differ between zlib builds; the content may not.
-                #expect(try stored.uncompressedPayload() == generated.uncompressedPayload(), "\(vector.file)")
-                #expect(try stored.decodeEntries() == generated.decodeEntries(), "\(vector.file)")
+                let known = PresetDictionary.known
+                #expect(
+                    try stored.uncompressedPayload(dictionaries: known)
+                        == generated.uncompressedPayload(dictionaries: known), "\(vector.file)")
+                #expect(
+                    try stored.decodeEntries(dictionaries: known) == generated.decodeEntries(dictionaries: known),
+                    "\(vector.file)")
             } else {
                 #expect(decoded == vector.message, "\(vector.file)")
                 #expect(vector.message.encoded() == bytes, "\(vector.file): encoder output differs from the file")
@@ -94,6 +99,26 @@ import TradeSyncWire
         #expect(!batch.isDeflated)
         #expect(batch.uncompressedLength == batch.payload.count)
         #expect(try batch.decodeEntries() == [try GoldenVectors.batchEntries()[0]])
+    }
+
+    @Test("Wire: golden dictionary BATCH: FDICT and trade-1's DICTID in the zlib header; the batch-plain entry")
+    func batchDictionary() throws {
+        let bytes = try GoldenVectors.bytes("batch-dictionary.hex")
+        guard case .batch(let batch) = try message(from: bytes) else { return #expect(Bool(false), "not a BATCH") }
+        #expect(batch.id == BatchID(rawValue: 3))
+        #expect(batch.entryCount == 1)
+        #expect(batch.isDeflated)
+        #expect(Array(bytes[5..<8]) == [0x03, 0x01, 0x01])
+        #expect(Array(batch.payload.prefix(2)) == [0x78, 0xBB])
+        let id = PresetDictionary.trade1.id
+        #expect(Array(batch.payload[2..<6]) == [UInt8(id >> 24), UInt8(id >> 16 & 0xFF), UInt8(id >> 8 & 0xFF), UInt8(id & 0xFF)])
+        #expect(batch.dictionaryID == id)
+        let entry = try GoldenVectors.batchEntries()[0]
+        #expect(try batch.decodeEntries(dictionaries: [.trade1]) == [entry])
+        #expect(batch.uncompressedLength == plainPayload([entry]).count)
+        // Smaller than the same entry sent plain (batch-plain.hex), header and all.
+        #expect(bytes.count < (try GoldenVectors.bytes("batch-plain.hex")).count)
+        #expect(throws: WireError.zlibUnknownDictionary(dictionaryID: id, offeredIDs: [])) { try batch.decodeEntries() }
     }
 
     @Test("Wire: golden ACK, PING, PONG: fields")

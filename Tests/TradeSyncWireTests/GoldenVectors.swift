@@ -82,6 +82,15 @@ enum GoldenVectors {
                 ],
                 message: .batch(BatchMessage(id: BatchID(rawValue: 2), entries: [entries[0]]))),
             Vector(
+                file: "batch-dictionary.hex",
+                description: [
+                    "BATCH (0x03): batchID 3, entryCount 1, flags 01 (deflated), then uncompressedLength and a",
+                    "zlib stream (RFC 1950, level 6) primed with the preset dictionary trade-1: header 78 bb",
+                    "(FDICT set), then DICTID = Adler-32 of Protocol/dictionaries/trade-1.bin, big endian.",
+                    "The payload is entry seq 1 of batch-deflated.hex, the same entry batch-plain.hex sends plain.",
+                ],
+                message: .batch(BatchMessage(id: BatchID(rawValue: 3), entries: [entries[0]], dictionary: .trade1))),
+            Vector(
                 file: "ack.hex",
                 description: [
                     "ACK (0x04): batchID 1, vector {1111…11: 8, 2222…22: 300}.",

@@ -14,7 +14,9 @@ import TradeSyncWire
         }
     }
 
-    @Test("Wire: zlib: deflate then inflate with the exact length round-trips", arguments: [0, 1, 255, 4096, 200_000])
+    @Test(
+        "Wire: zlib: deflate then inflate with the exact length round-trips",
+        arguments: [0, 1, 255, 4096, 65_535, 65_536, 65_537, 200_000])
     func roundTrip(count: Int) throws {
         let input = sampleBytes(count)
         let packed = try Zlib.deflate(input)
@@ -40,8 +42,10 @@ import TradeSyncWire
             id: BatchID(rawValue: 1), entryCount: 1, isDeflated: true, uncompressedLength: 1000, payload: bomb)
         let decoded = try Message.decode(Message.batch(batch).frame())
         guard case .batch(let received) = decoded else { return #expect(Bool(false), "not a batch") }
-        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1000)) { try received.decodeEntries() }
-        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1000)) {
+        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1000, producedBytes: 1001)) {
+            try received.decodeEntries()
+        }
+        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1000, producedBytes: 1001)) {
             try Zlib.inflate(bomb, declaredBytes: 1000)
         }
     }
@@ -50,7 +54,8 @@ import TradeSyncWire
     func exactLimit() throws {
         let packed = try Zlib.deflate([UInt8](repeating: 7, count: Limits.inflatedBytesMax))
         #expect(try Zlib.inflate(packed, declaredBytes: Limits.inflatedBytesMax).count == Limits.inflatedBytesMax)
-        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: Limits.inflatedBytesMax - 1)) {
+        let declared = Limits.inflatedBytesMax - 1
+        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: declared, producedBytes: declared + 1)) {
             try Zlib.inflate(packed, declaredBytes: Limits.inflatedBytesMax - 1)
         }
     }
@@ -87,12 +92,9 @@ import TradeSyncWire
         #expect(throws: WireError.zlibCorrupt(reason: "incorrect data check")) {
             try Zlib.inflate(badChecksum, declaredBytes: input.count)
         }
-        // FDICT set (0x78bb passes the header check) and a dictionary ID.
-        #expect {
+        // FDICT set (0x78bb passes the header check) and DICTID 1, which nobody offered.
+        #expect(throws: WireError.zlibUnknownDictionary(dictionaryID: 1, offeredIDs: [])) {
             try Zlib.inflate([0x78, 0xBB, 0, 0, 0, 1, 0x03, 0x00], declaredBytes: 10)
-        } throws: { error in
-            guard case WireError.zlibCorrupt(let reason) = error else { return false }
-            return reason.contains("dictionary")
         }
         #expect(throws: WireError.zlibTrailingBytes(count: 3)) {
             try Zlib.inflate(packed + [1, 2, 3], declaredBytes: input.count)
@@ -102,5 +104,42 @@ import TradeSyncWire
         } throws: { error in
             if case WireError.zlibTruncated(consumedBytes: 0, producedBytes: 0) = error { true } else { false }
         }
+    }
+
+    @Test("Wire: zlib bomb: 10 MB of zeros in about 10 KB, declared 1 KiB, is refused after 1025 bytes of output")
+    func bombProducesAtMostDeclaredPlusOne() throws {
+        let bomb = try Zlib.deflate([UInt8](repeating: 0, count: 10_000_000))
+        #expect((5_000..<20_000).contains(bomb.count))
+        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1024, producedBytes: 1025)) {
+            try Zlib.inflate(bomb, declaredBytes: 1024)
+        }
+        // The same bomb primed with a dictionary the receiver offers: no way around the bound.
+        let primed = try Zlib.deflate([UInt8](repeating: 0, count: 10_000_000), dictionary: .trade1)
+        #expect(throws: WireError.inflatedBeyondDeclared(declaredBytes: 1024, producedBytes: 1025)) {
+            try Zlib.inflate(primed, declaredBytes: 1024, dictionaries: [.trade1])
+        }
+        // Declared at the batch limit, inflate stops one byte past it: 1 MiB + 1, not 10 MB.
+        let batch = BatchMessage(
+            id: BatchID(rawValue: 1), entryCount: 1, isDeflated: true, uncompressedLength: Limits.inflatedBytesMax,
+            payload: bomb)
+        #expect(
+            throws: WireError.inflatedBeyondDeclared(
+                declaredBytes: Limits.inflatedBytesMax, producedBytes: Limits.inflatedBytesMax + 1)
+        ) { try batch.decodeEntries() }
+    }
+
+    @Test("Wire: zlib: a stream that ends far short of a large declaration is a mismatch naming what it produced")
+    func lyingLongDeclaration() throws {
+        let input = sampleBytes(100)
+        let packed = try Zlib.deflate(input)
+        #expect(throws: WireError.inflatedLengthMismatch(declaredBytes: Limits.inflatedBytesMax, producedBytes: 100)) {
+            try Zlib.inflate(packed, declaredBytes: Limits.inflatedBytesMax)
+        }
+        // Output crossing 64 KiB steps: one byte past a step boundary is still caught.
+        let step = try Zlib.deflate(sampleBytes(Zlib.inflateChunkBytes + 1))
+        #expect(
+            throws: WireError.inflatedBeyondDeclared(
+                declaredBytes: Zlib.inflateChunkBytes, producedBytes: Zlib.inflateChunkBytes + 1)
+        ) { try Zlib.inflate(step, declaredBytes: Zlib.inflateChunkBytes) }
     }
 }
