@@ -43,6 +43,17 @@ func importLikeEntries(count: Int) throws -> [Entry] {
         #expect(Zlib.adler32(Array("Wikipedia".utf8)) == 0x11E6_0398)
     }
 
+    @Test("Wire: preset dictionary: PROTOCOL.md's table gives trade-1's bit, DICTID, size and threshold")
+    func protocolTable() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Protocol/PROTOCOL.md"), encoding: .utf8)
+        let dictionary = PresetDictionary.trade1
+        let row = String(
+            format: "| `trade-1` | 0 | `0x%08x` | %d | %d bytes of uncompressed payload |", dictionary.id,
+            dictionary.bytes.count, dictionary.deflateThresholdBytes)
+        #expect(text.contains(row), "PROTOCOL.md lacks the row \(row)")
+        #expect(text.contains("\n### Preset dictionary\n"))
+    }
+
     @Test("Wire: preset dictionary: trade-1 is HELLO features bit 0; unknown bits announce nothing")
     func featureBits() {
         #expect(PresetDictionary.trade1.featureBit == 1)
@@ -127,6 +138,18 @@ func importLikeEntries(count: Int) throws -> [Entry] {
         #expect(batch.isDeflated == (packed.count < plainPayload([odd]).count))
         #expect(batch.payload.count == min(packed.count, plainPayload([odd]).count))
         #expect(try decoded(batch).decodeEntries(dictionaries: [.trade1]) == [odd])
+        // The smallest entry there is (a delete, two-letter codes): 63 bytes, below trade-1's
+        // threshold, so it is sent plain, exactly as without a dictionary.
+        let tiny = try TradeKey(
+            reporter: AreaCode("US"), partner: AreaCode("CN"), flow: .import, commodity: CommodityCode("85"),
+            period: Period(year: 2022), customs: "1", transport: "2")
+        let minimal = Entry(
+            dot: Dot(origin: origin, seq: 2), hlc: entry.hlc, context: VersionVector(), key: tiny, operation: .delete)
+        #expect(plainPayload([minimal]).count == 63)
+        #expect(PresetDictionary.trade1.deflateThresholdBytes == 64)
+        let small = BatchMessage(id: BatchID(rawValue: 2), entries: [minimal], dictionary: .trade1)
+        #expect(!small.isDeflated)
+        #expect(small == BatchMessage(id: BatchID(rawValue: 2), entries: [minimal]))
     }
 
     /// The batch after a trip through the frame encoder and decoder.
