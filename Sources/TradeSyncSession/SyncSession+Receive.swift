@@ -72,6 +72,7 @@ extension SyncSession {
         guard hello.nodeID != configuration.localID else { return fail(.sameNode(hello.nodeID)) }
         peerID = hello.nodeID
         version = chosen
+        sendDictionary = PresetDictionary.announced(in: configuration.features & hello.features).first
         phase = .awaitingVector
         emit(.handshakeCompleted(peer: hello.nodeID, peerLogInstance: hello.logInstanceID, version: chosen))
         send(.vector(localVector))
@@ -97,7 +98,7 @@ extension SyncSession {
         }
         let entries: [Entry]
         do throws(WireError) {
-            entries = try batch.decodeEntries()
+            entries = try batch.decodeEntries(dictionaries: receiveDictionaries)
         } catch {
             return fail(.wire(error))
         }

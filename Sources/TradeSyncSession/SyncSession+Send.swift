@@ -58,7 +58,8 @@ extension SyncSession {
     private mutating func sendBatch(_ entries: [Entry]) {
         let id = BatchID(rawValue: nextBatchID)
         nextBatchID += 1
-        let batch = BatchMessage(id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax)
+        let batch = BatchMessage(
+            id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax, dictionary: sendDictionary)
         send(.batch(batch))
         if inFlight.isEmpty { ackWaitSince = now }
         inFlight.append(id)

@@ -38,6 +38,10 @@ public struct SyncSession: Sendable {
         /// Silence from the peer after which the session closes; also the longest a batch
         /// in flight may wait for its ACK.
         public var idleTimeout: Duration
+        /// Feature bits announced in HELLO (`Protocol/PROTOCOL.md`, "HELLO"): by default
+        /// every preset dictionary this build knows. A dictionary is used for sending only
+        /// when the peer announced it too; received batches may use any we announced.
+        public var features: UInt32
 
         /// Creates a configuration.
         /// - Preconditions: `versions.lowerBound >= 1`; `1 <= batchEntriesMax <= Limits.batchEntriesMax`;
@@ -48,7 +52,8 @@ public struct SyncSession: Sendable {
             localID: NodeID, logInstanceID: UInt64, versions: ClosedRange<UInt16> = ProtocolVersion.supported,
             batchEntriesMax: Int = Limits.batchEntriesMax, batchBytesMax: Int = Limits.batchBytesMax,
             windowBatches: Int = Limits.windowBatchesMax, handshakeTimeout: Duration = Limits.handshakeTimeout,
-            pingInterval: Duration = Limits.pingInterval, idleTimeout: Duration = Limits.idleTimeout
+            pingInterval: Duration = Limits.pingInterval, idleTimeout: Duration = Limits.idleTimeout,
+            features: UInt32 = PresetDictionary.features(announcing: PresetDictionary.known)
         ) {
             precondition(versions.lowerBound >= 1, "protocol versions start at 1")
             precondition(batchEntriesMax >= 1 && batchEntriesMax <= Limits.batchEntriesMax, "batchEntriesMax out of range")
@@ -65,6 +70,7 @@ public struct SyncSession: Sendable {
             self.handshakeTimeout = handshakeTimeout
             self.pingInterval = pingInterval
             self.idleTimeout = idleTimeout
+            self.features = features
         }
     }
 
@@ -135,6 +141,10 @@ public struct SyncSession: Sendable {
     public internal(set) var peerID: NodeID?
     /// The version both sides speak once HELLOs are exchanged.
     public internal(set) var version: UInt16?
+    /// The preset dictionary batches are sent with: the first one both HELLOs announced.
+    public internal(set) var sendDictionary: PresetDictionary?
+    /// The preset dictionaries received batches may use: those our HELLO announced.
+    var receiveDictionaries: [PresetDictionary] { PresetDictionary.announced(in: configuration.features) }
 
     // Vectors. local: what this node holds (durably). peerKnown: what the peer holds (its
     // VECTOR, ACKs, and the batches it sent us). sent: peerKnown plus everything sent.
@@ -222,7 +232,7 @@ public struct SyncSession: Sendable {
         phase = .awaitingHello
         let hello = Hello(
             versions: configuration.versions, nodeID: configuration.localID,
-            logInstanceID: configuration.logInstanceID, features: 0)
+            logInstanceID: configuration.logInstanceID, features: configuration.features)
         send(.hello(hello))
     }
 

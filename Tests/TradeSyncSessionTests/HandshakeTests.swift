@@ -28,7 +28,7 @@ import TradeSyncWire
     func connectSendsHello() throws {
         let (_, outputs) = connected()
         #expect(outputs.count == 2)
-        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77))])
+        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77, features: 1))])
         #expect(outputs.last == .wakeAt(MonotonicInstant(nanoseconds: 10_000_000_005)))
     }
 
