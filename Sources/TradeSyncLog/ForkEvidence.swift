@@ -55,7 +55,9 @@ public struct ForkEvidence: Hashable, Sendable, CustomStringConvertible {
 
     /// One line: the dot and both entry hashes (first 12 hex digits each).
     public var description: String {
-        "fork at \(dot): held entry \(Hex.encode(held.hash.prefix(6))), received entry \(Hex.encode(received.hash.prefix(6)))"
+        let heldHash = Hex.encode(held.hash.prefix(6))
+        let receivedHash = Hex.encode(received.hash.prefix(6))
+        return "fork at \(dot): held entry \(heldHash), received entry \(receivedHash)"
     }
 
     /// The binary form described at the top of `ForkEvidence.swift`; at most
@@ -107,7 +109,9 @@ public struct ForkEvidence: Hashable, Sendable, CustomStringConvertible {
         guard version == formatVersion else {
             throw .badValue(offset: magic.count, field: "version", reason: "\(version), expected \(formatVersion)")
         }
-        guard try reader.readU16() == 0 else { throw .badValue(offset: magic.count + 2, field: "reserved", reason: "not 0") }
+        guard try reader.readU16() == 0 else {
+            throw .badValue(offset: magic.count + 2, field: "reserved", reason: "not 0")
+        }
         let origin = try NodeID.decode(from: &reader)
         let seqOffset = reader.offset
         let seq = try reader.readU64()
@@ -118,7 +122,8 @@ public struct ForkEvidence: Hashable, Sendable, CustomStringConvertible {
         let received = try readEntry(bytes, &reader, field: "received entry", dot: dot)
         try reader.expectEnd()
         guard let evidence = ForkEvidence(held: held, received: received) else {
-            throw .badValue(offset: receivedOffset, field: "received entry", reason: "equal to the held entry: not a fork")
+            throw .badValue(
+                offset: receivedOffset, field: "received entry", reason: "equal to the held entry: not a fork")
         }
         return evidence
     }

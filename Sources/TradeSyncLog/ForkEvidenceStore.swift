@@ -62,7 +62,8 @@ public struct ForkEvidenceStore: Sendable {
             existing.close()
             return false
         }
-        try LogFile.createAtomically(path, temporaryPath: path + ".tmp", contents: evidence.encoded(), directory: directory)
+        try LogFile.createAtomically(
+            path, temporaryPath: path + ".tmp", contents: evidence.encoded(), directory: directory)
         return true
     }
 
@@ -84,7 +85,8 @@ public struct ForkEvidenceStore: Sendable {
         defer { directory.close() }
         let names = try directory.names().filter { $0.hasPrefix("fork-") && $0.hasSuffix(".bin") }.sorted()
         guard names.count <= Self.filesMax else {
-            throw .io(file: directoryPath, operation: "readdir (more than \(Self.filesMax) evidence files)", errno: EFBIG)
+            throw .io(
+                file: directoryPath, operation: "readdir (more than \(Self.filesMax) evidence files)", errno: EFBIG)
         }
         var result: [ForkEvidence] = []
         result.reserveCapacity(names.count)
@@ -113,7 +115,8 @@ public struct ForkEvidenceStore: Sendable {
             throw .corrupt(file: path, offset: error.offset, reason: "fork evidence does not decode: \(error)")
         }
         guard evidence.dot == dot else {
-            throw .corrupt(file: path, offset: 0, reason: "fork evidence for \(evidence.dot) in the file named for \(dot)")
+            throw .corrupt(
+                file: path, offset: 0, reason: "fork evidence for \(evidence.dot) in the file named for \(dot)")
         }
         return evidence
     }

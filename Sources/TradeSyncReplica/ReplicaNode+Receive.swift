@@ -50,25 +50,21 @@ struct ReceivePlan {
                 skipped += 1
                 continue
             }
-            if entry.dot.seq <= vector[origin] {
-                held.append(entry)
-                continue
-            }
             let expected = (next[origin] ?? vector[origin]) + 1
-            if entry.dot.seq < expected {
+            if entry.dot.seq == expected {  // the common case: one lookup, one store
+                next[origin] = expected
+                positions?[entry.dot] = fresh.count
+                fresh.append(entry)
+            } else if entry.dot.seq <= vector[origin] {
+                held.append(entry)
+            } else if entry.dot.seq < expected {
                 if positions == nil { positions = Self.positions(of: fresh) }
                 if let earlier = positions?[entry.dot], let fork = ForkEvidence(held: fresh[earlier], received: entry) {
                     forks.append(fork)
                 }
-                continue
+            } else if !gaps.contains(where: { $0.dot.origin == origin }) {
+                gaps.append((entry.dot, expected))
             }
-            guard entry.dot.seq == expected else {
-                if !gaps.contains(where: { $0.dot.origin == origin }) { gaps.append((entry.dot, expected)) }
-                continue
-            }
-            next[origin] = entry.dot.seq
-            positions?[entry.dot] = fresh.count
-            fresh.append(entry)
         }
     }
 
@@ -115,7 +111,8 @@ extension ReplicaNode {
         if !forked.isEmpty {
             fresh.removeAll { forked.contains($0.dot.origin) }
             // Every entry of a forked origin the node does not hold (new, repeated or ahead).
-            skipped += entries.count(where: { forked.contains($0.dot.origin) && $0.dot.seq > replica.vector[$0.dot.origin] })
+            let vector = replica.vector
+            skipped += entries.count(where: { forked.contains($0.dot.origin) && $0.dot.seq > vector[$0.dot.origin] })
         }
         if !fresh.isEmpty {
             do { _ = try store.write(fresh) } catch { throw .log(error) }
@@ -144,9 +141,10 @@ extension ReplicaNode {
                 throw .log(error)
             }
             guard stored.count == end - start else {
+                let held = replica.vector[first.origin]
                 throw .stopped(
-                    reason: "the log holds \(first.origin.short) up to seq \(replica.vector[first.origin]) but returned "
-                        + "\(stored.count) of the \(end - start) entries from seq \(first.seq)")
+                    reason: "the log holds \(first.origin.short) up to seq \(held) but returned \(stored.count) "
+                        + "of the \(end - start) entries from seq \(first.seq)")
             }
             for (mine, theirs) in zip(stored, held[start..<end]) {
                 if let fork = ForkEvidence(held: mine, received: theirs) { forks.append(fork) }

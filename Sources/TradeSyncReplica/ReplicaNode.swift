@@ -33,7 +33,8 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
         case .behindOnOwnOrigin(let held, let claimed, let peer):
             "writes refused: node holds its own entries up to seq \(held) but peer \(peer.short) holds up to seq "
                 + "\(claimed): this data directory was restored from an older backup; writes resume once "
-                + (claimed == held + 1 ? "seq \(claimed) is" : "seqs \(held + 1)…\(claimed) are") + " pulled back from peers"
+                + (claimed == held + 1 ? "seq \(claimed) is" : "seqs \(held + 1)…\(claimed) are")
+                + " pulled back from peers"
         case .ownOriginForked(let dot):
             "writes refused: a peer holds a different entry for \(dot), which this node authored: a copy of this "
                 + "data directory writes as this node on another machine; the fork evidence is kept, and writes stay "

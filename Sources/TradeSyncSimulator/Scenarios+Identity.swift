@@ -22,7 +22,8 @@ extension Scenarios {
         let row = try SimData.records(SimData.thaiFile)[index]
         var values = row.values
         values.valueUSD = ExactDecimal(amount)
-        guard let entries = cluster.write(node: node, [(key: row.key, operation: .put(values))]), entries.count == 1 else {
+        let entries = cluster.write(node: node, [(key: row.key, operation: .put(values))])
+        guard let entries, entries.count == 1 else {
             throw cluster.failure(.invariant, "node \(node): the put of row \(index) was refused")
         }
         return entries[0]
@@ -96,7 +97,9 @@ extension Scenarios {
         cluster.start()
         let origin = cluster.nodeID(0)
         for index in 0..<3 { _ = try put(cluster, node: 0, row: index, Int64(100 + index)) }
-        try waitFor(cluster, "nodes 0, 2, 3 in sync") { $0.inSync(0, 2) && $0.inSync(2, 3) && $0.vector(3)?[origin] == 3 }
+        try waitFor(cluster, "nodes 0, 2, 3 in sync") {
+            $0.inSync(0, 2) && $0.inSync(2, 3) && $0.vector(3)?[origin] == 3
+        }
         cluster.cloneNode(from: 0, to: 1)
         try waitFor(cluster, "the clone in sync with node 2") { $0.inSync(1, 2) }
 
@@ -109,7 +112,9 @@ extension Scenarios {
         try waitFor(cluster, "node 0's entry at node 2") { $0.vector(2)?[origin] == 4 }
         try cluster.run(forMs: 1_000)
         cluster.heal(1, 2)
-        try waitFor(cluster, "the fork found by nodes 2 and 1") { !$0.quarantined(2).isEmpty && !$0.quarantined(1).isEmpty }
+        try waitFor(cluster, "the fork found by nodes 2 and 1") {
+            !$0.quarantined(2).isEmpty && !$0.quarantined(1).isEmpty
+        }
 
         var report = ScenarioReport(name: "h: clone meets a third node")
         let third = try put(cluster, node: 2, row: 5, 5_000)

@@ -38,7 +38,8 @@ private func evidence(_ origin: NodeID, _ seq: UInt64) throws -> ForkEvidence {
             #expect(throws: DecodeError.self, "byte \(offset)") { try ForkEvidence.decode(damaged) }
         }
         for length in 0..<bytes.count {
-            #expect(throws: DecodeError.self, "length \(length)") { try ForkEvidence.decode(Array(bytes.prefix(length))) }
+            let truncated = Array(bytes.prefix(length))
+            #expect(throws: DecodeError.self, "length \(length)") { try ForkEvidence.decode(truncated) }
         }
     }
 

@@ -22,7 +22,8 @@ private func node(_ local: NodeID, holding held: [Entry]) throws -> (ReplicaNode
     func forkOnHeldDot() throws {
         var (node, store) = try node(local, holding: receivedRun(peerB, 1...3))
         let other = received(peerB, 2, key: 2, usd: 999)
-        let staged = try node.stageReceived([received(peerB, 1, key: 1), other, received(peerB, 3, key: 3), received(peerB, 4, key: 4)])
+        let staged = try node.stageReceived(
+            [received(peerB, 1, key: 1), other, received(peerB, 3, key: 3), received(peerB, 4, key: 4)])
         #expect(staged.forks.count == 1)
         let fork = try #require(staged.forks.first)
         #expect(fork.dot == Dot(origin: peerB, seq: 2))
@@ -44,7 +45,7 @@ private func node(_ local: NodeID, holding held: [Entry]) throws -> (ReplicaNode
         let again = try node.stageReceived(held)
         #expect(again.forks.isEmpty && again.written == 0 && again.quarantineSkipped == 0)
         #expect(store.rangedReads - before == 2)  // B:1…5 and C:1…3
-        let split = [received(peerB, 1, key: 1), received(peerB, 2, key: 2), received(peerB, 4, key: 4), received(peerB, 5, key: 5)]
+        let split = [1, 2, 4, 5].map { received(peerB, UInt64($0), key: $0) }
         _ = try node.stageReceived(split)
         #expect(store.rangedReads - before == 4)  // B:1…2 and B:4…5
         #expect(node.quarantined.isEmpty)
@@ -54,10 +55,13 @@ private func node(_ local: NodeID, holding held: [Entry]) throws -> (ReplicaNode
     @Test("Node: a quarantined origin's later entries are skipped without a gap error; other origins in the batch apply")
     func quarantineSkipsLaterSeqs() throws {
         var (node, store) = try node(local, holding: receivedRun(peerB, 1...2))
-        let evidence = try #require(ForkEvidence(held: received(peerB, 2, key: 2), received: received(peerB, 2, key: 2, usd: 7)))
+        let evidence = try #require(
+            ForkEvidence(held: received(peerB, 2, key: 2), received: received(peerB, 2, key: 2, usd: 7)))
         let newlyQuarantined = node.quarantine(evidence)
         #expect(newlyQuarantined)
-        let batch = [received(peerB, 7, key: 7), received(peerC, 1, key: 1), received(peerB, 8, key: 8), received(peerC, 2, key: 2)]
+        let batch = [
+            received(peerB, 7, key: 7), received(peerC, 1, key: 1), received(peerB, 8, key: 8), received(peerC, 2, key: 2),
+        ]
         let staged = try node.stageReceived(batch)
         #expect(staged.written == 2)
         #expect(staged.quarantineSkipped == 2)
@@ -70,7 +74,8 @@ private func node(_ local: NodeID, holding held: [Entry]) throws -> (ReplicaNode
     @Test("Node: a fork and, in the same batch, the forked origin's gap: no error, the origin is quarantined")
     func forkExcusesItsOwnGap() throws {
         var (node, _) = try node(local, holding: receivedRun(peerB, 1...2))
-        let staged = try node.stageReceived([received(peerB, 2, key: 2, usd: 5), received(peerB, 9), received(peerC, 1)])
+        let staged = try node.stageReceived(
+            [received(peerB, 2, key: 2, usd: 5), received(peerB, 9), received(peerC, 1)])
         #expect(staged.forks.map(\.dot) == [Dot(origin: peerB, seq: 2)])
         #expect(staged.quarantineSkipped == 1)
         #expect(staged.written == 1)
@@ -108,7 +113,8 @@ private func node(_ local: NodeID, holding held: [Entry]) throws -> (ReplicaNode
     func ownOriginFork() throws {
         let store = MemoryStore()
         var node = try ReplicaNode(localID: local, store: store)
-        let written = try node.writeLocal([(key: testKey(1), operation: .delete), (key: testKey(2), operation: .delete)], nowMs: 5)
+        let written = try node.writeLocal(
+            [(key: testKey(1), operation: .delete), (key: testKey(2), operation: .delete)], nowMs: 5)
         let theirs = received(local, 2, key: 2, usd: 1)
         let staged = try node.stageReceived([theirs, received(local, 3, key: 3)])
         #expect(staged.forks.count == 1)
