@@ -70,7 +70,7 @@ public struct ReplicaRestore: Sendable, Equatable {
 /// are neither written nor applied), and a node that learns a peer holds more of its own
 /// origin than it does authors nothing until it has pulled those entries back.
 public struct ReplicaNode<Store: LogStore> {
-    public internal(set) var replica: Replica
+    public private(set) var replica: Replica
     public let store: Store
     /// How the replica was rebuilt at start.
     public let restore: ReplicaRestore
