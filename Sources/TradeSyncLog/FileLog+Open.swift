@@ -64,7 +64,7 @@ struct LogOpener {
     }
 
     mutating func run() throws(LogError) -> OpenedLog {
-        let names = try listDirectory()
+        let names = try directory.names()
         if names.contains(LogFormat.legacyFileName) {
             throw .badHeader(
                 file: directory.path(of: LogFormat.legacyFileName),
@@ -274,22 +274,6 @@ struct LogOpener {
         case .success(let header): return (header, size)
         case .failure(let problem): throw .badHeader(file: file.path, reason: problem.reason)
         }
-    }
-
-    /// The names in the directory (`readdir`), without `.` and `..`.
-    private func listDirectory() throws(LogError) -> [String] {
-        guard let stream = opendir(directory.path) else {
-            throw .io(file: directory.path, operation: "opendir", errno: errno)
-        }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {  // bound: the directory's entries
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     private func hex(_ value: UInt64) -> String { String(value, radix: 16) }

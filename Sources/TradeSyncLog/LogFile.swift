@@ -188,6 +188,21 @@ struct LogDirectory {
         if result != 0 { throw .io(file: path, operation: "fsync", errno: result) }
     }
 
+    /// The names in the directory (`readdir`), without `.` and `..`, in no particular order.
+    /// - Throws: ``LogError/io(file:operation:errno:)`` when `opendir` fails.
+    func names() throws(LogError) -> [String] {
+        guard let stream = opendir(path) else { throw .io(file: path, operation: "opendir", errno: errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {  // bound: the directory's entries
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// The path of `name` inside this directory.
     func path(of name: String) -> String {
         FilePath(path).appending(name).string

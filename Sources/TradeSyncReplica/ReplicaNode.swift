@@ -13,6 +13,16 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
     /// The node stopped serving writes (a failed fsync, a corrupt read); the write was
     /// not acknowledged and may or may not be on disk.
     case stopped(reason: String)
+    /// Local authoring refused by the amnesia guard (docs/ARCHITECTURE.md, Replication 6):
+    /// `peer` holds this node's own entries up to `claimed`, its log only up to `held`
+    /// (it was restored from an older backup). Nothing was written; writes resume once the
+    /// entries `held + 1 ... claimed` have been pulled back from peers.
+    case behindOnOwnOrigin(held: UInt64, claimed: UInt64, peer: NodeID)
+    /// Local authoring refused because this node's own origin is forked: a peer holds a
+    /// different entry for `dot`, which this node authored, so a clone of its data
+    /// directory writes as this node on another machine. Nothing was written; authoring
+    /// stays refused until an operator gives one of the two machines a new identity.
+    case ownOriginForked(dot: Dot)
 
     public var description: String {
         switch self {
@@ -20,6 +30,15 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
         case .batchGap(let dot, let expected): "batch skips ahead: entry \(dot), expected seq \(expected)"
         case .replay(let error): "log does not replay: \(error)"
         case .stopped(let reason): "node stopped serving writes: \(reason)"
+        case .behindOnOwnOrigin(let held, let claimed, let peer):
+            "writes refused: node holds its own entries up to seq \(held) but peer \(peer.short) holds up to seq "
+                + "\(claimed): this data directory was restored from an older backup; writes resume once "
+                + (claimed == held + 1 ? "seq \(claimed) is" : "seqs \(held + 1)…\(claimed) are")
+                + " pulled back from peers"
+        case .ownOriginForked(let dot):
+            "writes refused: a peer holds a different entry for \(dot), which this node authored: a copy of this "
+                + "data directory writes as this node on another machine; the fork evidence is kept, and writes stay "
+                + "refused until one of the two machines is given a new node identity"
         }
     }
 }
@@ -45,11 +64,25 @@ public struct ReplicaRestore: Sendable, Equatable {
 /// store's ``LogStore/durableCount`` reaches it (group commit). ``fetch(after:entriesMax:bytesMax:)``
 /// and ``durableVector`` never go past what is durable. The plain calls (``writeLocal(_:nowMs:)``,
 /// ``importRecords(_:nowMs:)``, ``persist(_:)``) stage and sync in one go.
+///
+/// Two guards protect the uniqueness of dots (docs/ARCHITECTURE.md, "Fork", Replication 6;
+/// `ReplicaNode+Guards.swift`): an origin found forked is quarantined (its further entries
+/// are neither written nor applied), and a node that learns a peer holds more of its own
+/// origin than it does authors nothing until it has pulled those entries back.
 public struct ReplicaNode<Store: LogStore> {
     public private(set) var replica: Replica
     public let store: Store
     /// How the replica was rebuilt at start.
     public let restore: ReplicaRestore
+    /// Quarantined origins and the evidence that quarantined each (the fork with the
+    /// lowest seq known for it). Entries of these origins are no longer written or applied;
+    /// for this node's own origin, local authoring is refused.
+    public internal(set) var quarantined: [NodeID: ForkEvidence] = [:]
+    /// Entries of quarantined origins skipped by ``stageReceived(_:)`` since start.
+    public internal(set) var quarantineSkipped = 0
+    /// The highest claim of a peer about this node's own origin above what it held then
+    /// (``observeOwnOriginClaim(_:from:)``); it guards authoring while above ``Replica/vector``.
+    var ownOriginClaim: (seq: UInt64, peer: NodeID)?
 
     /// Rebuilds the replica for `localID`: from the store's checkpoint snapshot plus the
     /// entries after it, or, without a usable snapshot, by replaying every entry.
@@ -87,10 +120,12 @@ public struct ReplicaNode<Store: LogStore> {
     /// Authors local writes, writes and applies them; durable once the store's
     /// ``LogStore/durableCount`` reaches the returned ticket.
     /// - Parameter nowMs: wall-clock Unix milliseconds for the HLC.
-    /// - Throws: ``NodeError/log(_:)``; then nothing was written or applied.
+    /// - Throws: ``NodeError/ownOriginForked(dot:)``, ``NodeError/behindOnOwnOrigin(held:claimed:peer:)``
+    ///   (even for an empty `writes`), ``NodeError/log(_:)``; then nothing was written or applied.
     public mutating func stageLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
         throws(NodeError) -> (entries: [Entry], ticket: Int)
     {
+        try checkAuthoring()
         guard !writes.isEmpty else { return ([], store.entryCount) }
         let entries = replica.prepare(writes, nowMs: nowMs)
         let ticket: Int
@@ -102,10 +137,11 @@ public struct ReplicaNode<Store: LogStore> {
     /// Stages the records whose values the node does not already hold, in one write: an
     /// import is written whole or not at all, and a re-import writes nothing.
     /// - Returns: the entries written (`records.count - entries.count` were unchanged)
-    ///   and the ticket. - Throws: ``NodeError/log(_:)``.
+    ///   and the ticket. - Throws: as ``stageLocal(_:nowMs:)``.
     public mutating func stageImport(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError)
         -> (entries: [Entry], ticket: Int)
     {
+        try checkAuthoring()
         var writes: [(key: TradeKey, operation: Operation)] = []
         for record in records where !replica.holds(record.key, operation: .put(record.values)) {
             writes.append((key: record.key, operation: .put(record.values)))
@@ -113,31 +149,17 @@ public struct ReplicaNode<Store: LogStore> {
         return try stageLocal(writes, nowMs: nowMs)
     }
 
-    /// Stages a batch received from a peer: entries already held are skipped, the rest
-    /// written and applied. The ticket covers everything written so far (a skipped entry
-    /// may be another batch's, not yet durable), so an ACK sent once it is durable never
-    /// claims too much.
-    /// - Throws: ``NodeError/batchGap(dot:expectedSeq:)`` when an entry skips ahead
-    ///   (nothing is written); ``NodeError/log(_:)``.
+    /// The ticket of ``stageReceived(_:)``, for callers not yet reading its forks and
+    /// quarantine counts. Forks it finds still quarantine their origins (see ``quarantined``),
+    /// but their evidence reaches no ``ForkEvidenceStore`` this way.
+    /// - Throws: as ``stageReceived(_:)``.
+    @available(*, deprecated, message: "use stageReceived(_:), and store the forks it returns")
     public mutating func stagePersist(_ entries: [Entry]) throws(NodeError) -> Int {
-        var next: [NodeID: UInt64] = [:]
-        var fresh: [Entry] = []
-        for entry in entries {
-            let expected = (next[entry.dot.origin] ?? replica.vector[entry.dot.origin]) + 1
-            if entry.dot.seq < expected { continue }
-            guard entry.dot.seq == expected else { throw .batchGap(dot: entry.dot, expectedSeq: expected) }
-            next[entry.dot.origin] = entry.dot.seq
-            fresh.append(entry)
-        }
-        if !fresh.isEmpty {
-            do { _ = try store.write(fresh) } catch { throw .log(error) }
-            applyWritten(fresh)
-        }
-        return store.entryCount
+        try stageReceived(entries).ticket
     }
 
     /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.
-    /// - Throws: ``NodeError/log(_:)``.
+    /// - Throws: as ``stageLocal(_:nowMs:)``.
     public mutating func writeLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
         throws(NodeError) -> [Entry]
     {
@@ -146,19 +168,20 @@ public struct ReplicaNode<Store: LogStore> {
         return staged.entries
     }
 
-    /// ``stageImport(_:nowMs:)`` then a sync. - Throws: ``NodeError/log(_:)``.
+    /// ``stageImport(_:nowMs:)`` then a sync. - Throws: as ``stageLocal(_:nowMs:)``.
     public mutating func importRecords(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError) -> [Entry] {
         let staged = try stageImport(records, nowMs: nowMs)
         try sync()
         return staged.entries
     }
 
-    /// ``stagePersist(_:)`` then a sync; returns the durable vector (what an ACK carries).
-    /// - Throws: as ``stagePersist(_:)``.
-    public mutating func persist(_ entries: [Entry]) throws(NodeError) -> VersionVector {
-        _ = try stagePersist(entries)
+    /// ``stageReceived(_:)`` then a sync: on return everything written is durable and
+    /// ``durableVector`` is what an ACK carries.
+    /// - Throws: as ``stageReceived(_:)``.
+    public mutating func persist(_ entries: [Entry]) throws(NodeError) -> ReceivedBatch {
+        let staged = try stageReceived(entries)
         try sync()
-        return store.durableVector
+        return staged
     }
 
     private func sync() throws(NodeError) {
@@ -192,7 +215,7 @@ public struct ReplicaNode<Store: LogStore> {
     public mutating func digest() -> [UInt8] { replica.digest() }
 
     /// Applies entries just written to the store.
-    private mutating func applyWritten(_ entries: [Entry]) {
+    mutating func applyWritten(_ entries: [Entry]) {
         for entry in entries {
             do { try replica.apply(entry) } catch {
                 preconditionFailure("written entry \(entry.dot) does not apply: \(error)")

@@ -76,6 +76,10 @@ extension Cluster {
             }
         case .peerVector(let vector):
             checkPeerVector(node: node, peer: peer, vector)
+            if nodes[node].slots[peer]?.vectorSeen == false {
+                nodes[node].slots[peer]?.vectorSeen = true
+                observeOwnOriginClaim(node: node, peer: peer, vector)
+            }
         case .inSync:
             nodes[node].slots[peer]?.inSync = true
         case .close(let error):
@@ -107,12 +111,21 @@ extension Cluster {
         }
     }
 
-    /// Appends a received batch as the daemon's `Node.persist` does; on growth every session
-    /// of the node hears `.localEntries`. Returns nil when the node crashed or refused.
+    /// The amnesia guard's input, as the daemon feeds it at each handshake: what the peer's
+    /// VECTOR says of this node's own origin. The guard is persisted (the node's state file).
+    private func observeOwnOriginClaim(node: Int, peer: Int, _ vector: VersionVector) {
+        let (id, peerID) = (nodes[node].id, nodes[peer].id)
+        guard nodes[node].core?.observeOwnOriginClaim(vector[id], from: peerID) == true else { return }
+        nodes[node].savedGuard = nodes[node].core?.authoringGuard
+    }
+
+    /// Appends a received batch as the daemon's `Node.persist` does: forks found are stored
+    /// (the node's `forks/`) before the ACK; on growth every session of the node hears
+    /// `.localEntries`. Returns nil when the node crashed or refused.
     private func persist(node: Int, _ entries: [Entry]) -> VersionVector? {
         guard let before = nodes[node].core?.replica.vector else { return nil }
-        let vector: VersionVector?
-        do { vector = try nodes[node].core?.persist(entries) } catch {
+        let staged: ReceivedBatch?
+        do { staged = try nodes[node].core?.persist(entries) } catch {
             if nodes[node].log.isCrashed {
                 stats.crashedAppends += 1
                 crash(node: node)
@@ -121,7 +134,17 @@ extension Cluster {
             }
             return nil
         }
-        guard let vector else { return nil }
+        guard let staged, let vector = nodes[node].core?.durableVector else { return nil }
+        for fork in staged.forks {
+            // Only a scenario that cloned a node may see forks, and only of that node's origin.
+            guard nodes.contains(where: { $0.id == fork.dot.origin && $0.deliberateFault == .cloned }) else {
+                flag(.invariant, "node \(node) found a fork no scenario made: \(fork)")
+                return nil
+            }
+            if !nodes[node].evidence.contains(where: { $0.dot == fork.dot }) { nodes[node].evidence.append(fork) }
+        }
+        stats.forksFound += staged.forks.count
+        stats.quarantineSkipped += staged.quarantineSkipped
         nodes[node].acked.merge(vector)
         stats.entriesSent += entries.count
         for entry in entries { touched.append((node: node, key: entry.key)) }

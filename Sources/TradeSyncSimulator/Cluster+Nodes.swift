@@ -31,6 +31,9 @@ extension Cluster {
             if nodes[node].log.isCrashed {
                 stats.crashedAppends += 1
                 crash(node: node)
+            } else if isExpectedRefusal(error, node: node) {
+                stats.writesRefused += 1
+                nodes[node].lastRefusal = error
             } else {
                 flag(.invariant, "node \(node): local write refused: \(error)")
             }
@@ -68,13 +71,27 @@ extension Cluster {
         schedule(.restart(node: node), inNs: UInt64(random.int(100...max(100, rates.restartDelayMsMax))) * 1_000_000)
     }
 
+    /// A guard's refusal that a scenario provoked on purpose on this node (``DeliberateFault``).
+    private func isExpectedRefusal(_ error: NodeError, node: Int) -> Bool {
+        switch (error, nodes[node].deliberateFault) {
+        case (.behindOnOwnOrigin, .restoredFromBackup?), (.ownOriginForked, .cloned?): true
+        default: false
+        }
+    }
+
     /// Restarts a crashed node from its log: recovery cuts a torn tail, the replica is
-    /// rebuilt with `ReplicaNode(localID:store:)`, and nothing acknowledged may be missing.
+    /// rebuilt with `ReplicaNode(localID:store:)`, the fork evidence and the amnesia guard
+    /// it persisted are loaded again, and nothing acknowledged may be missing.
     public func restart(node: Int) {
         guard nodes[node].joined, !nodes[node].isUp else { return }
         let log = nodes[node].log
         stats.tornBytesCut += log.recover()
-        do { nodes[node].core = try ReplicaNode(localID: nodes[node].id, store: log) } catch {
+        do {
+            var core = try ReplicaNode(localID: nodes[node].id, store: log)
+            for evidence in nodes[node].evidence { core.quarantine(evidence) }
+            if let saved = nodes[node].savedGuard { core.observeOwnOriginClaim(saved.claimedSeq, from: saved.peer) }
+            nodes[node].core = core
+        } catch {
             return flag(.invariant, "node \(node): log does not replay after a crash: \(error)")
         }
         stats.restarts += 1
@@ -99,7 +116,7 @@ extension Cluster {
         startNode(node)
     }
 
-    private func startNode(_ node: Int) {
+    func startNode(_ node: Int) {
         for pair in pairs.indices where pairs[pair].dialler == node { scheduleDial(pair: pair, delayNs: 1_000_000) }
         if workloadActive { schedule(.workload(node: node), inNs: nextWriteDelayNs()) }
     }

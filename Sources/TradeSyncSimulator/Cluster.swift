@@ -27,12 +27,26 @@ struct SessionSlot {
     var inSync = false
     /// The highest batch ID whose `.persisted` the session has been fed.
     var persistedFed: UInt64 = 0
+    /// Set by the first `.peerVector` (the peer's VECTOR), which carries its claim about
+    /// this node's own origin.
+    var vectorSeen = false
+}
+
+/// A fault a named scenario inflicts on purpose, beyond what the design survives silently.
+/// Only a node marked with one may have its writes refused by the matching guard.
+enum DeliberateFault {
+    /// Restarted from an older copy of its log: the amnesia guard may refuse its writes.
+    case restoredFromBackup
+    /// Its identity and log were copied to another node (or it is that copy): forks of its
+    /// origin may be found, and an own-origin fork may refuse its writes.
+    case cloned
 }
 
 /// One simulated node: its pure core over its simulated disk, its skewed clock and its sessions.
 struct SimNode {
     let id: NodeID
-    let log: SimLog
+    /// Its disk; replaced only by a restore from a backup.
+    var log: SimLog
     /// The running core; nil while crashed or not yet joined.
     var core: ReplicaNode<SimLog>?
     var joined: Bool
@@ -44,6 +58,14 @@ struct SimNode {
     var acked = VersionVector()
     /// The node's vector before a local write that crashed (the causal past of what survived).
     var crashedWritePast: VersionVector?
+    /// Fork evidence the node stored (its `forks/` directory), loaded again at restart.
+    var evidence: [ForkEvidence] = []
+    /// The amnesia guard the node persisted (its state file), restored at restart.
+    var savedGuard: AuthoringGuard?
+    /// What a scenario did to this node on purpose, if anything.
+    var deliberateFault: DeliberateFault?
+    /// The last write a guard refused on purpose (see ``DeliberateFault``).
+    var lastRefusal: NodeError?
 
     var isUp: Bool { core != nil }
 }

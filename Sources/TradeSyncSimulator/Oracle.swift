@@ -25,10 +25,23 @@ struct Oracle {
     private var indexByDot: [Dot: Int] = [:]
     private var writesByKey: [TradeKey: [Int]] = [:]
     private var seqByOrigin: [NodeID: UInt64] = [:]
+    /// Origins a scenario cloned on purpose (two writers, one identity), and the second
+    /// writes of their dots. Only these may author a dot twice.
+    private var forkedOrigins: Set<NodeID> = []
+    private var forkedWrites: [Dot: WriteRecord] = [:]
+
+    /// Lets `origin` author dots already recorded (the clone scenario's deliberate fault).
+    mutating func allowForks(of origin: NodeID) { forkedOrigins.insert(origin) }
 
     /// Records entries just authored by one node whose vector was `past` before the batch.
     mutating func record(_ entries: [Entry], past: VersionVector) {
         for entry in entries {
+            if forkedOrigins.contains(entry.dot.origin) && entry.dot.seq <= seqKnown(origin: entry.dot.origin) {
+                precondition(forkedWrites[entry.dot] == nil, "oracle: \(entry.dot) authored three times")
+                forkedWrites[entry.dot] = WriteRecord(
+                    dot: entry.dot, key: entry.key, past: past, payloadHash: TraceHasher.hash(entry.encoded()))
+                continue
+            }
             precondition(entry.dot.seq == seqKnown(origin: entry.dot.origin) + 1, "oracle: \(entry.dot) out of order")
             seqByOrigin[entry.dot.origin] = entry.dot.seq
             indexByDot[entry.dot] = writes.count
@@ -49,6 +62,17 @@ struct Oracle {
 
     func write(_ dot: Dot) -> WriteRecord? { indexByDot[dot].map { writes[$0] } }
 
+    /// The write of `dot` for `key`: the first one, or for a forked dot the second when
+    /// only that one is for `key`.
+    func write(_ dot: Dot, key: TradeKey) -> WriteRecord? {
+        let first = write(dot)
+        if first?.key != key, let second = forkedWrites[dot], second.key == key { return second }
+        return first
+    }
+
+    /// The second write of a forked dot, if a cloned origin authored it twice.
+    func forkedWrite(_ dot: Dot) -> WriteRecord? { forkedWrites[dot] }
+
     /// True when `earlier` is in the causal past of `later`.
     func precedes(_ earlier: Dot, _ later: WriteRecord) -> Bool {
         earlier.origin == later.dot.origin ? earlier.seq < later.dot.seq : later.past.covers(earlier)
@@ -61,7 +85,9 @@ struct Oracle {
         let dots = view.siblings.flatMap(\.dots).sorted()
         var records: [WriteRecord] = []
         for dot in dots {
-            guard let record = write(dot) else { return (.invariant, "key \(view.key): dot \(dot) was never authored") }
+            guard let record = write(dot, key: view.key) else {
+                return (.invariant, "key \(view.key): dot \(dot) was never authored")
+            }
             guard record.key == view.key else {
                 return (.invariant, "key \(view.key): dot \(dot) was authored for \(record.key)")
             }

@@ -8,6 +8,12 @@ import TradeSyncWire
 public struct ScenarioReport: Sendable, CustomStringConvertible {
     public let name: String
     public private(set) var figures: [(name: String, value: Int)] = []
+    /// Texts the scenario captured (an error message, say), by name, in order.
+    public private(set) var texts: [(name: String, value: String)] = []
+    /// Entries the scenario wrote and wants checked by value, by name.
+    public private(set) var entries: [(name: String, value: Entry)] = []
+    /// Fork evidence the scenario found, as the node that found it stored it.
+    public internal(set) var evidence: [ForkEvidence] = []
     /// Steps taken and virtual time at the end, in ms.
     public internal(set) var steps = 0
     public internal(set) var timeMs: UInt64 = 0
@@ -15,9 +21,17 @@ public struct ScenarioReport: Sendable, CustomStringConvertible {
     init(name: String) { self.name = name }
 
     mutating func add(_ name: String, _ value: Int) { figures.append((name, value)) }
+    mutating func add(_ name: String, text: String) { texts.append((name, text)) }
+    mutating func add(_ name: String, entry: Entry) { entries.append((name, entry)) }
 
     /// The figure called `name` (nil when the scenario did not measure it).
     public subscript(_ name: String) -> Int? { figures.first { $0.name == name }?.value }
+
+    /// The text called `name`, if captured.
+    public func text(_ name: String) -> String? { texts.first { $0.name == name }?.value }
+
+    /// The entry called `name`, if recorded.
+    public func entry(_ name: String) -> Entry? { entries.first { $0.name == name }?.value }
 
     public var description: String {
         "scenario \(name): " + figures.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")

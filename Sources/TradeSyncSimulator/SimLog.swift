@@ -51,6 +51,24 @@ public final class SimLog: LogStore {
         self.crashPerAppendProbability = crashPerAppendProbability
     }
 
+    /// A copy of this disk as it is now (its bytes, index and crash state): a backup, or the
+    /// data directory a clone starts from. The copy shares nothing with the original and
+    /// draws its crash decisions from a copy of the original's random stream.
+    public func copy() -> SimLog {
+        let copy = SimLog(
+            file: file, instanceID: instanceID, random: random, crashPerAppendProbability: crashPerAppendProbability)
+        copy.isArmed = isArmed
+        copy.crashes = crashes
+        copy.tornBytesCut = tornBytesCut
+        copy.isCrashed = isCrashed
+        copy.bytes = bytes
+        copy.verifiedEnd = verifiedEnd
+        copy.recordStarts = recordStarts
+        copy.recordsByOrigin = recordsByOrigin
+        copy.vector = vector
+        return copy
+    }
+
     public var entryCount: Int { recordStarts.count }
     /// Bytes held, torn tail included.
     public var byteCount: Int { bytes.count }

@@ -101,6 +101,13 @@ public struct SimStats: Sendable, Equatable {
     public var siblingsMax = 0
     /// Conflicts (keys with more than one sibling) on node 0 at the end.
     public var conflictsAtEnd = 0
+    /// Forks found (evidence stored) on any node; only the clone scenario may have any.
+    public var forksFound = 0
+    /// Received entries skipped because their origin is quarantined.
+    public var quarantineSkipped = 0
+    /// Local writes refused by a guard (amnesia or own-origin fork) on a node a scenario
+    /// restored from a backup or cloned.
+    public var writesRefused = 0
 
     public init() {}
 
@@ -114,7 +121,7 @@ public struct SimStats: Sendable, Equatable {
         duplicated \(framesDuplicated), reordered \(framesReordered)
         sessions \(sessions) from \(dials) dials; closed by detected fault \(closedByFault), timeout \(closedByTimeout), \
         disconnect \(closedByDisconnect); frames \(framesSent), batches \(batchesSent), entries sent \(entriesSent), \
-        bytes \(bytesSent)
+        bytes \(bytesSent); forks \(forksFound), quarantine skips \(quarantineSkipped), writes refused \(writesRefused)
         """
     }
 }

@@ -1,0 +1,166 @@
+import TradeSyncClock
+import TradeSyncLog
+
+/// What ``ReplicaNode/stageReceived(_:)`` did with a batch from a peer.
+public struct ReceivedBatch: Sendable, Equatable {
+    /// Durable once the store's ``LogStore/durableCount`` reaches it; it covers everything
+    /// written so far (a dot skipped as held may be another batch's, not yet durable), so
+    /// an ACK sent once it is durable never claims too much.
+    public let ticket: Int
+    /// Entries written and applied: new dots of origins not quarantined.
+    public let written: Int
+    /// The forks this batch revealed, ordered by dot, at most one per origin (its lowest
+    /// seq). Each origin named is quarantined from now on; the caller stores each one
+    /// (``ForkEvidenceStore/store(_:)``) before acknowledging the batch.
+    public let forks: [ForkEvidence]
+    /// Entries not written because their origin is quarantined: every entry of an origin
+    /// quarantined before the batch, and the new entries of an origin this batch forked.
+    public let quarantineSkipped: Int
+
+    public init(ticket: Int, written: Int, forks: [ForkEvidence], quarantineSkipped: Int) {
+        self.ticket = ticket
+        self.written = written
+        self.forks = forks
+        self.quarantineSkipped = quarantineSkipped
+    }
+}
+
+/// How one received batch splits, before anything is read or written.
+struct ReceivePlan {
+    /// New entries in batch order: per origin, seq `held + 1`, `+ 2`, … without gaps.
+    var fresh: [Entry] = []
+    /// Entries whose dot the store holds already, in batch order (compared with it next).
+    var held: [Entry] = []
+    /// Dots the batch carries twice with different content (the first copy counts as held).
+    var forks: [ForkEvidence] = []
+    /// The first entry of each origin that skips ahead, in batch order.
+    var gaps: [(dot: Dot, expectedSeq: UInt64)] = []
+    /// Entries of origins quarantined before the batch.
+    var skipped = 0
+
+    /// Splits `entries` against `vector` (what the store holds), leaving out the origins
+    /// in `quarantined`. Complexity O(n) dictionary lookups; no I/O.
+    init(_ entries: [Entry], vector: VersionVector, quarantined: [NodeID: ForkEvidence]) {
+        var next: [NodeID: UInt64] = [:]  // highest seq planned per origin
+        var positions: [Dot: Int]?  // built only when the batch repeats a new dot
+        fresh.reserveCapacity(entries.count)
+        for entry in entries {
+            let origin = entry.dot.origin
+            if !quarantined.isEmpty && quarantined[origin] != nil {
+                skipped += 1
+                continue
+            }
+            let expected = (next[origin] ?? vector[origin]) + 1
+            if entry.dot.seq == expected {  // the common case: one lookup, one store
+                next[origin] = expected
+                positions?[entry.dot] = fresh.count
+                fresh.append(entry)
+            } else if entry.dot.seq <= vector[origin] {
+                held.append(entry)
+            } else if entry.dot.seq < expected {
+                if positions == nil { positions = Self.positions(of: fresh) }
+                if let earlier = positions?[entry.dot], let fork = ForkEvidence(held: fresh[earlier], received: entry) {
+                    forks.append(fork)
+                }
+            } else if !gaps.contains(where: { $0.dot.origin == origin }) {
+                gaps.append((entry.dot, expected))
+            }
+        }
+    }
+
+    private static func positions(of entries: [Entry]) -> [Dot: Int] {
+        var result: [Dot: Int] = [:]
+        result.reserveCapacity(entries.count)
+        for (position, entry) in entries.enumerated() { result[entry.dot] = position }
+        return result
+    }
+}
+
+extension ReplicaNode {
+    /// Stages a batch received from a peer: new entries are written and applied; entries
+    /// whose dot is already held are compared with the held ones, and a different one is
+    /// a fork (docs/ARCHITECTURE.md, "Fork"): its origin is quarantined and the evidence
+    /// returned. Entries of quarantined origins are skipped, later seqs included, without a
+    /// gap error; entries of other origins in the same batch are applied normally.
+    ///
+    /// Held entries are read back with one ``LogStore/entries(origin:after:limit:)`` call
+    /// per contiguous run of held dots in the batch; two entries differ when their
+    /// canonical encodings do (``ForkEvidence/init(held:received:)``).
+    ///
+    /// A fork of this node's own origin (a peer sends a different entry for a dot this node
+    /// authored: a clone of its data directory writes elsewhere) keeps this node's entries,
+    /// refuses the other's, and from then on refuses local authoring
+    /// (``NodeError/ownOriginForked(dot:)``). Entries of the node's own origin that it does
+    /// not hold (pulled back after a restore from an older backup) are written like any
+    /// others, which lifts the amnesia guard once they reach the claim.
+    ///
+    /// All or nothing: when it throws, nothing was written, applied or quarantined.
+    /// Complexity: O(batch) plus the reads of held runs (O(their bytes)).
+    /// - Throws: ``NodeError/batchGap(dot:expectedSeq:)`` when an entry of an origin that is
+    ///   not quarantined skips ahead; ``NodeError/log(_:)`` when the store cannot be read or
+    ///   written; ``NodeError/stopped(reason:)`` when the store lacks an entry its vector holds.
+    public mutating func stageReceived(_ entries: [Entry]) throws(NodeError) -> ReceivedBatch {
+        let plan = ReceivePlan(entries, vector: replica.vector, quarantined: quarantined)
+        let forks = Self.lowestPerOrigin(plan.forks + (try compareHeld(plan.held)))
+        let forked = Set(forks.map(\.dot.origin))
+        if let gap = plan.gaps.first(where: { !forked.contains($0.dot.origin) }) {
+            throw .batchGap(dot: gap.dot, expectedSeq: gap.expectedSeq)
+        }
+        var fresh = plan.fresh
+        var skipped = plan.skipped
+        if !forked.isEmpty {
+            fresh.removeAll { forked.contains($0.dot.origin) }
+            // Every entry of a forked origin the node does not hold (new, repeated or ahead).
+            let vector = replica.vector
+            skipped += entries.count(where: { forked.contains($0.dot.origin) && $0.dot.seq > vector[$0.dot.origin] })
+        }
+        if !fresh.isEmpty {
+            do { _ = try store.write(fresh) } catch { throw .log(error) }
+            applyWritten(fresh)
+        }
+        for fork in forks { quarantine(fork) }
+        quarantineSkipped += skipped
+        return ReceivedBatch(ticket: store.entryCount, written: fresh.count, forks: forks, quarantineSkipped: skipped)
+    }
+
+    /// Reads the held counterparts of `held` (one store read per contiguous run of one
+    /// origin) and returns the forks among them, in batch order.
+    private func compareHeld(_ held: [Entry]) throws(NodeError) -> [ForkEvidence] {
+        var forks: [ForkEvidence] = []
+        var start = 0
+        while start < held.count {  // bound: each pass consumes at least one entry
+            let first = held[start].dot
+            var end = start + 1
+            while end < held.count && held[end].dot.origin == first.origin
+                && held[end].dot.seq == held[end - 1].dot.seq + 1
+            {
+                end += 1
+            }
+            let stored: [Entry]
+            do { stored = try store.entries(origin: first.origin, after: first.seq - 1, limit: end - start) } catch {
+                throw .log(error)
+            }
+            guard stored.count == end - start else {
+                let held = replica.vector[first.origin]
+                throw .stopped(
+                    reason: "the log holds \(first.origin.short) up to seq \(held) but returned \(stored.count) "
+                        + "of the \(end - start) entries from seq \(first.seq)")
+            }
+            for (mine, theirs) in zip(stored, held[start..<end]) {
+                if let fork = ForkEvidence(held: mine, received: theirs) { forks.append(fork) }
+            }
+            start = end
+        }
+        return forks
+    }
+
+    /// The fork with the lowest seq of each origin, ordered by dot.
+    private static func lowestPerOrigin(_ forks: [ForkEvidence]) -> [ForkEvidence] {
+        guard forks.count > 1 else { return forks }
+        var result: [ForkEvidence] = []
+        for fork in forks.sorted(by: { $0.dot < $1.dot }) where result.last?.dot.origin != fork.dot.origin {
+            result.append(fork)
+        }
+        return result
+    }
+}
