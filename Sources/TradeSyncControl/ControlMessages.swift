@@ -180,6 +180,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var dataDir: String
     /// The log's instance ID (hex), made when the log was created.
     public var logInstance: String
+    /// Why local writes (`put`, `delete`, `resolve`, `import`) are refused, when they are:
+    /// the node is behind on its own origin (restored from an older backup) until it has
+    /// pulled its entries back, or its own origin is forked. Nil while writes are accepted.
+    public var writesRefused: String?
+    /// Forks found (two different entries with one dot), one per quarantined origin.
+    public var forks: [ForkStatus]?
+    /// Entries of quarantined origins received and not applied since the node started.
+    public var quarantineSkipped: Int?
 
     public init(
         nodeID: String, records: Int, keys: Int, conflicts: Int, tombstones: Int, entries: Int,
@@ -203,5 +211,43 @@ public struct StatusReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case records, keys, conflicts, tombstones, entries, vector, digest, peers, listen
         case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
+        case writesRefused = "writes_refused", forks, quarantineSkipped = "quarantine_skipped"
+    }
+}
+
+/// One fork: two different entries with the same dot, so the origin's data directory was
+/// cloned or restored and written on twice. The origin is quarantined: its new entries are
+/// not applied. The evidence file holds both entries (format in `ForkEvidence.swift`).
+public struct ForkStatus: Codable, Sendable, Equatable {
+    /// The quarantined origin's node ID (hex).
+    public var origin: String
+    /// The dot both entries claim, `SHORTID:SEQ`.
+    public var dot: String
+    /// SHA-256 (hex) of the entry this node held.
+    public var heldHash: String
+    /// SHA-256 (hex) of the other entry, as received.
+    public var receivedHash: String
+    /// The key each entry writes, in text form (they may differ).
+    public var heldKey: String
+    public var receivedKey: String
+    /// The evidence file.
+    public var evidence: String
+
+    public init(
+        origin: String, dot: String, heldHash: String, receivedHash: String, heldKey: String, receivedKey: String,
+        evidence: String
+    ) {
+        self.origin = origin
+        self.dot = dot
+        self.heldHash = heldHash
+        self.receivedHash = receivedHash
+        self.heldKey = heldKey
+        self.receivedKey = receivedKey
+        self.evidence = evidence
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case origin, dot, evidence
+        case heldHash = "held_hash", receivedHash = "received_hash", heldKey = "held_key", receivedKey = "received_key"
     }
 }

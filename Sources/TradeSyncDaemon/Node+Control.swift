@@ -28,7 +28,10 @@ extension Node {
         } catch let error as ControlFailure {
             return .failure(error.code, error.reason)
         } catch let error as NodeError {
-            return .failure("internal", error.description)
+            switch error {
+            case .behindOnOwnOrigin, .ownOriginForked: return .failure("refused", error.description)
+            default: return .failure("internal", error.description)
+            }
         } catch {
             return .failure("internal", "\(error)")
         }
@@ -37,11 +40,32 @@ extension Node {
     func status() -> StatusReport {
         var vector: [String: UInt64] = [:]
         for (origin, seq) in replica.vector.sorted { vector[origin.hex] = seq }
-        return StatusReport(
+        var report = StatusReport(
             nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
             vector: vector, digest: Hex.encode(core.digest()), peers: peerStatuses(), listen: config.listen.description,
             dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
+        report.writesRefused = writesRefusedReason()
+        let store = ForkEvidenceStore(dataDirectory: config.dataDir)
+        let forks = core.quarantineList.map { fork in
+            ForkStatus(
+                origin: fork.dot.origin.hex, dot: fork.dot.description, heldHash: Hex.encode(fork.held.hash),
+                receivedHash: Hex.encode(fork.received.hash), heldKey: fork.held.key.description,
+                receivedKey: fork.received.key.description, evidence: store.path(for: fork.dot))
+        }
+        report.forks = forks.isEmpty ? nil : forks
+        report.quarantineSkipped = core.quarantineSkipped == 0 ? nil : core.quarantineSkipped
+        return report
+    }
+
+    /// Why local writes are refused now, or nil: the reason a write would get.
+    func writesRefusedReason() -> String? {
+        if let fork = core.quarantined[identity.nodeID] { return NodeError.ownOriginForked(dot: fork.dot).description }
+        if let standing = core.authoringGuard {
+            return NodeError.behindOnOwnOrigin(held: standing.heldSeq, claimed: standing.claimedSeq, peer: standing.peer)
+                .description
+        }
+        return nil
     }
 
     /// One row per peer-book record (configured peers first, in config order), live
@@ -55,7 +79,12 @@ extension Node {
             var row = PeerStatus(
                 address: record.address, configured: record.configured, nodeID: record.nodeID,
                 lastVersion: record.lastVersion, peerVersions: record.peerVersions, logInstance: record.logInstance,
-                lastError: record.lastError, lastErrorAt: record.lastErrorAt, lastSessionAt: record.lastSessionAt)
+                lastError: record.lastError, lastErrorAt: record.lastErrorAt, lastSessionAt: record.lastSessionAt,
+                fork: record.fork)
+            if let node, let fork = core.quarantined[node] {
+                row.fork = [row.fork, "its origin is quarantined (fork at dot \(fork.dot))"].compactMap { $0 }
+                    .joined(separator: "; ")
+            }
             var totals = node.flatMap { endedTotals[$0] } ?? PeerTotals()
             if let link, let node {
                 shown.insert(node)

@@ -20,9 +20,17 @@ extension Node: SessionHost {
 
     /// Writes and applies a peer's batch; returns the durable vector for the ACK once an
     /// fsync covers the batch.
+    ///
+    /// A received entry whose dot the node holds with other content is a fork: the core
+    /// quarantines its origin, and the evidence is stored before the ACK (``recordForks(_:link:)``).
+    /// Entries of our own origin that come back (after a restore from a backup) lift the
+    /// amnesia guard once they reach the highest claim.
     public func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector {
-        let ticket = try core.stagePersist(entries)
-        try await waitDurable(ticket)
+        let guarded = core.authoringGuard != nil
+        let received = try core.stageReceived(entries)
+        if !received.forks.isEmpty { recordForks(received.forks, link: link) }
+        try await waitDurable(received.ticket)
+        if guarded && core.authoringGuard == nil { saveGuard() }
         return core.durableVector
     }
 
@@ -85,7 +93,9 @@ extension Node: SessionHost {
     }
 
     public func peerVector(link: LinkID, _ vector: VersionVector) {
+        guard let peer = links[link]?.peer else { return }
         links[link]?.peerVector = vector
+        observeOwnOriginClaim(vector, from: peer)
     }
 
     public func inSync(link: LinkID) {

@@ -72,7 +72,8 @@ public actor Node {
         let log = try FileLog.open(
             directory: config.dataDir, options: LogOptions(segmentBytesMax: config.segmentBytes))
         let opened = MonotonicClock.now()
-        let core = try ReplicaNode(localID: identity.nodeID, store: log)
+        var core = try ReplicaNode(localID: identity.nodeID, store: log)
+        try Self.restoreGuards(&core, dataDir: config.dataDir, logger: logger)
         log.releaseCheckpoint()
         let recovery = log.recovery
         if recovery.truncatedTailBytes > 0 {

@@ -29,12 +29,14 @@ struct PeerRecord: Codable, Equatable, Sendable {
     /// What the peer held (origin hex → seq) when its last session ended; progress
     /// saved against one log instance of the peer, dropped when that instance changes.
     var knownVector: [String: UInt64]?
+    /// Set once the peer forwarded an entry that forks an origin: one line naming the dot.
+    var fork: String?
 
     enum CodingKeys: String, CodingKey {
         case address, configured
         case nodeID = "node_id", lastVersion = "last_version", peerVersions = "peer_versions"
         case logInstance = "log_instance", lastError = "last_error", lastErrorAt = "last_error_at"
-        case lastSessionAt = "last_session_at", knownVector = "known_vector"
+        case lastSessionAt = "last_session_at", knownVector = "known_vector", fork
     }
 }
 

@@ -140,7 +140,7 @@ extension DecodeError {
     var offset: Int {
         switch self {
         case .truncated(let offset, _), .badVarint(let offset), .lengthTooLarge(let offset, _, _), .badUTF8(let offset),
-            .badValue(let offset, _, _), .trailingBytes(let offset, _):
+            .badValue(let offset, _, _), .trailingBytes(let offset, _), .limitExceeded(let offset, _, _):
             offset
         }
     }

@@ -27,8 +27,9 @@ struct StatusCommand: ParsableCommand {
             ("tombstones", "\(status.tombstones)"),
             ("entries", "\(status.entries)"),
             ("digest", status.digest),
+            ("writes", status.writesRefused.map { "REFUSED: \($0)" } ?? "accepted"),
         ])
-        var sections = [summary, vectorText(status.vector), peersText(status.peers)]
+        var sections = [summary, vectorText(status.vector), forksText(status.forks ?? []), peersText(status.peers)]
         sections.removeAll { $0.isEmpty }
         return sections.joined(separator: "\n\n")
     }
@@ -41,6 +42,23 @@ struct StatusCommand: ParsableCommand {
             table.append([origin, "\(seq)"])
         }
         return "version vector\n" + table.rendered
+    }
+
+    /// `FORKS`: one line per quarantined origin, or nothing when there is none.
+    static func forksText(_ forks: [ForkStatus]) -> String {
+        guard !forks.isEmpty else { return "" }
+        var table = TextTable([
+            TextTable.Column("ORIGIN (QUARANTINED)"), TextTable.Column("DOT"), TextTable.Column("HELD"),
+            TextTable.Column("RECEIVED"), TextTable.Column("EVIDENCE"),
+        ])
+        for fork in forks {
+            table.append([
+                Format.shortID(fork.origin), fork.dot, "\(fork.heldKey) \(fork.heldHash.prefix(12))",
+                "\(fork.receivedKey) \(fork.receivedHash.prefix(12))", fork.evidence,
+            ])
+        }
+        return "FORKS: two different entries with one dot (a cloned data directory writing on two machines)\n"
+            + table.rendered
     }
 
     /// The peers table, with a `LAST ERROR` column when any peer has one.
