@@ -38,6 +38,13 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         if seq > self[origin] { counters[origin] = seq }
     }
 
+    /// Lowers `origin`'s counter to at most `seq` (0 removes it). Used by a session that
+    /// must send an origin's entries again from `seq + 1` (heads that differ: a fork).
+    public mutating func lower(_ origin: NodeID, to seq: UInt64) {
+        guard seq < self[origin] else { return }
+        counters[origin] = seq == 0 ? nil : seq
+    }
+
     /// Raises the counter for the dot's origin to the dot's seq (if higher).
     public mutating func add(_ dot: Dot) { advance(dot.origin, to: dot.seq) }
 

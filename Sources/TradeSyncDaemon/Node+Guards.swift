@@ -5,6 +5,7 @@ import TradeSyncLog
 import TradeSyncModel
 import TradeSyncReplica
 import TradeSyncTransport
+import TradeSyncWire
 
 /// The amnesia guard (authoring held back while a peer holds more of this node's own origin
 /// than its log does) and fork quarantine (two entries with one dot), as the daemon keeps
@@ -80,6 +81,34 @@ extension Node {
         } catch {
             logger.error("authoring guard not saved (\(error)); it stands until the next restart")
         }
+    }
+
+    /// Per origin of the durable vector, that seq and its entry's hash prefix (HEADS).
+    /// One log read per origin.
+    public func localHeads() -> [Head] {
+        var heads: [Head] = []
+        for (origin, seq) in core.durableVector.sorted {
+            guard let entry = try? log.entries(origin: origin, after: seq - 1, limit: 1).first else { continue }
+            heads.append(Head(dot: entry.dot, hash: entry.hash))
+        }
+        return heads
+    }
+
+    /// The peer's heads that name a dot this node holds durably with another entry: a fork
+    /// (`Protocol/PROTOCOL.md`, "HEADS"). The session then sends our entries of that origin
+    /// from there, so the peer holds both versions as evidence, and the peer does the same
+    /// for ours. Heads above what the node holds are the peer's to compare.
+    public func compareHeads(_ heads: [Head], link: LinkID) -> [Dot] {
+        var differing: [Dot] = []
+        for head in heads where head.seq <= core.durableVector[head.origin] {
+            guard let entry = try? log.entries(origin: head.origin, after: head.seq - 1, limit: 1).first else { continue }
+            if Head(dot: entry.dot, hash: entry.hash) != head {
+                differing.append(head.dot)
+                logger.warning(
+                    "peer \(links[link]?.peer.short ?? "?") holds another entry for dot \(head.dot) than this node (a fork): sending ours so both sides keep the evidence")
+            }
+        }
+        return differing
     }
 
     /// Stores the evidence of forks a received batch revealed and marks the peer that

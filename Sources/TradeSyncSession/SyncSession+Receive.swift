@@ -57,6 +57,7 @@ extension SyncSession {
         case .ping(let nonce): send(.pong(nonce: nonce))
         case .pong(let nonce): onPong(nonce)
         case .error(let error): close(.peerError(code: error.code, reason: error.reason))
+        case .heads(let heads): onHeads(heads)
         }
     }
 
@@ -76,6 +77,7 @@ extension SyncSession {
         phase = .awaitingVector
         emit(.handshakeCompleted(peer: hello.nodeID, peerLogInstance: hello.logInstanceID, version: chosen))
         send(.vector(localVector))
+        if let localHeads { send(.heads(localHeads)) }
     }
 
     private mutating func onVector(_ vector: VersionVector) {
@@ -147,6 +149,13 @@ extension SyncSession {
         sentVector.merge(ack.vector)
         emit(.peerVector(peerKnown))
         requestFetch(force: false)
+    }
+
+    private mutating func onHeads(_ heads: [Head]) {
+        guard phase == .syncing else { return fail(.protocolViolation("HEADS before VECTOR")) }
+        guard !headsReceived else { return fail(.protocolViolation("second HEADS")) }
+        headsReceived = true
+        if !heads.isEmpty { emit(.peerHeads(heads)) }
     }
 
     private mutating func onPong(_ nonce: UInt64) {

@@ -88,6 +88,15 @@ extension SyncSession {
         requestFetch(force: false)
     }
 
+    /// The node found the peer's head for `origin` at `fromSeq` differing from its own
+    /// entry there: send this origin again from `fromSeq`, so the peer receives our
+    /// version of that dot and holds both entries (fork evidence).
+    mutating func onResend(origin: NodeID, fromSeq seq: UInt64) {
+        guard phase == .syncing, seq >= 1 else { return }
+        sentVector.lower(origin, to: seq - 1)
+        requestFetch(force: false)
+    }
+
     mutating func onLocalEntries(_ vector: VersionVector) {
         localVector.merge(vector)
         receivedVector.merge(vector)

@@ -88,6 +88,13 @@ public struct SyncSession: Sendable {
         case persisted(BatchID, localVector: VersionVector)
         /// The node's vector grew (a local write, or entries from another peer).
         case localEntries(VersionVector)
+        /// This node's heads (``Head``: per origin, the highest durable seq and its entry
+        /// hash prefix), fed right after `.connected` and before any bytes; sent as HEADS
+        /// right after our VECTOR. Without it no HEADS is sent.
+        case heads([Head])
+        /// Send `origin`'s entries again from `fromSeq` on: the peer's head there differs
+        /// from ours (a fork), so it gets our version and holds both as evidence.
+        case resend(origin: NodeID, fromSeq: UInt64)
         /// The timer requested by the last `.wakeAt` fired (early or late is fine).
         case timer(now: MonotonicInstant)
         /// The connection is gone.
@@ -112,6 +119,9 @@ public struct SyncSession: Sendable {
         case peerHello(Hello)
         /// HELLOs exchanged and a version chosen.
         case handshakeCompleted(peer: NodeID, peerLogInstance: UInt64, version: UInt16)
+        /// The peer's HEADS: compare with the local log and answer `.resend` for every
+        /// head whose dot the node holds with another hash.
+        case peerHeads([Head])
         /// What the peer is known to hold: after its VECTOR, every ACK and every BATCH it sent.
         case peerVector(VersionVector)
         /// The peer has acknowledged everything this node holds; emitted on each transition
@@ -151,6 +161,9 @@ public struct SyncSession: Sendable {
     // received: local plus every batch received (persisted or not) or sent; the peer's
     // batches must not start beyond it (no gaps).
     var localVector = VersionVector()
+    /// Our heads, sent as HEADS after our VECTOR (nil: not given, none sent).
+    var localHeads: [Head]?
+    var headsReceived = false
     var peerKnown = VersionVector()
     var sentVector = VersionVector()
     var receivedVector = VersionVector()
@@ -194,7 +207,10 @@ public struct SyncSession: Sendable {
             case .disconnected:
                 close(.disconnected)
                 return takeOutputs()
-            case .persisted, .localEntries, .timer: return []
+            case .heads(let heads):
+                localHeads = heads
+                return []
+            case .persisted, .localEntries, .timer, .resend: return []
             }
         }
         switch input {
@@ -203,6 +219,8 @@ public struct SyncSession: Sendable {
         case .fetched(let entries): onFetched(entries)
         case .persisted(let batchID, let vector): onPersisted(batchID, localVector: vector)
         case .localEntries(let vector): onLocalEntries(vector)
+        case .heads(let heads): localHeads = heads
+        case .resend(let origin, let seq): onResend(origin: origin, fromSeq: seq)
         case .timer(let now): onTimer(now: now)
         case .disconnected: close(.disconnected)
         }

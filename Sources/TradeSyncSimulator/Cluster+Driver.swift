@@ -65,6 +65,10 @@ extension Cluster {
             queue.push(.timer(node: node, peer: peer, conn: conn, token: slot.timerToken), at: max(now, instant.nanoseconds))
         case .peerHello:
             break
+        case .peerHeads(let heads):
+            // As the daemon (Node+Guards.swift): a held dot whose hash differs is a fork;
+            // send ours again from there so the peer holds both entries.
+            for dot in differingHeads(node: node, heads) { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
         case .handshakeCompleted(let peerID, _, _):
             guard peerID == nodes[peer].id else {
                 flag(.invariant, "node \(node): handshake with \(peerID.short), expected \(nodes[peer].id.short)")
@@ -87,6 +91,28 @@ extension Cluster {
             return false
         }
         return true
+    }
+
+    /// Per origin of the node's durable vector, that seq and its entry-hash prefix.
+    func heads(of node: Int) -> [Head] {
+        guard let core = nodes[node].core else { return [] }
+        var heads: [Head] = []
+        for (origin, seq) in core.durableVector.sorted {
+            guard let entry = try? core.store.entries(origin: origin, after: seq - 1, limit: 1).first else { continue }
+            heads.append(Head(dot: entry.dot, hash: entry.hash))
+        }
+        return heads
+    }
+
+    /// The peer's heads naming a dot `node` holds durably with a different entry.
+    func differingHeads(node: Int, _ heads: [Head]) -> [Dot] {
+        guard let core = nodes[node].core else { return [] }
+        return heads.filter { head in
+            guard head.seq <= core.durableVector[head.origin],
+                let entry = try? core.store.entries(origin: head.origin, after: head.seq - 1, limit: 1).first
+            else { return false }
+            return Head(dot: entry.dot, hash: entry.hash) != head
+        }.map(\.dot)
     }
 
     /// No ACK leaves before the `.persisted` of its batch (STYLE.md: the session enforces
@@ -240,6 +266,7 @@ extension Cluster {
         for (node, peer) in [(a, b), (b, a)] {
             guard let vector = nodes[node].core?.replica.vector else { continue }
             drive(node: node, peer: peer, .connected(localVector: vector, now: MonotonicInstant(nanoseconds: now)))
+            drive(node: node, peer: peer, .heads(heads(of: node)))
         }
     }
 }

@@ -94,6 +94,7 @@ private struct Driver {
 
     mutating func run(inputs: AsyncStream<SyncSession.Input>) async -> String? {
         pending.append(.connected(localVector: await host.localVector(), now: MonotonicClock.now()))
+        pending.append(.heads(await host.localHeads()))
         var iterator = inputs.makeAsyncIterator()
         while !closed {
             let input: SyncSession.Input
@@ -139,6 +140,10 @@ private struct Driver {
                     link: link, direction: direction, address: address, peer: peer, version: version,
                     notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
+            case .peerHeads(let heads):
+                for dot in await host.compareHeads(heads, link: link) {
+                    pending.append(.resend(origin: dot.origin, fromSeq: dot.seq))
+                }
             case .peerVector(let vector):
                 await host.peerVector(link: link, vector)
             case .inSync:

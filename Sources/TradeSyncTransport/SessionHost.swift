@@ -24,6 +24,14 @@ public protocol SessionHost: Sendable {
     /// The node's current version vector.
     func localVector() async -> VersionVector
 
+    /// The node's heads: per origin of its durable vector, that seq and the hash prefix of
+    /// the entry there (sent as HEADS after VECTOR).
+    func localHeads() async -> [Head]
+
+    /// Compares the peer's heads with the local log: returns the dots the node holds with
+    /// a different entry hash (each a fork; the session resends that origin from there).
+    func compareHeads(_ heads: [Head], link: LinkID) async -> [Dot]
+
     /// Entries the node holds that `after` lacks: per origin in ascending seq order,
     /// starting right after `after[origin]`, at most `entriesMax` entries and about
     /// `bytesMax` bytes of encodings. Empty when `after` covers everything held.

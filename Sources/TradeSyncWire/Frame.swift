@@ -15,6 +15,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case pong = 0x06
     /// A refusal with a code and a reason; the sender closes after it.
     case error = 0x07
+    /// The sender's head per origin (seq and entry-hash prefix), right after VECTOR, so
+    /// that two nodes holding one dot with different content find the fork.
+    case heads = 0x08
 
     /// The upper-case name for `type` (`BATCH`), or `type 0xNN` when unknown.
     public static func name(_ type: UInt8) -> String {
@@ -27,6 +30,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
         case .ping: "PING"
         case .pong: "PONG"
         case .error: "ERROR"
+        case .heads: "HEADS"
         }
     }
 }

@@ -128,6 +128,8 @@ public enum Message: Equatable, Sendable {
     case pong(nonce: UInt64)
     /// ERROR (0x07), see ``ErrorMessage``.
     case error(ErrorMessage)
+    /// HEADS (0x08): per origin, the highest seq held and its entry-hash prefix; see ``Head``.
+    case heads([Head])
 
     /// The message type byte.
     public var type: MessageType {
@@ -139,6 +141,7 @@ public enum Message: Equatable, Sendable {
         case .ping: .ping
         case .pong: .pong
         case .error: .error
+        case .heads: .heads
         }
     }
 
@@ -153,6 +156,7 @@ public enum Message: Equatable, Sendable {
             writer.writeVarint(ack.batchID.rawValue)
             ack.vector.encode(into: &writer)
         case .ping(let nonce), .pong(let nonce): writer.writeU64(nonce)
+        case .heads(let heads): Head.encode(heads, into: &writer)
         case .error(let message):
             writer.writeU16(message.code.rawValue)
             writer.writeString(message.reason)
@@ -193,6 +197,7 @@ public enum Message: Equatable, Sendable {
             guard batchID >= 1 else { throw .badValue(offset: at, field: "batchID", reason: "0; batch IDs start at 1") }
             let vector = try VersionVector.decode(from: &reader, originsLimit: Limits.vectorOrigins)
             return .ack(Ack(batchID: BatchID(rawValue: batchID), vector: vector))
+        case .heads: return .heads(try Head.decode(from: &reader))
         case .ping: return .ping(nonce: try reader.readU64())
         case .pong: return .pong(nonce: try reader.readU64())
         case .error:
