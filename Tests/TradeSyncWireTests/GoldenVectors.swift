@@ -103,6 +103,17 @@ enum GoldenVectors {
                 file: "pong.hex", description: ["PONG (0x06): nonce 0x0102030405060708 (echoes ping.hex)."],
                 message: .pong(nonce: 0x0102_0304_0506_0708)),
             Vector(
+                file: "heads.hex",
+                description: [
+                    "HEADS (0x08) with 2 origins, in origin order: 1111…11 -> seq 5, hash prefix 0x0123456789abcdef;",
+                    "2222…22 -> seq 300 (varint ac 02), hash prefix 0xfedcba9876543210 (first 8 bytes of the",
+                    "SHA-256 of the entry at that dot).",
+                ],
+                message: .heads([
+                    Head(origin: try node(0x11), seq: 5, hashPrefix: 0x0123_4567_89AB_CDEF),
+                    Head(origin: try node(0x22), seq: 300, hashPrefix: 0xFEDC_BA98_7654_3210),
+                ])),
+            Vector(
                 file: "error.hex",
                 description: [
                     "ERROR (0x07): code 2 (versionMismatch), reason (varint length 52, UTF-8)",
