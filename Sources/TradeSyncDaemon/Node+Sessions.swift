@@ -61,6 +61,10 @@ extension Node: SessionHost {
         record.peerVersions = ProtocolVersion.text(hello.versions)
         if direction == .inbound && !record.configured { record.address = address }
         update(key, record)
+        if record.configured && peers.records.contains(where: { !$0.configured && $0.nodeID == hello.nodeID.hex }) {
+            peers.mergeUnconfigured(into: key, node: hello.nodeID.hex)
+            do { try peers.save() } catch { logger.warning("peer book not saved: \(error)") }
+        }
     }
 
     public func sessionStarted(

@@ -124,8 +124,20 @@ struct PeerBook: Sendable {
             let address = key.dropFirst("address ".count)
             return records.firstIndex { $0.configured && $0.address == address }
         }
+        // A node first seen inbound may since have been found at a configured address.
         let hex = key.dropFirst("node ".count)
-        return records.firstIndex { !$0.configured && $0.nodeID.map { $0 == hex } == true }
+        return records.firstIndex { $0.configured && $0.nodeID.map { $0 == hex } == true }
+            ?? records.firstIndex { !$0.configured && $0.nodeID.map { $0 == hex } == true }
+    }
+
+    /// Forgets the unconfigured record of `node` once a configured address is known to be
+    /// that node (it dialled in before this node dialled it), keeping its fork note.
+    mutating func mergeUnconfigured(into key: String, node: String) {
+        guard let target = index(key), records[target].configured,
+            let duplicate = records.firstIndex(where: { !$0.configured && $0.nodeID == node })
+        else { return }
+        if records[target].fork == nil { records[target].fork = records[duplicate].fork }
+        records.remove(at: duplicate)
     }
 
     /// The record under `key`, or nil when it was forgotten meanwhile.
