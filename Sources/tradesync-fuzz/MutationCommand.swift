@@ -12,6 +12,9 @@ enum MutationCommand {
         if let index = arguments.firstIndex(of: "--replay") {
             return replay(Array(arguments[(index + 1)...]))
         }
+        if let file = FuzzCommand.option("--minimize", in: &arguments) {
+            return minimize(file)
+        }
         let seed = FuzzCommand.option("--seed", in: &arguments).map { UInt64($0) ?? 0 }
             ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000
         guard let runs = Int(FuzzCommand.option("--runs", in: &arguments) ?? "100000"), runs > 0 else {
@@ -38,9 +41,13 @@ enum MutationCommand {
         FileHandleOutput.line("done: \(report.executions) executions in \(tenths(seconds)) s "
             + "(\(Int(Double(report.executions) / max(seconds, 1e-9))) exec/s), corpus \(report.corpusCount), "
             + "outcomes \(report.outcomeCount), failures \(report.failures.count)")
-        for failure in report.failures {
+        for (index, failure) in report.failures.prefix(10).enumerated() {
             FileHandleOutput.line("FAILURE at execution \(failure.execution) (seed \(seed)): \(failure.failure)")
             FileHandleOutput.line("input (\(failure.input.count) bytes): \(hex(failure.input))")
+            let file = "fuzz-failure-\(seed)-\(index).bin"
+            if (try? Data(failure.input).write(to: URL(fileURLWithPath: file))) != nil {
+                FileHandleOutput.line("written to \(file) (tradesync-fuzz --minimize \(file))")
+            }
         }
         return report.failures.isEmpty ? 0 : 1
     }
@@ -60,6 +67,25 @@ enum MutationCommand {
             }
         }
         return failed == 0 ? 0 : 1
+    }
+
+    /// Shrinks a failing input file; prints the result in hex and writes it to FILE.min.
+    static func minimize(_ file: String) -> Int32 {
+        guard let data = FileManager.default.contents(atPath: file) else { FuzzCommand.usage("cannot read \(file)") }
+        let input = [UInt8](data)
+        guard let kind = Minimizer.failureKind(input) else {
+            FileHandleOutput.line("\(file): passes; nothing to minimise")
+            return 1
+        }
+        let smallest = Minimizer.minimize(input)
+        FileHandleOutput.line("\(file): \(kind)")
+        FileHandleOutput.line("minimised \(input.count) -> \(smallest.count) bytes: \(hex(smallest))")
+        do {
+            try Data(smallest).write(to: URL(fileURLWithPath: file + ".min"))
+        } catch {
+            FuzzCommand.usage("cannot write \(file).min: \(error)")
+        }
+        return 0
     }
 
     /// `12.3`: one decimal place.
