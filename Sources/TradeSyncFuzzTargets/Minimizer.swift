@@ -1,5 +1,5 @@
 /// Shrinks a failing input while it keeps failing the same way (delta debugging: remove
-/// ranges of halving length, then try simpler byte values).
+/// whole frames, then ranges of halving length, then try simpler byte values).
 public enum Minimizer {
     /// The failure kind of `input`: its target and message with numbers and hex removed,
     /// or nil when it passes. Inputs that fail with the same kind count as the same bug.
@@ -21,6 +21,13 @@ public enum Minimizer {
         guard let kind = failureKind(input) else { return input }
         var best = input
         var attempts = 0
+        // Whole frames first, last to first, so the framing of the rest stays intact.
+        for span in Mutator.frameSpans(best, from: FuzzTarget.headerBytes).reversed() where attempts < attemptsMax {
+            var candidate = best
+            candidate.removeSubrange(span.offset..<span.end)
+            attempts += 1
+            if failureKind(candidate) == kind { best = candidate }
+        }
         var chunk = max((best.count - FuzzTarget.headerBytes) / 2, 1)
         while chunk >= 1 && attempts < attemptsMax {
             var start = FuzzTarget.headerBytes

@@ -57,6 +57,39 @@ func hex(_ bytes: [UInt8]) -> String {
         }
     }
 
+    /// Inputs the mutation fuzzer found breaking the canonical round trip (an accepted
+    /// encoding that re-encodes to other bytes), minimised with `tradesync-fuzz --minimize`.
+    /// Fixed in ByteReader.readVarint (shortest form only) and BatchMessage.decodeEntries
+    /// (an entry must re-encode to its own bytes); CanonicalEncodingTests checks the refusals.
+    static let regressions: [(name: String, hex: String)] = [
+        ("entry commodity '85076 ' (trailing space, trimmed by the decoder)",
+         "001f020000005c03020100575601000000000000000000000000000000000000000000000000000000000000000001000000000000000000"
+            + "034445550346524101580638353037362007e60003616c6c03616c6c0107a0cb980000c200000000010000"),
+        ("entry reporter 'DEu' (upper-cased by the decoder)",
+         "0040000000005c03020100575601000000000000000000000000000000000000000000000000000000000000000001000000000000000000"
+            + "034445750346524101580638353037363007e60003616c6c03616c6c0107a0cb980000c200000000010000"),
+        ("entry customs 'alL' (read as 'all')",
+         "0040000000005c03020100575601000000000000000000000000000000000000000000000000000000000000000001000000000000000000"
+            + "034445550346524101580638353037363007e60003616c4c03616c6c0107a0cb980000c200000000010000"),
+        ("VECTOR seq as the two-byte varint c7 00",
+         "0040000000004502020000000000000000000000000000000000000000000000000000000000000000050000000000000000000000000000"
+            + "000000000000000000000000000000000200c700"),
+        ("ACK vector seq as the two-byte varint ac 00",
+         "0040000000004604010200000000000000000000000000000000000000000000000000000000000000000800000000000000000000000000"
+            + "00000000000000000000000000000000000022ac00"),
+        ("ERROR reason length 0 as an eight-byte varint", "001f020000000b0700008080808080808000"),
+        ("BATCH uncompressedLength 0 as 80 00",
+         "001f020000008b0301030180" + String(repeating: "00", count: 134)),
+    ]
+
+    @Test("Fuzz: regressions: inputs that once broke an invariant pass every check")
+    func regressionsPass() throws {
+        for regression in Self.regressions {
+            let input = try #require(SeedCorpus.parseHex(regression.hex), "\(regression.name)")
+            #expect(throws: Never.self, "\(regression.name)") { try FuzzTargets.run(input) }
+        }
+    }
+
     @Test("Fuzz: mutation fuzzer: the same seed gives the same run")
     func deterministic() throws {
         let corpus = SeedCorpus.seeds(vectors: try goldenVectors()).map(\.input)
