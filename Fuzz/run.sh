@@ -9,13 +9,15 @@
 # Environment: FUZZ_SECONDS (libFuzzer time bound, default 60), FUZZ_RUNS (libFuzzer: an
 # execution bound instead of the time; mutation: executions, default 200000), FUZZ_SEED (both
 # engines; default from the clock, printed), FUZZ_WORK (corpus and crash directory; default a new
-# temp directory), FUZZ_CONFIG (release or debug, default release).
+# temp directory), FUZZ_CONFIG (release or debug, default release), FUZZ_BUILD_PATH (libFuzzer
+# build directory, default .build-fuzz).
 # Exit status: 0 when nothing broke; non-zero with the crashing input saved under FUZZ_WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-all}
 config=${FUZZ_CONFIG:-release}
+build_path=${FUZZ_BUILD_PATH:-.build-fuzz}
 seed=${FUZZ_SEED:-$(( $(date +%s) % 1000000 ))}
 work=${FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/tradesync-fuzz.XXXXXX")}
 mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
@@ -25,10 +27,10 @@ export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 run_libfuzzer() {
   local start bin bound status=0
   start=$(date +%s)
-  swift build --product tradesync-fuzz --build-path .build-fuzz -c "$config" \
+  swift build --product tradesync-fuzz --build-path "$build_path" -c "$config" \
     -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer
   echo "fuzz: libFuzzer build took $(( $(date +%s) - start )) s"
-  bin=.build-fuzz/$config/tradesync-fuzz
+  bin=$build_path/$config/tradesync-fuzz
   "$bin" --write-seeds "$work/seeds" --vectors Protocol/vectors
   if [ -n "${FUZZ_RUNS:-}" ]; then bound="-runs=$FUZZ_RUNS"; else bound="-max_total_time=${FUZZ_SECONDS:-60}"; fi
   start=$(date +%s)
