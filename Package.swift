@@ -141,6 +141,15 @@ let package = Package(
                 "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncImport", "TradeSyncWire",
             ],
             path: "Benchmarks/CompressionBench", swiftSettings: swiftSettings),
+        // Fuzzing (issue 5 §4, docs/FUZZING.md): the targets, and the tool that runs them either
+        // as a seeded mutation fuzzer (normal build) or under libFuzzer (Fuzz/run.sh builds it
+        // with -DFUZZING -sanitize=fuzzer into .build-fuzz).
+        .target(
+            name: "TradeSyncFuzzTargets",
+            dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncWire", "TradeSyncSession"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "tradesync-fuzz", dependencies: ["TradeSyncFuzzTargets"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "tradesync-sim",
             dependencies: [
@@ -181,6 +190,10 @@ let package = Package(
                 "TradeSyncSimulator", "TradeSyncReplica", "TradeSyncSession", "TradeSyncWire", "TradeSyncLog",
                 "TradeSyncClock", "TradeSyncModel",
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradeSyncFuzzTests",
+            dependencies: ["TradeSyncFuzzTargets", "TradeSyncWire", "TradeSyncModel"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncEndToEndTests",

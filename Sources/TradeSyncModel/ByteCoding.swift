@@ -77,7 +77,7 @@ public struct ByteWriter: Sendable {
 public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Fewer bytes were left than the field needs.
     case truncated(offset: Int, needed: Int)
-    /// A varint ran past 10 bytes or overflowed 64 bits.
+    /// A varint ran past 10 bytes, overflowed 64 bits, or was longer than its shortest form.
     case badVarint(offset: Int)
     /// A length prefix exceeds the limit for that field.
     case lengthTooLarge(offset: Int, length: UInt64, lengthMax: Int)
@@ -181,7 +181,9 @@ public struct ByteReader: Sendable {
         return value
     }
 
-    /// Reads an unsigned LEB128 varint of at most 10 bytes.
+    /// Reads an unsigned LEB128 varint of at most 10 bytes, in its shortest form (the
+    /// only one ``ByteWriter/writeVarint(_:)`` writes): a last byte of 0 after others, as in
+    /// `80 00` for 0, is refused, so each value has exactly one encoding.
     public mutating func readVarint() throws(DecodeError) -> UInt64 {
         let start = offset
         var value: UInt64 = 0
@@ -191,7 +193,10 @@ public struct ByteReader: Sendable {
             let payload = UInt64(byte & 0x7F)
             if shift == 63 && payload > 1 { throw .badVarint(offset: start) }
             value |= payload << shift
-            if byte & 0x80 == 0 { return value }
+            if byte & 0x80 == 0 {
+                if byte == 0 && shift > 0 { throw .badVarint(offset: start) }
+                return value
+            }
             shift += 7
         }
         throw .badVarint(offset: start)

@@ -173,9 +173,11 @@ public struct BatchMessage: Equatable, Sendable {
     /// Inflates (if needed) and decodes exactly ``entryCount`` entries.
     /// - Parameter dictionaries: as for ``uncompressedPayload(dictionaries:)``.
     /// - Throws: the errors of ``uncompressedPayload(dictionaries:)``;
-    ///   ``WireError/malformed(messageType:reason:)`` for an entry longer than
-    ///   ``EntryLimits/entryBytesMax``, a malformed entry, fewer or more entries than
-    ///   declared, or one origin's seqs not ascending and contiguous.
+    ///   ``WireError/limitExceeded(limit:value:context:)`` for an entry longer than
+    ///   ``EntryLimits/entryBytesMax`` or a field above its limit;
+    ///   ``WireError/malformed(messageType:reason:)`` for a malformed entry, an entry whose
+    ///   bytes are not its canonical encoding, fewer or more entries than declared, or one
+    ///   origin's seqs not ascending and contiguous.
     public func decodeEntries(dictionaries: [PresetDictionary] = []) throws(WireError) -> [Entry] {
         let bytes = try uncompressedPayload(dictionaries: dictionaries)
         var reader = ByteReader(bytes)
@@ -183,8 +185,15 @@ public struct BatchMessage: Equatable, Sendable {
         entries.reserveCapacity(entryCount)
         do throws(DecodeError) {
             for _ in 0..<entryCount {
+                let start = reader.offset
                 let raw = try reader.readLengthPrefixed(limit: EntryLimits.entryBytes)
-                entries.append(try Entry.decode(raw))
+                let entry = try Entry.decode(raw)
+                // Canonical (PROTOCOL.md "Conventions"): decoding normalises some fields (trims
+                // and upper-cases codes, reads "C00" as "all"), so compare the bytes as well.
+                guard entry.encoded() == raw else {
+                    throw .badValue(offset: start, field: "entry", reason: "not canonical: it re-encodes to other bytes")
+                }
+                entries.append(entry)
             }
             try reader.expectEnd()
         } catch {

@@ -106,12 +106,20 @@ import TradeSyncModel
 }
 
 @Suite struct ByteCodingTests {
-    @Test("ByteReader: truncation and bad varints throw with the offset")
-    func errors() {
+    @Test("ByteReader: truncation, bad and overlong varints throw with the offset")
+    func errors() throws {
         var short = ByteReader([0x01, 0x02])
         #expect(throws: DecodeError.truncated(offset: 0, needed: 2)) { try short.readU32() }
         var varint = ByteReader([UInt8](repeating: 0xFF, count: 11))
         #expect(throws: DecodeError.badVarint(offset: 0)) { try varint.readVarint() }
+        // Longer than the shortest form (found by the fuzzer, docs/FUZZING.md): 0 as 80 00, 127 as ff 00.
+        var zeroLong = ByteReader([0x80, 0x00])
+        #expect(throws: DecodeError.badVarint(offset: 0)) { try zeroLong.readVarint() }
+        var maxLong = ByteReader([0xFF, 0x80, 0x00])
+        #expect(throws: DecodeError.badVarint(offset: 0)) { try maxLong.readVarint() }
+        var shortest = ByteReader([0x80, 0x01, 0x00])
+        #expect(try shortest.readVarint() == 128)
+        #expect(try shortest.readVarint() == 0)
         var long = ByteReader([0x05, 0x41])
         #expect(throws: DecodeError.lengthTooLarge(offset: 0, length: 5, lengthMax: 4)) { try long.readString(lengthMax: 4) }
     }
