@@ -51,6 +51,9 @@ struct SessionHarness {
     mutating func run(_ data: [UInt8]) throws(FuzzFailure) -> UInt64 {
         random = FuzzRandom(hashing: data, salt: UInt64(seed))
         try deliver(.connected(localVector: store.vector, now: now), "connected")
+        // Our heads (hash prefixes are arbitrary here: the session only carries them).
+        let heads = store.vector.sorted.map { Head(origin: $0.0, seq: $0.1, hashPrefix: $0.1 &* 0x9E37_79B9) }
+        try deliver(.heads(heads), "heads")
         let stream = handshaken ? Self.handshakePrefix + data : data
         let chunkMax = [1, 7, 64, 1024, Int.max][random.below(5)]
         var start = 0
@@ -76,6 +79,16 @@ struct SessionHarness {
         }
         if random.oneIn(16), store.write() {
             try deliver(.localEntries(store.vector), "localEntries")
+        }
+        if random.oneIn(32) {
+            // The node found a differing head: send our own origin again from some seq (only
+            // while the peer has sent none of it, so "never echo the peer's entries" still holds).
+            let origin = SessionFixtures.localID
+            let held = store.vector[origin]
+            if held > 0 && !checker.fromPeer.contains(where: { $0.origin == origin }) {
+                let seq = 1 + UInt64(random.below(Int(held)))
+                try deliver(.resend(origin: origin, fromSeq: seq), "resend from \(seq)")
+            }
         }
         if random.oneIn(64) {
             // Only IDs the session is not waiting on: answered ones, 0, or not yet requested.
