@@ -149,15 +149,6 @@ public struct ReplicaNode<Store: LogStore> {
         return try stageLocal(writes, nowMs: nowMs)
     }
 
-    /// The ticket of ``stageReceived(_:)``, for callers not yet reading its forks and
-    /// quarantine counts. Forks it finds still quarantine their origins (see ``quarantined``),
-    /// but their evidence reaches no ``ForkEvidenceStore`` this way.
-    /// - Throws: as ``stageReceived(_:)``.
-    @available(*, deprecated, message: "use stageReceived(_:), and store the forks it returns")
-    public mutating func stagePersist(_ entries: [Entry]) throws(NodeError) -> Int {
-        try stageReceived(entries).ticket
-    }
-
     /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.
     /// - Throws: as ``stageLocal(_:nowMs:)``.
     public mutating func writeLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
