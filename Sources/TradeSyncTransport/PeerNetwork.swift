@@ -134,8 +134,9 @@ public final class PeerNetwork: Sendable {
 
     /// Dials `address` until cancelled, redialling with ``Backoff`` after every failure
     /// or disconnect, and with ``Backoff/refusal()`` (seconds to minutes) after a
-    /// persistent refusal such as a version mismatch. `shouldDial` lets the node skip dialling while a session with that
-    /// peer already runs (it dialled us), so two nodes keep one session, not two.
+    /// persistent refusal such as a version mismatch. `shouldDial` lets the node skip
+    /// dialling while a session with that peer already runs (it dialled us), so two nodes
+    /// keep one session, not two.
     public func dial(_ address: PeerAddress, shouldDial: @escaping @Sendable () async -> Bool) async {
         var backoff = Backoff()
         var refusals = Backoff.refusal()
