@@ -25,13 +25,13 @@ extension Node: SessionHost {
     /// quarantines its origin, and the evidence is stored before the ACK (``recordForks(_:link:)``).
     /// Entries of our own origin that come back (after a restore from a backup) lift the
     /// amnesia guard once they reach the highest claim.
-    public func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector {
+    public func persist(_ entries: [Entry], link: LinkID) async throws -> PersistResult {
         let guarded = core.authoringGuard != nil
         let received = try core.stageReceived(entries)
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }
         try await waitDurable(received.ticket)
         if guarded && core.authoringGuard == nil { saveGuard() }
-        return core.durableVector
+        return PersistResult(vector: core.durableVector, forks: received.forks.map(\.dot))
     }
 
     /// Records who is at the other end, with the version range and log instance its HELLO
@@ -75,10 +75,17 @@ extension Node: SessionHost {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
             return false
         }
-        // One session per pair: keep the connection dialled by the lower node ID.
+        // One session per pair. Two nodes that dial each other: keep the connection dialled
+        // by the lower node ID. Two connections in the same direction: the newer replaces the
+        // older (a reconnect while the old one is half-open; or two machines with one node ID,
+        // a cloned data directory, which then take turns, and HEADS find the fork).
         if let (otherID, other) = links.first(where: { $0.value.peer == peer }) {
-            let keepNew = (direction == .outbound) == (identity.nodeID < peer)
-            if !keepNew { return false }
+            if other.direction == direction {
+                logger.warning(
+                    "node \(peer.short) connected again from \(address) while its session from \(other.address) is up: replacing it (a reconnect, or a cloned data directory on two machines)")
+            } else if (direction == .outbound) != (identity.nodeID < peer) {
+                return false
+            }
             links[otherID] = nil
             endedTotals[peer, default: PeerTotals()].add(other.counters)
             other.close()
@@ -90,6 +97,7 @@ extension Node: SessionHost {
             record.lastVersion = Int(version)
             record.lastSessionAt = utcTimestamp()
             record.lastError = nil
+            record.lastErrorAt = nil
             update(key, record)
         }
         logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
@@ -141,6 +149,12 @@ extension Node: SessionHost {
             return
         }
         let name = record.nodeID.map { " (node \($0.prefix(12)))" } ?? ""
+        // The losing connection of a mutual dial, or a replaced one: the peer is still
+        // connected through another link, so this is no reason to report.
+        if let node = record.nodeID, links.values.contains(where: { $0.peer.hex == node }) {
+            logger.debug("peer \(record.address)\(name): extra connection ended: \(reason)")
+            return
+        }
         if record.lastError != reason {
             let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
             logger.warning("peer \(record.address)\(name): \(reason)\(retry)")

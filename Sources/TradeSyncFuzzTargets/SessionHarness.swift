@@ -24,6 +24,8 @@ struct SessionHarness {
     private let deferReplies: Bool
     private var now = MonotonicInstant(nanoseconds: 1_000_000_000)
     private var pendingFetch: (after: VersionVector, entriesMax: Int, bytesMax: Int)?
+    /// The peer's HEADS, waiting for `.headsCompared` (answered before anything else).
+    private var pendingHeads: [Head]?
     private var pendingPersists: [(entries: [Entry], id: BatchID)] = []
 
     init(options: UInt8, seed: UInt8, handshaken: Bool) {
@@ -102,6 +104,17 @@ struct SessionHarness {
 
     /// Answers the outstanding fetch or one pending persist, if any.
     private mutating func answerOne() throws(FuzzFailure) {
+        if let heads = pendingHeads {
+            // A head of our own origin whose dot we hold may "differ" (a fork), unless the
+            // peer already sent entries of it (the checker forbids echoing those).
+            pendingHeads = nil
+            let own = heads.filter { head in
+                head.origin == SessionFixtures.localID && head.seq <= store.vector[head.origin]
+                    && !checker.fromPeer.contains { $0.origin == head.origin }
+            }
+            try deliver(.headsCompared(resend: random.oneIn(2) ? own.map(\.dot) : []), "headsCompared")
+            return
+        }
         if let fetch = pendingFetch, pendingPersists.isEmpty || random.oneIn(2) {
             pendingFetch = nil
             checker.fetchAnswered()
@@ -119,7 +132,7 @@ struct SessionHarness {
     /// or is a fetch that comes back empty once the store is drained).
     private mutating func answerAll() throws(FuzzFailure) {
         for _ in 0..<256 {
-            guard pendingFetch != nil || !pendingPersists.isEmpty else { return }
+            guard pendingFetch != nil || !pendingPersists.isEmpty || pendingHeads != nil else { return }
             try answerOne()
         }
         throw FuzzFailure(.session, "requests still pending after 256 answers")
@@ -151,6 +164,7 @@ struct SessionHarness {
             switch output {
             case .fetch(let after, let entriesMax, let bytesMax): pendingFetch = (after, entriesMax, bytesMax)
             case .persist(let entries, let id): pendingPersists.append((entries, id))
+            case .peerHeads(let heads): pendingHeads = heads
             default: break
             }
         }

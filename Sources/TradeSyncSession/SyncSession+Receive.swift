@@ -74,10 +74,12 @@ extension SyncSession {
         peerID = hello.nodeID
         version = chosen
         sendDictionary = PresetDictionary.announced(in: configuration.features & hello.features).first
+        awaitingHeads = configuration.features & hello.features & HeadsFeature.bit != 0
         phase = .awaitingVector
         emit(.handshakeCompleted(peer: hello.nodeID, peerLogInstance: hello.logInstanceID, version: chosen))
         send(.vector(localVector))
-        if let localHeads { send(.heads(localHeads)) }
+        // Announcing HEADS in HELLO promises them (empty when the driver gave none).
+        if configuration.features & HeadsFeature.bit != 0 || localHeads != nil { send(.heads(localHeads ?? [])) }
     }
 
     private mutating func onVector(_ vector: VersionVector) {
@@ -86,7 +88,9 @@ extension SyncSession {
         peerKnown = vector
         sentVector = vector
         emit(.peerVector(vector))
-        requestFetch(force: true)
+        // With HEADS on both sides, stream only once the peer's heads are compared: a fork
+        // must be found before the entries after the forked dot are sent.
+        if !awaitingHeads { requestFetch(force: true) }
     }
 
     private mutating func onBatch(_ batch: BatchMessage) {
@@ -155,7 +159,11 @@ extension SyncSession {
         guard phase == .syncing else { return fail(.protocolViolation("HEADS before VECTOR")) }
         guard !headsReceived else { return fail(.protocolViolation("second HEADS")) }
         headsReceived = true
-        if !heads.isEmpty { emit(.peerHeads(heads)) }
+        if heads.isEmpty {
+            onHeadsCompared([])
+        } else {
+            emit(.peerHeads(heads))
+        }
     }
 
     private mutating func onPong(_ nonce: UInt64) {

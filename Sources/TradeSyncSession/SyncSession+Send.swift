@@ -8,7 +8,7 @@ extension SyncSession {
     /// Asks the node for the next entries the peer lacks, when the window has room, no
     /// fetch is outstanding, and (unless `force`) the local vector holds something not sent.
     mutating func requestFetch(force: Bool) {
-        guard phase == .syncing, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
+        guard phase == .syncing, !awaitingHeads, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
         if !force && localVector.isDominated(by: sentVector) {
             drained = true
             return
@@ -95,6 +95,16 @@ extension SyncSession {
         guard phase == .syncing, seq >= 1 else { return }
         sentVector.lower(origin, to: seq - 1)
         requestFetch(force: false)
+    }
+
+    /// The node compared the peer's HEADS: send the forked origins again from their
+    /// differing dots, then start streaming (if it was waiting for this).
+    mutating func onHeadsCompared(_ dots: [Dot]) {
+        guard phase == .syncing else { return }
+        for dot in dots where dot.seq >= 1 { sentVector.lower(dot.origin, to: dot.seq - 1) }
+        let first = awaitingHeads
+        awaitingHeads = false
+        requestFetch(force: first)
     }
 
     mutating func onLocalEntries(_ vector: VersionVector) {

@@ -53,7 +53,7 @@ public struct SyncSession: Sendable {
             batchEntriesMax: Int = Limits.batchEntriesMax, batchBytesMax: Int = Limits.batchBytesMax,
             windowBatches: Int = Limits.windowBatchesMax, handshakeTimeout: Duration = Limits.handshakeTimeout,
             pingInterval: Duration = Limits.pingInterval, idleTimeout: Duration = Limits.idleTimeout,
-            features: UInt32 = PresetDictionary.features(announcing: PresetDictionary.known)
+            features: UInt32 = PresetDictionary.features(announcing: PresetDictionary.known) | HeadsFeature.bit
         ) {
             precondition(versions.lowerBound >= 1, "protocol versions start at 1")
             precondition(batchEntriesMax >= 1 && batchEntriesMax <= Limits.batchEntriesMax, "batchEntriesMax out of range")
@@ -92,8 +92,11 @@ public struct SyncSession: Sendable {
         /// hash prefix), fed right after `.connected` and before any bytes; sent as HEADS
         /// right after our VECTOR. Without it no HEADS is sent.
         case heads([Head])
-        /// Send `origin`'s entries again from `fromSeq` on: the peer's head there differs
-        /// from ours (a fork), so it gets our version and holds both as evidence.
+        /// The reply to `.peerHeads`: the dots whose heads differ from the local entry
+        /// (forks); the session sends those origins again from there, then starts streaming.
+        case headsCompared(resend: [Dot])
+        /// Send `origin`'s entries again from `fromSeq` on: the peer holds another entry at
+        /// that dot (a fork found in a batch it sent), so it gets our version as evidence too.
         case resend(origin: NodeID, fromSeq: UInt64)
         /// The timer requested by the last `.wakeAt` fired (early or late is fine).
         case timer(now: MonotonicInstant)
@@ -119,8 +122,8 @@ public struct SyncSession: Sendable {
         case peerHello(Hello)
         /// HELLOs exchanged and a version chosen.
         case handshakeCompleted(peer: NodeID, peerLogInstance: UInt64, version: UInt16)
-        /// The peer's HEADS: compare with the local log and answer `.resend` for every
-        /// head whose dot the node holds with another hash.
+        /// The peer's HEADS: compare with the local log and answer `.headsCompared` with
+        /// every head whose dot the node holds with another hash.
         case peerHeads([Head])
         /// What the peer is known to hold: after its VECTOR, every ACK and every BATCH it sent.
         case peerVector(VersionVector)
@@ -164,6 +167,9 @@ public struct SyncSession: Sendable {
     /// Our heads, sent as HEADS after our VECTOR (nil: not given, none sent).
     var localHeads: [Head]?
     var headsReceived = false
+    /// True while streaming waits for the peer's HEADS to be compared (the peer set
+    /// ``HeadsFeature/bit`` and we did too).
+    var awaitingHeads = false
     var peerKnown = VersionVector()
     var sentVector = VersionVector()
     var receivedVector = VersionVector()
@@ -210,7 +216,7 @@ public struct SyncSession: Sendable {
             case .heads(let heads):
                 localHeads = heads
                 return []
-            case .persisted, .localEntries, .timer, .resend: return []
+            case .persisted, .localEntries, .timer, .resend, .headsCompared: return []
             }
         }
         switch input {
@@ -221,6 +227,7 @@ public struct SyncSession: Sendable {
         case .localEntries(let vector): onLocalEntries(vector)
         case .heads(let heads): localHeads = heads
         case .resend(let origin, let seq): onResend(origin: origin, fromSeq: seq)
+        case .headsCompared(let dots): onHeadsCompared(dots)
         case .timer(let now): onTimer(now: now)
         case .disconnected: close(.disconnected)
         }
@@ -260,7 +267,10 @@ public struct SyncSession: Sendable {
         case .awaitingHello, .awaitingVector:
             if now >= handshakeDeadline { fail(.handshakeTimeout(configuration.handshakeTimeout)) }
         case .syncing:
-            if now >= lastReceivedAt.advanced(by: configuration.idleTimeout) {
+            if awaitingHeads && !headsReceived && now >= handshakeDeadline {
+                // The peer announced HEADS; without them this session would never stream.
+                fail(.handshakeTimeout(configuration.handshakeTimeout))
+            } else if now >= lastReceivedAt.advanced(by: configuration.idleTimeout) {
                 fail(.idleTimeout(configuration.idleTimeout))
             } else if let oldest = inFlight.first, now >= ackWaitSince.advanced(by: configuration.idleTimeout) {
                 // PINGs keep a session alive, so a BATCH or ACK that never arrives must be noticed here.
@@ -280,6 +290,7 @@ public struct SyncSession: Sendable {
         switch phase {
         case .syncing:
             min(
+                awaitingHeads && !headsReceived ? handshakeDeadline : .init(nanoseconds: .max),
                 lastReceivedAt.advanced(by: configuration.idleTimeout),
                 lastSentAt.advanced(by: configuration.pingInterval),
                 inFlight.isEmpty ? .init(nanoseconds: .max) : ackWaitSince.advanced(by: configuration.idleTimeout))

@@ -56,8 +56,10 @@ extension Cluster {
                 return false
             }
         case .persist(let entries, let batchID):
-            guard let vector = persist(node: node, entries) else { return false }
-            pending.append(.persisted(batchID, localVector: vector))
+            guard let persisted = persist(node: node, entries) else { return false }
+            pending.append(.persisted(batchID, localVector: persisted.vector))
+            // As the daemon: the peer that sent a forked dot gets ours back, as evidence.
+            for dot in persisted.forks { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
         case .wakeAt(let instant):
             guard var slot = nodes[node].slots[peer] else { return false }
             slot.timerToken += 1
@@ -68,7 +70,7 @@ extension Cluster {
         case .peerHeads(let heads):
             // As the daemon (Node+Guards.swift): a held dot whose hash differs is a fork;
             // send ours again from there so the peer holds both entries.
-            for dot in differingHeads(node: node, heads) { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
+            pending.append(.headsCompared(resend: differingHeads(node: node, heads)))
         case .handshakeCompleted(let peerID, _, _):
             guard peerID == nodes[peer].id else {
                 flag(.invariant, "node \(node): handshake with \(peerID.short), expected \(nodes[peer].id.short)")
@@ -148,7 +150,7 @@ extension Cluster {
     /// Appends a received batch as the daemon's `Node.persist` does: forks found are stored
     /// (the node's `forks/`) before the ACK; on growth every session of the node hears
     /// `.localEntries`. Returns nil when the node crashed or refused.
-    private func persist(node: Int, _ entries: [Entry]) -> VersionVector? {
+    private func persist(node: Int, _ entries: [Entry]) -> (vector: VersionVector, forks: [Dot])? {
         guard let before = nodes[node].core?.replica.vector else { return nil }
         let staged: ReceivedBatch?
         do { staged = try nodes[node].core?.persist(entries) } catch {
@@ -175,7 +177,7 @@ extension Cluster {
         stats.entriesSent += entries.count
         for entry in entries { touched.append((node: node, key: entry.key)) }
         if vector != before { notifySessions(node: node, vector) }
-        return vector
+        return (vector, staged.forks.map(\.dot))
     }
 
     /// Tells every session of `node` that its vector grew (as the daemon's `notifyLinks`).

@@ -125,8 +125,9 @@ private struct Driver {
                 pending.append(.fetched(await host.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax)))
             case .persist(let entries, let batchID):
                 do {
-                    let vector = try await host.persist(entries, link: link)
-                    pending.append(.persisted(batchID, localVector: vector))
+                    let persisted = try await host.persist(entries, link: link)
+                    pending.append(.persisted(batchID, localVector: persisted.vector))
+                    for dot in persisted.forks { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
                 } catch {
                     return "cannot persist batch from \(address): \(error)"
                 }
@@ -141,9 +142,7 @@ private struct Driver {
                     notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
             case .peerHeads(let heads):
-                for dot in await host.compareHeads(heads, link: link) {
-                    pending.append(.resend(origin: dot.origin, fromSeq: dot.seq))
-                }
+                pending.append(.headsCompared(resend: await host.compareHeads(heads, link: link)))
             case .peerVector(let vector):
                 await host.peerVector(link: link, vector)
             case .inSync:

@@ -15,6 +15,19 @@ public enum LinkDirection: String, Sendable {
     case inbound, outbound
 }
 
+/// What ``SessionHost/persist(_:link:)`` returns.
+public struct PersistResult: Sendable {
+    /// The node's durable vector after the batch (what the ACK carries).
+    public var vector: VersionVector
+    /// Dots the batch forked: held here with other content.
+    public var forks: [Dot]
+
+    public init(vector: VersionVector, forks: [Dot] = []) {
+        self.vector = vector
+        self.forks = forks
+    }
+}
+
 /// What a connection needs from the node that owns the log and the replica.
 ///
 /// The node (an actor in the daemon) implements it; the transport drives one
@@ -38,10 +51,12 @@ public protocol SessionHost: Sendable {
     func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) async -> [Entry]
 
     /// Appends a received batch durably (fsync) and applies it; returns the node's vector
-    /// afterwards. Entries already held are skipped.
+    /// afterwards, and the dots at which the batch revealed a fork (the session then sends
+    /// the peer our entries of that origin from there, so it holds the evidence too).
+    /// Entries already held are skipped.
     /// - Throws: when the batch skips ahead of what the node holds, or the log fails;
     ///   the session is then closed.
-    func persist(_ entries: [Entry], link: LinkID) async throws -> VersionVector
+    func persist(_ entries: [Entry], link: LinkID) async throws -> PersistResult
 
     /// The peer's HELLO arrived on a connection (before negotiation: also when no
     /// version is common and the connection is about to be refused).

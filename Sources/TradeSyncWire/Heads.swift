@@ -1,6 +1,14 @@
 import TradeSyncClock
 import TradeSyncModel
 
+/// HELLO `features` bit 1: the sender sends HEADS right after its VECTOR, and waits for
+/// the peer's HEADS (when the peer sets this bit too) before streaming batches, so that a
+/// fork is found before entries that follow the forked dot are applied anywhere.
+public enum HeadsFeature {
+    /// The bit, `1 << 1`.
+    public static let bit: UInt32 = 1 << 1
+}
+
 /// One origin's head as HEADS (0x08) carries it: the highest seq the sender holds
 /// durably for `origin`, and the first 8 bytes (big-endian) of the SHA-256 entry hash of
 /// the entry at that dot. Two nodes that hold one dot with different content (a fork:

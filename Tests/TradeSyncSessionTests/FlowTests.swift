@@ -102,7 +102,7 @@ import TradeSyncWire
         #expect(chunk.count > 100_000)
         let outputs = session.handle(.received(chunk, now: .zero))
         #expect(events(outputs).contains(.persist(entries, BatchID(rawValue: 1))))
-        #expect(try sentMessages(outputs).map(\.type) == [.vector, .pong])
+        #expect(try sentMessages(outputs).map(\.type) == [.vector, .heads, .pong])
         #expect(session.counters.framesIn == 4)
         #expect(session.counters.bytesIn == UInt64(chunk.count))
     }

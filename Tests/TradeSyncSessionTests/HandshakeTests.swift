@@ -28,7 +28,7 @@ import TradeSyncWire
     func connectSendsHello() throws {
         let (_, outputs) = connected()
         #expect(outputs.count == 2)
-        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77, features: 1))])
+        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77, features: 3))])
         #expect(outputs.last == .wakeAt(MonotonicInstant(nanoseconds: 10_000_000_005)))
     }
 
@@ -37,7 +37,7 @@ import TradeSyncWire
         var (session, _) = connected()
         let hello = session.handle(.received(peerHello(1...1), now: MonotonicInstant(nanoseconds: 6)))
         #expect(events(hello) == [.handshakeCompleted(peer: peer, peerLogInstance: 88, version: 1)])
-        #expect(try sentMessages(hello) == [.vector(VersionVector([local: 3]))])
+        #expect(try sentMessages(hello) == [.vector(VersionVector([local: 3])), .heads([])])
         let peerVector = VersionVector([local: 1, peer: 4])
         let vector = session.handle(.received(Message.vector(peerVector).encoded(), now: MonotonicInstant(nanoseconds: 7)))
         #expect(events(vector) == [

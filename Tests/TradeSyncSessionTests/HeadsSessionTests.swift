@@ -49,4 +49,33 @@ import TradeSyncWire
         let batches = try sentMessages(sent).compactMap { if case .batch(let batch) = $0 { batch } else { nil } }
         #expect(try batches.first?.decodeEntries().map(\.dot.seq) == [4, 5])
     }
+
+    @Test("Session: both announce HEADS: nothing streams until the peer's heads are compared; a differing dot is sent again first")
+    func waitsForHeads() throws {
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7))
+        _ = session.handle(.connected(localVector: VersionVector([third: 5]), now: .zero))
+        _ = session.handle(.heads([Head(origin: third, seq: 5, hashPrefix: 0xAA)]))
+        let hello = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: HeadsFeature.bit))
+        let vector = session.handle(.received(hello.encoded() + Message.vector(VersionVector([third: 4])).encoded(), now: .zero))
+        #expect(!events(vector).contains { if case .fetch = $0 { true } else { false } })
+        let theirs = [Head(origin: third, seq: 4, hashPrefix: 0xBB)]
+        let heads = session.handle(.received(Message.heads(theirs).encoded(), now: .zero))
+        #expect(events(heads) == [.peerHeads(theirs)])
+        // Our entry at third:4 differs: stream from seq 4, not 5.
+        let compared = session.handle(.headsCompared(resend: [Dot(origin: third, seq: 4)]))
+        #expect(events(compared) == [
+            .fetch(after: VersionVector([third: 3]), entriesMax: Limits.batchEntriesMax, bytesMax: Limits.batchBytesMax),
+        ])
+    }
+
+    @Test("Session: a peer that announced HEADS but never sends them is dropped at the handshake deadline")
+    func headsNeverCome() throws {
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7))
+        _ = session.handle(.connected(localVector: VersionVector(), now: .zero))
+        let hello = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: HeadsFeature.bit))
+        let outputs = session.handle(.received(hello.encoded() + Message.vector(VersionVector()).encoded(), now: .zero))
+        #expect(outputs.last == .wakeAt(MonotonicInstant(nanoseconds: 10_000_000_000)))
+        let late = session.handle(.timer(now: MonotonicInstant(nanoseconds: 10_000_000_000)))
+        #expect(late.last == .close(.handshakeTimeout(.seconds(10))))
+    }
 }

@@ -177,7 +177,8 @@ struct Pair {
                 side.receivedDots += entries.map(\.dot)
                 side.trace.append(.persistRequested(id, count: entries.count))
             case .wakeAt(let instant): side.lastWake = instant
-            case .peerHello, .peerHeads: break
+            case .peerHello: break
+            case .peerHeads: side.inbox.insert(.headsCompared(resend: []), at: 0)
             case .handshakeCompleted(let peer, _, let version): side.trace.append(.handshake(peer: peer, version: version))
             case .peerVector: break
             case .inSync(let peer): side.trace.append(.inSync(peer))
