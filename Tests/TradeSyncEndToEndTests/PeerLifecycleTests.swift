@@ -168,7 +168,8 @@ import TradeSyncWire
         try clone.start()
         defer { clone.stop() }
         #expect(try clone.cli(["put", "DEU:FRA:M:850762:2024", "value_usd=3"]).status == 0)
-        #expect(try clone.status().vector[aHex] == 2)
+        #expect(try clone.cli(["put", "DEU:FRA:M:850763:2024", "value_usd=33"]).status == 0)
+        #expect(try clone.status().vector[aHex] == 3)
         // The clone dials B. Both hold dot A:2, so vectors agree; HEADS tell them apart.
         clone.stop()
         clone.peers = [b.port]
@@ -179,9 +180,15 @@ import TradeSyncWire
         #expect(fork.dot.hasSuffix(":2"))
         #expect(Set([fork.heldKey, fork.receivedKey]) == ["DEU:FRA:M:850761:2024", "DEU:FRA:M:850762:2024"])
         #expect(FileManager.default.fileExists(atPath: fork.evidence))
+        // Quarantined before anything after the forked dot was applied: the clone's seq 3
+        // (sent with its seq 2, since HEADS are compared before streaming) never lands.
+        #expect(try b.status().vector[aHex] == 2)
+        #expect(try b.cli(["get", "DEU:FRA:M:850763:2024"]).status == 1)
+        #expect((try b.status().quarantineSkipped ?? 0) >= 1)
         // The clone learns it too: its own origin is forked, so it refuses writes.
         #expect(Harness.waitUntil(seconds: 10) { (try? clone.status().writesRefused) != nil })
-        #expect(try clone.cli(["put", "DEU:FRA:M:850763:2024", "value_usd=4"]).status == 1)
+        #expect(try clone.cli(["put", "DEU:FRA:M:850764:2024", "value_usd=4"]).status == 1)
+        #expect(try clone.status().forks?.first?.dot == fork.dot)
         // B shows the fork in status and peers, keeps it across a restart, and keeps serving.
         let rows = try b.json([PeerStatus].self, ["peers"])
         #expect(rows.contains { $0.fork?.contains("dot") == true }, "\(rows)")
