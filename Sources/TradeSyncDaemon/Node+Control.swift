@@ -44,7 +44,7 @@ extension Node {
             nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
             vector: vector, digest: Hex.encode(core.digest()), peers: peerStatuses(), listen: config.listen.description,
-            dataDir: config.dataDir, logInstance: String(log.instanceID, radix: 16))
+            dataDir: config.dataDir, logInstance: Self.instanceText(log.instanceID))
         report.writesRefused = writesRefusedReason()
         let store = ForkEvidenceStore(dataDirectory: config.dataDir)
         let forks = core.quarantineList.map { fork in
@@ -56,6 +56,12 @@ extension Node {
         report.forks = forks.isEmpty ? nil : forks
         report.quarantineSkipped = core.quarantineSkipped == 0 ? nil : core.quarantineSkipped
         return report
+    }
+
+    /// A log instance ID as text: 16 lowercase hex digits.
+    static func instanceText(_ id: UInt64) -> String {
+        let digits = String(id, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
     }
 
     /// Why local writes are refused now, or nil: the reason a write would get.

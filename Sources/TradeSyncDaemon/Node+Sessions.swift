@@ -44,7 +44,7 @@ extension Node: SessionHost {
         let key = peers.key(outbound: direction == .outbound, address: address, node: hello.nodeID)
         linkRecords[link] = key
         guard var record = peers[key] else { return }
-        let instance = String(hello.logInstanceID, radix: 16)
+        let instance = Self.instanceText(hello.logInstanceID)
         if let known = record.nodeID, known != hello.nodeID.hex {
             logger.warning(
                 "peer \(address) now answers as node \(hello.nodeID.short), was \(known.prefix(12)): its saved progress is dropped")

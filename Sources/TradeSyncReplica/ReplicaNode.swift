@@ -36,9 +36,10 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
                 + (claimed == held + 1 ? "seq \(claimed) is" : "seqs \(held + 1)…\(claimed) are")
                 + " pulled back from peers"
         case .ownOriginForked(let dot):
-            "writes refused: a peer holds a different entry for \(dot), which this node authored: a copy of this "
-                + "data directory writes as this node on another machine; the fork evidence is kept, and writes stay "
-                + "refused until one of the two machines is given a new node identity"
+            "writes refused: a peer holds a different entry for \(dot), which this node authored: another copy of "
+                + "this data directory wrote as this node (a clone on another machine, or this directory restored from "
+                + "a backup and written on before it heard from its peers); the fork evidence is kept in forks/, and "
+                + "writes stay refused until this node is given a new identity (a new data directory)"
         }
     }
 }

@@ -27,7 +27,7 @@ struct StatusCommand: ParsableCommand {
             ("tombstones", "\(status.tombstones)"),
             ("entries", "\(status.entries)"),
             ("digest", status.digest),
-            ("writes", status.writesRefused.map { "REFUSED: \($0)" } ?? "accepted"),
+            ("writes", status.writesRefused ?? "accepted"),
         ])
         var sections = [summary, vectorText(status.vector), forksText(status.forks ?? []), peersText(status.peers)]
         sections.removeAll { $0.isEmpty }

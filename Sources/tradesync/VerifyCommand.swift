@@ -152,7 +152,8 @@ struct VerifyReport: Encodable {
     init(log: FileLog, node: inout ReplicaNode<FileLog>, dataDir: String, checkpoint: CheckpointCheck) {
         self.dataDir = dataDir
         self.log = log.path
-        logInstance = String(log.instanceID, radix: 16)
+        let digits = String(log.instanceID, radix: 16)
+        logInstance = String(repeating: "0", count: max(0, 16 - digits.count)) + digits
         segments = log.recovery.segments
         entries = log.entryCount
         let counts = node.replica.counts
