@@ -198,4 +198,35 @@ import TradeSyncWire
         #expect(try b.status().forks?.first?.dot == fork.dot)
         #expect(try b.cli(["put", "FRA:DEU:X:850760:2024", "value_usd=9"]).status == 0)
     }
+
+    @Test("E2E: two running copies of one data directory dial the same peer: they take turns, and the fork is found")
+    func concurrentClones() throws {
+        let root = Harness.tempDir("clones")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let b = NodeProcess(name: "b", root: root, port: Harness.freePort())
+        let a = NodeProcess(name: "a", root: root, port: Harness.freePort(), peers: [b.port])
+        try a.start()
+        #expect(try a.cli(["put", "DEU:FRA:M:850760:2024", "value_usd=1"]).status == 0)
+        #expect(a.stop() == 0)
+        let clone = NodeProcess(name: "a-clone", root: root, port: Harness.freePort(), peers: [b.port])
+        try Self.copyDataDir(a, to: clone.dataDir)
+        // Both copies run and write their own seq 2 while B is down.
+        try a.start()
+        defer { a.stop() }
+        try clone.start()
+        defer { clone.stop() }
+        #expect(try a.cli(["put", "DEU:FRA:M:850761:2024", "value_usd=2"]).status == 0)
+        #expect(try clone.cli(["put", "DEU:FRA:M:850762:2024", "value_usd=3"]).status == 0)
+        try b.start()
+        defer { b.stop() }
+        #expect(Harness.waitUntil(seconds: 30) { (try? b.status().forks?.count) == 1 }, "b:\n\(b.log())")
+        let fork = try #require(try b.status().forks?.first)
+        #expect(fork.dot.hasSuffix(":2"))
+        #expect(Set([fork.heldKey, fork.receivedKey]) == ["DEU:FRA:M:850761:2024", "DEU:FRA:M:850762:2024"])
+        // The copy B heard from second got B's entry back and refuses writes.
+        #expect(Harness.waitUntil(seconds: 20) {
+            (try? a.status().writesRefused) != nil || (try? clone.status().writesRefused) != nil
+        })
+        #expect(b.log().contains("connected again from"))
+    }
 }
