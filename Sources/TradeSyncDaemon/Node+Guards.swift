@@ -97,18 +97,28 @@ extension Node {
     /// The peer's heads that name a dot this node holds durably with another entry: a fork
     /// (`Protocol/PROTOCOL.md`, "HEADS"). The session then sends our entries of that origin
     /// from there, so the peer holds both versions as evidence, and the peer does the same
-    /// for ours. Heads above what the node holds are the peer's to compare.
-    public func compareHeads(_ heads: [Head], link: LinkID) -> [Dot] {
-        var differing: [Dot] = []
-        for head in heads where head.seq <= core.durableVector[head.origin] {
-            guard let entry = try? log.entries(origin: head.origin, after: head.seq - 1, limit: 1).first else { continue }
+    /// for ours. Heads above what the node holds are the peer's to compare. For an origin
+    /// already quarantined, both copies of its forked dot go to a peer that holds that dot
+    /// (`evidence`), so every node holding it, the clones included, learns of the fork.
+    public func compareHeads(_ heads: [Head], link: LinkID) -> HeadsComparison {
+        var comparison = HeadsComparison()
+        for head in heads {
+            // A fork we know of, at a dot the peer holds: give it both copies, so it finds
+            // the fork too (the clone that was stored first learns it this way).
+            if let fork = core.quarantined[head.origin], head.seq >= fork.dot.seq {
+                comparison.evidence += [fork.held, fork.received]
+                continue
+            }
+            guard head.seq <= core.durableVector[head.origin],
+                let entry = try? log.entries(origin: head.origin, after: head.seq - 1, limit: 1).first
+            else { continue }
             if Head(dot: entry.dot, hash: entry.hash) != head {
-                differing.append(head.dot)
+                comparison.resend.append(head.dot)
                 logger.warning(
                     "peer \(links[link]?.peer.short ?? "?") holds another entry for dot \(head.dot) than this node (a fork): sending ours so both sides keep the evidence")
             }
         }
-        return differing
+        return comparison
     }
 
     /// Stores the evidence of forks a received batch revealed and marks the peer that

@@ -8,6 +8,10 @@ extension SyncSession {
     /// Asks the node for the next entries the peer lacks, when the window has room, no
     /// fetch is outstanding, and (unless `force`) the local vector holds something not sent.
     mutating func requestFetch(force: Bool) {
+        // Fork evidence first, each entry alone (two copies of one dot never share a batch).
+        while phase == .syncing, !evidenceQueue.isEmpty, inFlight.count < configuration.windowBatches {
+            sendBatch([evidenceQueue.removeFirst()])
+        }
         guard phase == .syncing, !awaitingHeads, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
         if !force && localVector.isDominated(by: sentVector) {
             drained = true
@@ -105,6 +109,13 @@ extension SyncSession {
         let first = awaitingHeads
         awaitingHeads = false
         requestFetch(force: first)
+    }
+
+    /// Queues both copies of forked dots for the peer (see `.sendEvidence`).
+    mutating func onSendEvidence(_ entries: [Entry]) {
+        guard phase == .syncing else { return }
+        evidenceQueue += entries
+        requestFetch(force: false)
     }
 
     mutating func onLocalEntries(_ vector: VersionVector) {

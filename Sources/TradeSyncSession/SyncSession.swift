@@ -95,6 +95,10 @@ public struct SyncSession: Sendable {
         /// The reply to `.peerHeads`: the dots whose heads differ from the local entry
         /// (forks); the session sends those origins again from there, then starts streaming.
         case headsCompared(resend: [Dot])
+        /// Send these entries to the peer, one BATCH each, before anything else: both copies
+        /// of a forked dot this node holds evidence of, to a peer that holds that dot, so the
+        /// peer finds the fork too (whichever copy it holds, the other differs).
+        case sendEvidence([Entry])
         /// Send `origin`'s entries again from `fromSeq` on: the peer holds another entry at
         /// that dot (a fork found in a batch it sent), so it gets our version as evidence too.
         case resend(origin: NodeID, fromSeq: UInt64)
@@ -175,6 +179,8 @@ public struct SyncSession: Sendable {
     var receivedVector = VersionVector()
 
     // Sending side.
+    /// Fork evidence entries still to send, one per BATCH, ahead of fetched entries.
+    var evidenceQueue: [Entry] = []
     var fetchAfter: VersionVector?
     var localVectorAtFetch = VersionVector()
     var drained = false
@@ -216,7 +222,7 @@ public struct SyncSession: Sendable {
             case .heads(let heads):
                 localHeads = heads
                 return []
-            case .persisted, .localEntries, .timer, .resend, .headsCompared: return []
+            case .persisted, .localEntries, .timer, .resend, .headsCompared, .sendEvidence: return []
             }
         }
         switch input {
@@ -228,6 +234,7 @@ public struct SyncSession: Sendable {
         case .heads(let heads): localHeads = heads
         case .resend(let origin, let seq): onResend(origin: origin, fromSeq: seq)
         case .headsCompared(let dots): onHeadsCompared(dots)
+        case .sendEvidence(let entries): onSendEvidence(entries)
         case .timer(let now): onTimer(now: now)
         case .disconnected: close(.disconnected)
         }

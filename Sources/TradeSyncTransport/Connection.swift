@@ -142,7 +142,9 @@ private struct Driver {
                     notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
             case .peerHeads(let heads):
-                pending.append(.headsCompared(resend: await host.compareHeads(heads, link: link)))
+                let comparison = await host.compareHeads(heads, link: link)
+                if !comparison.evidence.isEmpty { pending.append(.sendEvidence(comparison.evidence)) }
+                pending.append(.headsCompared(resend: comparison.resend))
             case .peerVector(let vector):
                 await host.peerVector(link: link, vector)
             case .inSync:

@@ -28,6 +28,19 @@ public struct PersistResult: Sendable {
     }
 }
 
+/// What ``SessionHost/compareHeads(_:link:)`` returns.
+public struct HeadsComparison: Sendable {
+    /// Dots whose heads differ from the local entry: send their origins again from there.
+    public var resend: [Dot]
+    /// Both entries of each known fork whose dot the peer holds.
+    public var evidence: [Entry]
+
+    public init(resend: [Dot] = [], evidence: [Entry] = []) {
+        self.resend = resend
+        self.evidence = evidence
+    }
+}
+
 /// What a connection needs from the node that owns the log and the replica.
 ///
 /// The node (an actor in the daemon) implements it; the transport drives one
@@ -42,8 +55,10 @@ public protocol SessionHost: Sendable {
     func localHeads() async -> [Head]
 
     /// Compares the peer's heads with the local log: returns the dots the node holds with
-    /// a different entry hash (each a fork; the session resends that origin from there).
-    func compareHeads(_ heads: [Head], link: LinkID) async -> [Dot]
+    /// a different entry hash (each a fork; the session resends that origin from there),
+    /// and both copies of each fork this node already holds evidence of whose dot the peer
+    /// holds (sent to it, so the peer learns of the fork too).
+    func compareHeads(_ heads: [Head], link: LinkID) async -> HeadsComparison
 
     /// Entries the node holds that `after` lacks: per origin in ascending seq order,
     /// starting right after `after[origin]`, at most `entriesMax` entries and about

@@ -199,7 +199,7 @@ import TradeSyncWire
         #expect(try b.cli(["put", "FRA:DEU:X:850760:2024", "value_usd=9"]).status == 0)
     }
 
-    @Test("E2E: two running copies of one data directory dial the same peer: they take turns, and the fork is found")
+    @Test("E2E: two running copies of one data directory dial the same peer: they take turns, the fork is found, and both copies learn it")
     func concurrentClones() throws {
         let root = Harness.tempDir("clones")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -223,10 +223,14 @@ import TradeSyncWire
         let fork = try #require(try b.status().forks?.first)
         #expect(fork.dot.hasSuffix(":2"))
         #expect(Set([fork.heldKey, fork.receivedKey]) == ["DEU:FRA:M:850761:2024", "DEU:FRA:M:850762:2024"])
-        // The copy B heard from second got B's entry back and refuses writes.
-        #expect(Harness.waitUntil(seconds: 20) {
-            (try? a.status().writesRefused) != nil || (try? clone.status().writesRefused) != nil
-        })
+        // Both copies learn it: the one B heard from second gets B's copy back at once; the
+        // one B stored first gets both copies at its next session (B's HEADS comparison
+        // sends known forks to every peer holding the dot). Both then refuse writes.
+        #expect(Harness.waitUntil(seconds: 40) {
+            (try? a.status().writesRefused) != nil && (try? clone.status().writesRefused) != nil
+        }, "a:\n\(a.log())\nclone:\n\(clone.log())")
+        #expect(try a.cli(["put", "DEU:FRA:M:850769:2024", "value_usd=9"]).status == 1)
+        #expect(try clone.cli(["put", "DEU:FRA:M:850769:2024", "value_usd=9"]).status == 1)
         #expect(b.log().contains("connected again from"))
     }
 }

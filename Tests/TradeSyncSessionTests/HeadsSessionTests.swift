@@ -78,4 +78,18 @@ import TradeSyncWire
         let late = session.handle(.timer(now: MonotonicInstant(nanoseconds: 10_000_000_000)))
         #expect(late.last == .close(.handshakeTimeout(.seconds(10))))
     }
+
+    @Test("Session: .sendEvidence sends both copies of a forked dot, one BATCH each, ahead of fetched entries")
+    func evidence() throws {
+        var (session, _) = handshaken(
+            local: local, peer: peer, localVector: VersionVector([third: 5]), peerVector: VersionVector([third: 5]))
+        _ = session.handle(.fetched([]))
+        let held = try makeEntry(third, 4)
+        let other = Entry(dot: held.dot, hlc: held.hlc, context: held.context, key: held.key, operation: .delete)
+        let outputs = session.handle(.sendEvidence([held, other]))
+        let batches = try sentMessages(outputs).compactMap { if case .batch(let batch) = $0 { batch } else { nil } }
+        #expect(batches.count == 2)
+        #expect(try batches.map { try $0.decodeEntries() } == [[held], [other]])
+        #expect(batches.map(\.id.rawValue) == [1, 2])
+    }
 }
