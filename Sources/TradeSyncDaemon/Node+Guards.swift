@@ -134,7 +134,7 @@ extension Node {
                 stored = "evidence NOT stored: \(error)"
             }
             logger.error(
-                "FORK: origin \(fork.dot.origin.short) has two different entries for dot \(fork.dot) (held \(Hex.encode(Array(fork.held.hash.prefix(8)))), received from \(peer?.short ?? "a peer") \(Hex.encode(Array(fork.received.hash.prefix(8))))): its data directory was cloned and writes on two machines; \(stored); the origin is quarantined and its new entries are not applied")
+                "FORK: origin \(fork.dot.origin.short) has two different entries for dot \(fork.dot) (held \(Hex.encode(Array(fork.held.hash.prefix(8)))), received from \(peer?.short ?? "a peer") \(Hex.encode(Array(fork.received.hash.prefix(8))))): two copies of its data directory wrote as it (a clone on another machine, or a restored backup written on before it heard from its peers); \(stored); the origin is quarantined and its new entries are not applied")
             if let key = linkRecords[link], var record = peers[key] {
                 record.fork = "forwarded a forked entry for dot \(fork.dot)"
                 update(key, record)

@@ -57,7 +57,7 @@ struct StatusCommand: ParsableCommand {
                 "\(fork.receivedKey) \(fork.receivedHash.prefix(12))", fork.evidence,
             ])
         }
-        return "FORKS: two different entries with one dot (a cloned data directory writing on two machines)\n"
+        return "FORKS: two different entries with one dot (two copies of a data directory wrote: a clone, or a restored backup)\n"
             + table.rendered
     }
 
