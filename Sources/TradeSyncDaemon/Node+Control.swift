@@ -100,9 +100,8 @@ extension Node {
                 row.inSync = row.behind == 0
                 totals.add(link.counters)
             } else if let known = record.knownVector {
-                var vector = VersionVector()
-                for (origin, seq) in known { if let id = NodeID(hex: origin) { vector.merge(VersionVector([id: seq])) } }
-                row.behind = replica.vector.entriesAhead(of: vector)
+                let counters = known.compactMap { origin, seq in NodeID(hex: origin).map { ($0, seq) } }
+                row.behind = replica.vector.entriesAhead(of: VersionVector(Dictionary(counters, uniquingKeysWith: max)))
             }
             row.apply(totals)
             rows.append(row)

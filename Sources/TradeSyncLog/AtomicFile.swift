@@ -9,35 +9,14 @@ import Glibc
 /// `PATH`, and the directory fsynced. A crash leaves either the old file or the new one,
 /// never a torn mix (POSIX `rename(2)` is atomic; the fsyncs order it with the data).
 public enum AtomicFile {
-    /// Replaces `path` with `contents` (mode 0640 unless `permissions` says otherwise).
+    /// Replaces `path` with `contents` (mode 0640), through the log's own atomic create
+    /// (``LogFile/createAtomically(_:temporaryPath:contents:directory:)``).
     /// - Throws: ``LogError/io(file:operation:errno:)`` naming the file and the failed call.
-    public static func write(
-        _ path: String, contents: [UInt8], permissions: FilePermissions = [.ownerReadWrite, .groupRead]
-    ) throws(LogError) {
-        let temporary = path + ".tmp"
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
-        } catch {
-            throw .io(file: temporary, operation: "create", errno: (error as? Errno)?.rawValue ?? EIO)
-        }
-        do {
-            _ = try descriptor.writeAll(contents)
-        } catch {
-            try? descriptor.close()
-            throw .io(file: temporary, operation: "write", errno: (error as? Errno)?.rawValue ?? EIO)
-        }
-        let synced = fsyncRetryingInterrupts(descriptor.rawValue)
-        try? descriptor.close()
-        if synced != 0 { throw .io(file: temporary, operation: "fsync", errno: synced) }
-        guard rename(temporary, path) == 0 else { throw .io(file: path, operation: "rename", errno: errno) }
-        let directory = FilePath(path).removingLastComponent()
-        if let handle = try? FileDescriptor.open(directory.isEmpty ? "." : directory, .readOnly, options: [.directory]) {
-            let result = fsyncRetryingInterrupts(handle.rawValue)
-            try? handle.close()
-            if result != 0 { throw .io(file: directory.string, operation: "fsync", errno: result) }
-        }
+    public static func write(_ path: String, contents: [UInt8]) throws(LogError) {
+        let parent = FilePath(path).removingLastComponent()
+        let directory = try LogDirectory.open(parent.isEmpty ? "." : parent.string)
+        defer { directory.close() }
+        try LogFile.createAtomically(path, temporaryPath: path + ".tmp", contents: contents, directory: directory)
     }
 
     /// The whole contents of `path`, or nil when it does not exist.
