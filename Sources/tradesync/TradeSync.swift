@@ -28,7 +28,7 @@ struct TradeSync: ParsableCommand {
         subcommands: [
             StatusCommand.self, ImportCommand.self, GetCommand.self, QueryCommand.self, PutCommand.self,
             DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, VerifyCommand.self,
-            PeersCommand.self,
+            PeersCommand.self, IdCommand.self,
         ])
 
     /// Parses, runs, and turns a ``CLIFailure`` into its line on stderr and its exit code.
