@@ -120,6 +120,12 @@ public struct PeerStatus: Codable, Sendable, Equatable {
     /// Set when the peer forwarded an entry that forks an origin (same dot, other
     /// content), or is itself a quarantined origin: one line naming the dot.
     public var fork: String?
+    /// Set once the peer sent an entry its origin's signature does not vouch for (forged
+    /// or altered on the way): when, the origin, the dots and the reason.
+    public var forged: String?
+    /// Entries from this peer refused by authorization (origin the peer may not send, or
+    /// reporter the origin may not author), kept across restarts.
+    public var refused: Int?
 
     public init(
         address: String, configured: Bool? = nil, nodeID: String? = nil, connected: Bool = false, behind: UInt64 = 0,
@@ -149,7 +155,8 @@ public struct PeerStatus: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, configured, connected, behind, fork
+        case address, configured, connected, behind, fork, forged
+        case refused = "refused_entries"
         case nodeID = "node_id", inSync = "in_sync", protocolVersion = "protocol_version"
         case lastVersion = "last_version", peerVersions = "peer_versions", logInstance = "log_instance"
         case bytesSent = "bytes_sent", bytesReceived = "bytes_received"
@@ -188,6 +195,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var forks: [ForkStatus]?
     /// Entries of quarantined origins received and not applied since the node started.
     public var quarantineSkipped: Int?
+    /// Received entries refused since start because the sending peer may not send their
+    /// origin (config `[[peer]] origins`).
+    public var refusedOrigin: Int?
+    /// Received entries refused since start because their origin may not author their
+    /// reporter (config `[[origin]] reporters`), with the later entries of that origin.
+    public var refusedReporter: Int?
+    /// Batches refused since start because an entry was forged or altered.
+    public var forgedBatches: Int?
 
     public init(
         nodeID: String, records: Int, keys: Int, conflicts: Int, tombstones: Int, entries: Int,
@@ -212,6 +227,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case records, keys, conflicts, tombstones, entries, vector, digest, peers, listen
         case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
         case writesRefused = "writes_refused", forks, quarantineSkipped = "quarantine_skipped"
+        case refusedOrigin = "refused_origin", refusedReporter = "refused_reporter", forgedBatches = "forged_batches"
     }
 }
 

@@ -55,6 +55,9 @@ extension Node {
         }
         report.forks = forks.isEmpty ? nil : forks
         report.quarantineSkipped = core.quarantineSkipped == 0 ? nil : core.quarantineSkipped
+        report.refusedOrigin = core.refused.origin
+        report.refusedReporter = core.refused.reporter
+        report.forgedBatches = forgedBatches
         return report
     }
 
@@ -87,6 +90,8 @@ extension Node {
                 lastVersion: record.lastVersion, peerVersions: record.peerVersions, logInstance: record.logInstance,
                 lastError: record.lastError, lastErrorAt: record.lastErrorAt, lastSessionAt: record.lastSessionAt,
                 fork: record.fork)
+            row.forged = record.forged
+            row.refused = record.refused
             if let node, let fork = core.quarantined[node] {
                 row.fork = [row.fork, "its origin is quarantined (fork at dot \(fork.dot))"].compactMap { $0 }
                     .joined(separator: "; ")

@@ -11,23 +11,34 @@ extension Node: SessionHost {
     /// The durable vector: a peer must never be told of an entry a crash could take back.
     public func localVector() -> VersionVector { core.durableVector }
 
-    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [Entry] {
+    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) -> [SignedEntry] {
         do { return try core.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax) } catch {
             fail("cannot read the log to serve a peer: \(error)")
             return []
         }
     }
 
-    /// Writes and applies a peer's batch; returns the durable vector for the ACK once an
-    /// fsync covers the batch.
+    /// Verifies, writes and applies a peer's batch; returns the durable vector for the ACK
+    /// once an fsync covers the batch.
     ///
+    /// Every new entry must be vouched for by its origin's signature over its chain head
+    /// (``ReplicaNode/stageReceived(_:policy:)``); a forged or altered one refuses the whole
+    /// batch, marks the peer and closes the session (``SyncError/forgedEntry(_:)``). Entries
+    /// the configuration does not authorise are refused and counted (``noteRefusals(_:link:)``).
     /// A received entry whose dot the node holds with other content is a fork: the core
     /// quarantines its origin, and the evidence is stored before the ACK (``recordForks(_:link:)``).
     /// Entries of our own origin that come back (after a restore from a backup) lift the
     /// amnesia guard once they reach the highest claim.
-    public func persist(_ entries: [Entry], link: LinkID) async throws -> PersistResult {
+    public func persist(_ entries: [SignedEntry], link: LinkID) async throws -> PersistResult {
         let guarded = core.authoringGuard != nil
-        let received = try core.stageReceived(entries)
+        let received: ReceivedBatch
+        do {
+            received = try core.stageReceived(entries, policy: receivePolicy(link: link))
+        } catch {
+            if case .forged = error { throw markForged(error, link: link) }
+            throw error
+        }
+        if received.refusals.total > 0 { noteRefusals(received.refusals, link: link) }
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }
         try await waitDurable(received.ticket)
         if guarded && core.authoringGuard == nil { saveGuard() }

@@ -63,6 +63,8 @@ public actor Node {
     let failureSink: AsyncStream<String>.Continuation
     /// Why the node stopped serving writes, once it has.
     var fatalReason: String?
+    /// Batches refused since start because an entry was forged or altered.
+    var forgedBatches = 0
 
     /// Opens the log in `config.dataDir` and rebuilds the replica: from the checkpoint's
     /// snapshot plus the entries after it, or by a full replay without one.
@@ -73,6 +75,8 @@ public actor Node {
             directory: config.dataDir, options: LogOptions(segmentBytesMax: config.segmentBytes))
         let opened = MonotonicClock.now()
         var core = try ReplicaNode(localID: identity.nodeID, store: log)
+        core.signer = ChainSigner(privateKey: identity.privateKey)
+        core.authorization = Authorization(reporters: config.originReporters)
         try Self.restoreGuards(&core, dataDir: config.dataDir, logger: logger)
         log.releaseCheckpoint()
         let recovery = log.recovery

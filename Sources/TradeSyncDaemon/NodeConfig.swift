@@ -1,4 +1,6 @@
 import TOMLKit
+import TradeSyncClock
+import TradeSyncModel
 import TradeSyncTransport
 
 #if canImport(Glibc)
@@ -17,6 +19,10 @@ import Glibc
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
 /// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
 /// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
+///
+/// [[origin]]                         # optional, repeatable: limit what an origin may author
+/// id = "FULL-NODE-ID"                # its node ID (`tradesync id`)
+/// reporters = ["DEU", "FRA"]         # the reporter countries its records may have
 /// ```
 public struct NodeConfig: Sendable, Equatable {
     public static let defaultDataDir = "./tradesync-data"
@@ -34,6 +40,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// Durable entries past the last checkpoint that trigger the next one (at least this
     /// many, and at least a quarter of what the last one covers).
     public var checkpointEntries: Int = 100_000
+    /// Per origin, the reporter countries it may author (TOML `[[origin]]` tables); an
+    /// origin not listed may author any.
+    public var originReporters: [NodeID: Set<AreaCode>] = [:]
 
     public init() {}
 
@@ -70,11 +79,12 @@ public struct NodeConfig: Sendable, Equatable {
                 config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
             case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
             case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
+            case "origin": config.originReporters = try originTables(value, path)
             default:
                 throw ConfigError(
                     source: path,
                     reason:
-                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries)")
+                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries, origin)")
             }
         }
         return config

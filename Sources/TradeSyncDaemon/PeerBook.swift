@@ -31,12 +31,17 @@ struct PeerRecord: Codable, Equatable, Sendable {
     var knownVector: [String: UInt64]?
     /// Set once the peer forwarded an entry that forks an origin: one line naming the dot.
     var fork: String?
+    /// Set once the peer sent an entry its origin's signature does not vouch for (forged
+    /// or altered): when, and the origin, dots and reason.
+    var forged: String?
+    /// Entries from this peer refused by authorization (origin or reporter not allowed).
+    var refused: Int?
 
     enum CodingKeys: String, CodingKey {
         case address, configured
         case nodeID = "node_id", lastVersion = "last_version", peerVersions = "peer_versions"
         case logInstance = "log_instance", lastError = "last_error", lastErrorAt = "last_error_at"
-        case lastSessionAt = "last_session_at", knownVector = "known_vector", fork
+        case lastSessionAt = "last_session_at", knownVector = "known_vector", fork, forged, refused
     }
 }
 

@@ -119,7 +119,7 @@ struct SessionHarness {
             pendingFetch = nil
             checker.fetchAnswered()
             let entries = store.fetch(after: fetch.after, entriesMax: fetch.entriesMax, bytesMax: fetch.bytesMax)
-            try deliver(.fetched(entries), "fetched \(entries.count)")
+            try deliver(.fetched(entries.map { SignedEntry($0) }), "fetched \(entries.count)")
         } else if !pendingPersists.isEmpty {
             let (entries, id) = persistNewestFirst ? pendingPersists.removeLast() : pendingPersists.removeFirst()
             store.persist(entries)
@@ -163,7 +163,7 @@ struct SessionHarness {
         for output in outputs {
             switch output {
             case .fetch(let after, let entriesMax, let bytesMax): pendingFetch = (after, entriesMax, bytesMax)
-            case .persist(let entries, let id): pendingPersists.append((entries, id))
+            case .persist(let entries, let id): pendingPersists.append((entries.map(\.entry), id))
             case .peerHeads(let heads): pendingHeads = heads
             default: break
             }

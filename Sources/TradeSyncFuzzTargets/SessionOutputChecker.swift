@@ -64,7 +64,7 @@ struct SessionOutputChecker {
                 persistsRequested += 1
                 try expect(id.rawValue == persistsRequested, ".persist for \(id), expected batch \(persistsRequested)")
                 try expect(!entries.isEmpty, ".persist of no entries for \(id)")
-                for entry in entries { fromPeer.insert(entry.dot) }
+                for item in entries { fromPeer.insert(item.entry.dot) }
             case .wakeAt:
                 try expect(isLast, ".wakeAt is not the last output")
             case .handshakeCompleted:

@@ -126,4 +126,7 @@ public struct Entry: Hashable, Sendable {
 
     /// SHA-256 of the canonical encoding.
     public var hash: [UInt8] { Array(SHA256.hash(data: encoded())) }
+
+    /// SHA-256 of an entry's canonical encoding already at hand (the entry hash).
+    public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 }

@@ -31,6 +31,14 @@ extension FileLog {
     }
 
     /// The entries of `origin` with seq in `(after, after + limit]`, ascending by seq.
+    /// Same as ``sealedEntries(origin:after:limit:)`` without the seals.
+    /// - Throws: as that does.
+    public func entries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [Entry] {
+        try sealedEntries(origin: origin, after: seq, limit: limit).map(\.entry)
+    }
+
+    /// The entries of `origin` with seq in `(after, after + limit]`, ascending by seq,
+    /// each with its seal if its record carries one.
     ///
     /// Shape: no gaps; fewer than `limit` (possibly none) when the log holds fewer.
     /// A `limit` of zero or less gives none. Served from the index with one `pread` per run
@@ -39,28 +47,39 @@ extension FileLog {
     /// Complexity: O(returned bytes) plus a dictionary lookup.
     /// - Throws: ``LogError/corrupt(file:offset:reason:)`` when a record read does not match
     ///   the index; ``LogError/io(file:operation:errno:)``; ``LogError/closed(file:)``.
-    public func entries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [Entry] {
+    public func sealedEntries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [SealedEntry] {
         try checkOpen()
         let numbers = index.records(origin: origin, after: seq, limit: limit)
-        var result: [Entry] = []
+        var result: [SealedEntry] = []
         result.reserveCapacity(numbers.count)
         var runStart = numbers.startIndex
         while runStart < numbers.endIndex {  // bound: each pass consumes at least one record
             var runEnd = runStart + 1
             while runEnd < numbers.endIndex && numbers[runEnd] == numbers[runEnd - 1] + 1 { runEnd += 1 }
-            result += try readRecords(Int(numbers[runStart])..<(Int(numbers[runEnd - 1]) + 1))
+            result += try readSealedRecords(Int(numbers[runStart])..<(Int(numbers[runEnd - 1]) + 1))
             runStart = runEnd
         }
-        for (position, entry) in result.enumerated() {
+        for (position, sealed) in result.enumerated() {
             let expected = Dot(origin: origin, seq: seq + UInt64(position) + 1)
-            guard entry.dot == expected else {
+            guard sealed.entry.dot == expected else {
                 let (segment, offset, _) = index.location(of: Int(numbers[numbers.startIndex + position]))
                 throw .corrupt(
                     file: files[segment].path, offset: offset,
-                    reason: "record holds \(entry.dot), the index says \(expected)")
+                    reason: "record holds \(sealed.entry.dot), the index says \(expected)")
             }
         }
         return result
+    }
+
+    /// The seal of `origin`'s last entry in the log with its seq, or nil when the log holds
+    /// no entry of `origin` or that record carries no seal.
+    /// - Throws: as ``sealedEntries(origin:after:limit:)``.
+    public func lastSeal(origin: NodeID) throws(LogError) -> (seq: UInt64, seal: EntrySeal)? {
+        let top = index.vector[origin]
+        guard top > 0, let last = try sealedEntries(origin: origin, after: top - 1, limit: 1).first,
+            let seal = last.seal
+        else { return nil }
+        return (top, seal)
     }
 
     /// The last `limit` entries in append order (oldest first), for `tradesync log`.
@@ -75,12 +94,18 @@ extension FileLog {
         return try readRecords(max(0, count - max(0, limit))..<count)
     }
 
+    /// Reads and checks the records numbered `numbers`; see ``readSealedRecords(_:)``.
+    func readRecords(_ numbers: Range<Int>) throws(LogError) -> [Entry] {
+        try readSealedRecords(numbers).map(\.entry)
+    }
+
     /// Reads and checks the records numbered `numbers` (consecutive, so back to back
     /// within each segment), one `pread` per ``readChunkBytesMax`` bytes per segment.
-    /// Each record's CRC is checked (so its stored hash is intact too) and it is decoded.
-    func readRecords(_ numbers: Range<Int>) throws(LogError) -> [Entry] {
+    /// Each record's CRC is checked (so its stored hash and seal are intact too) and it is
+    /// decoded.
+    func readSealedRecords(_ numbers: Range<Int>) throws(LogError) -> [SealedEntry] {
         precondition(numbers.lowerBound >= 0 && numbers.upperBound <= index.count, "record numbers outside the log")
-        var entries: [Entry] = []
+        var entries: [SealedEntry] = []
         entries.reserveCapacity(numbers.count)
         var lower = numbers.lowerBound
         while lower < numbers.upperBound {  // bound: each pass reads at least one record
@@ -93,9 +118,9 @@ extension FileLog {
                 let recordEnd = number + 1 < upper ? Int(index.recordOffsets[number + 1]) - first.offset : bytes.count
                 let offset = first.offset + recordStart
                 switch LogFormat.parseRecord(bytes, at: recordStart, end: recordEnd, depth: .checksum) {
-                case .valid(let entry, let parsedBytes) where parsedBytes == recordEnd - recordStart:
-                    entries.append(entry)
-                case .valid(_, let parsedBytes):
+                case .valid(let entry, let seal, let parsedBytes) where parsedBytes == recordEnd - recordStart:
+                    entries.append(SealedEntry(entry, seal: seal))
+                case .valid(_, _, let parsedBytes):
                     throw .corrupt(
                         file: file.path, offset: offset,
                         reason: "record is \(parsedBytes) bytes, the index says \(recordEnd - recordStart)")

@@ -156,11 +156,20 @@ public final class FileLog {
     ///   ``LogError/io(file:operation:errno:)`` for write, fsync, lseek, ftruncate or a
     ///   new segment; ``LogError/corrupt(file:offset:reason:)`` when the file shrank.
     public func write(_ entries: [Entry]) throws(LogError) -> Int {
+        try write(sealed: entries.map { SealedEntry($0) })
+    }
+
+    /// ``write(_:)`` for entries some of which carry their origin's seal (stored in their
+    /// records, see `LogFormat.swift`). The seal is stored as given; checking it is the
+    /// caller's job (the node verifies before it writes).
+    /// - Throws: as ``write(_:)``.
+    public func write(sealed: [SealedEntry]) throws(LogError) -> Int {
+        let entries = sealed.map(\.entry)
         try checkOpen()
         guard !isReadOnly else { throw .readOnly(file: path) }
         if let syncFailure { throw syncFailure }
         guard !entries.isEmpty else { return index.count }
-        let batch = try encode(entries)
+        let batch = try encode(entries, seals: sealed.map(\.seal))
         try restoreEnd()
         if index.last.end + batch.bytes.count > options.segmentBytesMax && index.last.end > LogFormat.headerBytes {
             try startSegment()
@@ -265,7 +274,7 @@ public final class FileLog {
     }
 
     /// Checks and encodes a batch without touching the file.
-    private func encode(_ entries: [Entry]) throws(LogError) -> EncodedBatch {
+    private func encode(_ entries: [Entry], seals: [EntrySeal?]) throws(LogError) -> EncodedBatch {
         var batch = EncodedBatch()
         batch.recordStarts.reserveCapacity(entries.count)
         batch.bytes.reserveCapacity(entries.count * 200)
@@ -287,7 +296,8 @@ public final class FileLog {
                 throw .invalidEntry(dot: entry.dot, reason: "decodes with dot \(decoded.dot)")
             }
             batch.recordStarts.append(batch.bytes.count)
-            LogFormat.appendRecord(payload: payload, continues: position < entries.count - 1, to: &batch.bytes)
+            LogFormat.appendRecord(
+                payload: payload, seal: seals[position], continues: position < entries.count - 1, to: &batch.bytes)
             batchSeqs[origin] = expected
         }
         if let last = batch.recordStarts.last { batch.lastHash = LogFormat.storedHash(batch.bytes, at: last) }

@@ -1,4 +1,4 @@
-// # On-disk format of the entry log (format version 2)
+// # On-disk format of the entry log (format version 3)
 //
 // ## Files
 //
@@ -20,14 +20,15 @@
 // old one is fsynced: a sealed segment is complete, and only the last one may end in a
 // torn write.
 //
-// Format version 1 (one file, `DIR/entries.log`, no entry hashes) is not read by this
-// build: opening such a directory fails with `badHeader` naming the file.
+// Format version 1 (one file, `DIR/entries.log`, no entry hashes) and format version 2
+// (no seals: entries before signed chains) are not read by this build: opening such a
+// directory fails with `badHeader` naming the file and the version.
 //
 // ## Segment header: 40 bytes at offset 0, integers big-endian
 //
 //     offset  size  field
 //     0       8     magic "TSLOG\0\0\1" = 54 53 4C 4F 47 00 00 01
-//     8       2     format version u16 = 2
+//     8       2     format version u16 = 3
 //     10      2     reserved u16 = 0
 //     12      8     log instance ID u64: random, non-zero, made when the log is created;
 //                   every segment of one log carries the same one
@@ -39,11 +40,20 @@
 //
 //     offset  size  field
 //     0       4     bit 31: batch continues (set on every record of a batch but its
-//                   last); bits 0–30: payload length L, 1 ≤ L ≤ EntryLimits.entryBytesMax
-//     4       4     CRC-32C u32 of bytes 0..<4 and 8..<(40 + L): the length, the hash
-//                   and the payload, i.e. the whole record but the checksum itself
+//                   last); bit 30: sealed (a 128-byte seal follows the payload);
+//                   bits 0–29: payload length L, 1 ≤ L ≤ EntryLimits.entryBytesMax
+//     4       4     CRC-32C u32 of bytes 0..<4 and 8..<(40 + L + S): the length, the
+//                   hash, the payload and the seal, i.e. the whole record but the
+//                   checksum itself (S = 128 when sealed, else 0)
 //     8       32    entry hash: SHA-256 of the payload (the entry's content address)
 //     40      L     payload: the entry's canonical encoding (Entry.encoded())
+//     40+L    S     seal, only when bit 30 is set: the origin's chain head at this entry
+//                   (32), the origin's Ed25519 public key (32) and its signature over
+//                   the head (64); see EntryChain.swift and PROTOCOL.md "Signed entries"
+//
+// Every origin run of a batch ends with a sealed record (the origin signs the last entry
+// of each of its appends, and senders cut batches only after sealed entries), so the
+// last record of every origin in the log is sealed and holds its chain head.
 //
 // Why CRC-32C (Castagnoli) and not zlib's CRC-32: for records of this size (a few
 // hundred bytes up to 16 KiB) its polynomial detects all errors of up to 5 flipped bits
@@ -114,11 +124,15 @@ enum LogFormat {
     /// The 8 magic bytes that open every segment: `TSLOG\0\0\1`.
     static let magic: [UInt8] = [0x54, 0x53, 0x4C, 0x4F, 0x47, 0x00, 0x00, 0x01]
     /// The format version this code writes and reads.
-    static let version: UInt16 = 2
+    static let version: UInt16 = 3
     /// Size of a segment header, in bytes.
     static let headerBytes = 40
     /// Bit 31 of a record's length field: the record's batch continues after it.
     static let continuesFlag: UInt32 = 1 << 31
+    /// Bit 30 of a record's length field: a seal follows the payload.
+    static let sealedFlag: UInt32 = 1 << 30
+    /// Size of a seal: head 32 + public key 32 + signature 64.
+    static let sealBytes = EntryChain.headBytes + ChainSignature.encodedBytes
     /// Size of a record's header, in bytes: length 4 + CRC 4 + hash 32.
     static let recordHeaderBytes = 40
     /// Bytes of the entry hash in a record.
@@ -126,7 +140,7 @@ enum LogFormat {
     /// Largest record payload, in bytes.
     static let payloadBytesMax = EntryLimits.entryBytesMax
     /// Largest record, in bytes.
-    static let recordBytesMax = recordHeaderBytes + payloadBytesMax
+    static let recordBytesMax = recordHeaderBytes + payloadBytesMax + sealBytes
     /// The file of a format-1 log, refused by this build.
     static let legacyFileName = "entries.log"
 
@@ -203,28 +217,37 @@ enum LogFormat {
         }
     }
 
-    /// Appends one record (`length | crc | hash | payload`) to `buffer`; `continues` sets
-    /// the flag that says more records of its batch follow.
+    /// Appends one record (`length | crc | hash | payload | seal?`) to `buffer`;
+    /// `continues` sets the flag that says more records of its batch follow.
     /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`.
-    static func appendRecord(payload: [UInt8], continues: Bool = false, to buffer: inout [UInt8]) {
+    static func appendRecord(
+        payload: [UInt8], seal: EntrySeal? = nil, continues: Bool = false, to buffer: inout [UInt8]
+    ) {
         precondition(!payload.isEmpty && payload.count <= payloadBytesMax, "record payload length out of range")
         let start = buffer.count
-        appendU32(UInt32(payload.count) | (continues ? continuesFlag : 0), to: &buffer)
+        let flags = (continues ? continuesFlag : 0) | (seal != nil ? sealedFlag : 0)
+        appendU32(UInt32(payload.count) | flags, to: &buffer)
         appendU32(0, to: &buffer)
         buffer.append(contentsOf: SHA256.hash(data: payload))
         buffer.append(contentsOf: payload)
-        let crc = recordCRC(buffer, at: start, payloadBytes: payload.count)
+        if let seal {
+            buffer += seal.head
+            buffer += seal.signature.publicKey
+            buffer += seal.signature.signature
+        }
+        let crc = recordCRC(buffer, at: start, bodyBytes: payload.count + (seal != nil ? sealBytes : 0))
         buffer[start + 4] = UInt8(truncatingIfNeeded: crc >> 24)
         buffer[start + 5] = UInt8(truncatingIfNeeded: crc >> 16)
         buffer[start + 6] = UInt8(truncatingIfNeeded: crc >> 8)
         buffer[start + 7] = UInt8(truncatingIfNeeded: crc)
     }
 
-    /// The CRC-32C of the record at `buffer[index]`: its length field, hash and payload.
-    static func recordCRC(_ buffer: [UInt8], at index: Int, payloadBytes: Int) -> UInt32 {
+    /// The CRC-32C of the record at `buffer[index]`: its length field, hash and body
+    /// (payload and seal, `bodyBytes` in all).
+    static func recordCRC(_ buffer: [UInt8], at index: Int, bodyBytes: Int) -> UInt32 {
         let lengthCRC = CRC32C.checksum(buffer, range: index..<(index + 4))
         return CRC32C.checksum(
-            buffer, range: (index + 8)..<(index + recordHeaderBytes + payloadBytes), continuing: lengthCRC)
+            buffer, range: (index + 8)..<(index + recordHeaderBytes + bodyBytes), continuing: lengthCRC)
     }
 
     /// How much of a record ``parseRecord(_:at:end:depth:)`` checks.
@@ -257,8 +280,12 @@ enum LogFormat {
             let left = available - recordHeaderBytes
             return .invalid("record of \(length) payload bytes runs past the end of the file (\(left) left)")
         }
+        let body = bodyLength(buffer, at: index)
+        guard available - recordHeaderBytes >= body else {
+            return .invalid("record seal runs past the end of the file (\(available - recordHeaderBytes - length) left)")
+        }
         let stored = readU32(buffer, at: index + 4)
-        let computed = recordCRC(buffer, at: index, payloadBytes: length)
+        let computed = recordCRC(buffer, at: index, bodyBytes: body)
         guard stored == computed else {
             return .invalid("record CRC mismatch: stored \(hex32(stored)), computed \(hex32(computed))")
         }
@@ -270,11 +297,19 @@ enum LogFormat {
                 return .invalid("entry hash mismatch: the stored SHA-256 is not that of the payload")
             }
         }
+        var seal: EntrySeal?
+        if body > length {
+            let at = payload.upperBound
+            seal = EntrySeal(
+                head: Array(buffer[at..<(at + 32)]),
+                signature: ChainSignature(
+                    publicKey: Array(buffer[(at + 32)..<(at + 64)]), signature: Array(buffer[(at + 64)..<(at + 128)])))
+        }
         var reader = ByteReader(buffer, range: payload)
         do {
             let entry = try Entry.decode(from: &reader)
             try reader.expectEnd()
-            return .valid(entry, recordBytes: recordHeaderBytes + length)
+            return .valid(entry, seal: seal, recordBytes: recordHeaderBytes + body)
         } catch {
             // Decode a copy so the error's offsets are relative to the payload.
             do { _ = try Entry.decode(Array(buffer[payload])) } catch {
@@ -286,7 +321,12 @@ enum LogFormat {
 
     /// The payload length in the record header at `buffer[index]` (the flag masked off).
     static func payloadLength(_ buffer: [UInt8], at index: Int) -> Int {
-        Int(readU32(buffer, at: index) & ~continuesFlag)
+        Int(readU32(buffer, at: index) & ~(continuesFlag | sealedFlag))
+    }
+
+    /// The bytes after the record header at `buffer[index]`: payload plus seal.
+    static func bodyLength(_ buffer: [UInt8], at index: Int) -> Int {
+        payloadLength(buffer, at: index) + (readU32(buffer, at: index) & sealedFlag != 0 ? sealBytes : 0)
     }
 
     /// True when the record at `buffer[index]` is not the last of its batch.
@@ -323,7 +363,7 @@ enum LogFormat {
 
 /// The outcome of parsing one record.
 enum RecordParse {
-    case valid(Entry, recordBytes: Int)
+    case valid(Entry, seal: EntrySeal?, recordBytes: Int)
     case invalid(String)
 }
 

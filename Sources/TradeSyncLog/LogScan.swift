@@ -42,7 +42,7 @@ struct LogScan {
         while offset < size {  // bound: offset grows by at least one record header per pass
             let (parsed, continues) = try parse(at: offset)
             switch parsed {
-            case .valid(let entry, let recordBytes):
+            case .valid(let entry, _, let recordBytes):
                 let origin = entry.dot.origin
                 let expected = (batchSeqs[origin] ?? index.vector[origin]) &+ 1
                 guard entry.dot.seq == expected else {
@@ -120,7 +120,7 @@ struct LogScan {
 }
 
 /// The checksum pass over records a checkpoint covers: each record's CRC-32C (which
-/// covers its length, hash and payload) is checked, nothing is decoded. Cheap enough to
+/// covers its length, hash, payload and seal) is checked, nothing is decoded. Cheap enough to
 /// run at every start (about 1 GB/s in an optimised build), so corruption under a
 /// checkpoint stops the node at start, as corruption in the scanned tail does.
 ///
@@ -136,10 +136,10 @@ func verifyChecksums(of index: LogIndex, files: [LogFile]) throws(LogError) {
         for record in number..<upper {
             let start = Int(index.recordOffsets[record]) - first.offset
             let recordEnd = record + 1 < upper ? Int(index.recordOffsets[record + 1]) - first.offset : bytes.count
-            let length = recordEnd - start - LogFormat.recordHeaderBytes
+            let body = recordEnd - start - LogFormat.recordHeaderBytes
             let stored = LogFormat.readU32(bytes, at: start + 4)
-            guard length >= 1, LogFormat.payloadLength(bytes, at: start) == length,
-                stored == LogFormat.recordCRC(bytes, at: start, payloadBytes: length)
+            guard body >= 1, LogFormat.bodyLength(bytes, at: start) == body,
+                stored == LogFormat.recordCRC(bytes, at: start, bodyBytes: body)
             else {
                 throw .corrupt(
                     file: file.path, offset: first.offset + start,

@@ -38,6 +38,21 @@ public protocol LogStore: AnyObject {
     /// Visits every entry from entry number `first` on, in log order; rethrows the
     /// visitor's errors.
     func replay(from first: Int, _ visit: (Entry) throws -> Void) throws
+    /// ``write(_:)`` with the seals some entries carry, stored with them.
+    /// - Throws: ``LogError``.
+    func write(sealed: [SealedEntry]) throws(LogError) -> Int
+    /// ``entries(origin:after:limit:)`` with each entry's stored seal, if any.
+    /// - Throws: ``LogError`` when a read fails.
+    func sealedEntries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [SealedEntry]
+}
+
+extension LogStore {
+    /// A store that keeps no seals (the simulator's) drops them.
+    public func write(sealed: [SealedEntry]) throws(LogError) -> Int { try write(sealed.map(\.entry)) }
+    /// A store that keeps no seals returns none.
+    public func sealedEntries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [SealedEntry] {
+        try entries(origin: origin, after: seq, limit: limit).map { SealedEntry($0) }
+    }
 }
 
 extension FileLog: LogStore {}

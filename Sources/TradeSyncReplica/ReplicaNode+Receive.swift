@@ -16,12 +16,16 @@ public struct ReceivedBatch: Sendable, Equatable {
     /// Entries not written because their origin is quarantined: every entry of an origin
     /// quarantined before the batch, and the new entries of an origin this batch forked.
     public let quarantineSkipped: Int
+    /// Entries refused by authorization (origin not allowed from this peer, reporter not
+    /// allowed for the origin), with the first reason.
+    public let refusals: Refusals
 
-    public init(ticket: Int, written: Int, forks: [ForkEvidence], quarantineSkipped: Int) {
+    public init(ticket: Int, written: Int, forks: [ForkEvidence], quarantineSkipped: Int, refusals: Refusals = Refusals()) {
         self.ticket = ticket
         self.written = written
         self.forks = forks
         self.quarantineSkipped = quarantineSkipped
+        self.refusals = refusals
     }
 }
 
@@ -100,6 +104,38 @@ extension ReplicaNode {
     ///   not quarantined skips ahead; ``NodeError/log(_:)`` when the store cannot be read or
     ///   written; ``NodeError/stopped(reason:)`` when the store lacks an entry its vector holds.
     public mutating func stageReceived(_ entries: [Entry]) throws(NodeError) -> ReceivedBatch {
+        try stageReceived(entries.map { SignedEntry($0) }, policy: ReceivePolicy(requireSignatures: false))
+    }
+
+    /// ``stageReceived(_:)`` for a batch whose entries carry their origins' signatures,
+    /// from a peer `policy` describes: entries of origins the peer may not send are refused
+    /// (counted), the new entries are checked against their origins' chains and signatures
+    /// and reporter authorization (``verifyFresh(_:requireSignatures:)``), and written with
+    /// their seals.
+    /// - Throws: as ``stageReceived(_:)``, and ``NodeError/forged(origin:firstSeq:lastSeq:reason:)``
+    ///   (nothing written).
+    public mutating func stageReceived(_ signed: [SignedEntry], policy: ReceivePolicy) throws(NodeError)
+        -> ReceivedBatch
+    {
+        var refusals = Refusals()
+        var admitted = signed
+        if let allowed = policy.origins {
+            let localID = replica.localID
+            admitted.removeAll { !allowed.contains($0.entry.dot.origin) && $0.entry.dot.origin != localID }
+            refusals.origin = signed.count - admitted.count
+            if let first = signed.first(where: { !allowed.contains($0.entry.dot.origin) && $0.entry.dot.origin != localID }) {
+                refusals.reason = "this peer may not send entries of origin \(first.entry.dot.origin.short) (\(first.entry.dot))"
+            }
+        }
+        if !chainStops.isEmpty {
+            let vector = replica.vector
+            let before = admitted.count
+            admitted.removeAll { chainStops[$0.entry.dot.origin] != nil && $0.entry.dot.seq > vector[$0.entry.dot.origin] }
+            refusals.reporter += before - admitted.count
+        }
+        var signatures: [Dot: ChainSignature] = [:]
+        for item in admitted { if let signature = item.signature { signatures[item.entry.dot] = signature } }
+        let entries = admitted.map(\.entry)
         let plan = ReceivePlan(entries, vector: replica.vector, quarantined: quarantined)
         let forks = Self.lowestPerOrigin(plan.forks + (try compareHeld(plan.held)))
         let forked = Set(forks.map(\.dot.origin))
@@ -114,13 +150,24 @@ extension ReplicaNode {
             let vector = replica.vector
             skipped += entries.count(where: { forked.contains($0.dot.origin) && $0.dot.seq > vector[$0.dot.origin] })
         }
-        if !fresh.isEmpty {
-            do { _ = try store.write(fresh) } catch { throw .log(error) }
-            applyWritten(fresh)
+        let verified = try verifyFresh(
+            fresh.map { SignedEntry($0, signature: signatures[$0.dot]) }, requireSignatures: policy.requireSignatures)
+        if !verified.write.isEmpty {
+            do { _ = try store.write(sealed: verified.write) } catch { throw .log(error) }
+            for (origin, head) in verified.heads { chainHeads[origin] = head }
+            applyWritten(verified.write.map(\.entry))
         }
+        for (origin, reason) in verified.stops { chainStops[origin] = reason }
+        refusals.reporter += verified.refusals.reporter
+        refusals.reason = refusals.reason ?? verified.refusals.reason
+        refused.origin += refusals.origin
+        refused.reporter += refusals.reporter
+        if refused.reason == nil { refused.reason = refusals.reason }
         for fork in forks { quarantine(fork) }
         quarantineSkipped += skipped
-        return ReceivedBatch(ticket: store.entryCount, written: fresh.count, forks: forks, quarantineSkipped: skipped)
+        return ReceivedBatch(
+            ticket: store.entryCount, written: verified.write.count, forks: forks, quarantineSkipped: skipped,
+            refusals: refusals)
     }
 
     /// Reads the held counterparts of `held` (one store read per contiguous run of one

@@ -23,6 +23,12 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
     /// directory writes as this node on another machine. Nothing was written; authoring
     /// stays refused until an operator gives one of the two machines a new identity.
     case ownOriginForked(dot: Dot)
+    /// Entries `firstSeq…lastSeq` of `origin` in a received batch are not vouched for by a
+    /// valid signature of their origin: forged or altered on the way (PROTOCOL.md "Signed
+    /// entries"). Nothing of the batch was written.
+    case forged(origin: NodeID, firstSeq: UInt64, lastSeq: UInt64, reason: String)
+    /// A local write for a reporter this node's origin may not author (config `[[origin]]`).
+    case unauthorized(String)
 
     public var description: String {
         switch self {
@@ -40,6 +46,9 @@ public enum NodeError: Error, Sendable, CustomStringConvertible {
                 + "this data directory wrote as this node (a clone on another machine, or this directory restored from "
                 + "a backup and written on before it heard from its peers); the fork evidence is kept in forks/, and "
                 + "writes stay refused until this node is given a new identity (a new data directory)"
+        case .forged(let origin, let first, let last, let reason):
+            "forged or altered entries \(origin.short):\(first == last ? "\(first)" : "\(first)…\(last)"): \(reason)"
+        case .unauthorized(let reason): "write refused: \(reason)"
         }
     }
 }
@@ -84,6 +93,17 @@ public struct ReplicaNode<Store: LogStore> {
     /// The highest claim of a peer about this node's own origin above what it held then
     /// (``observeOwnOriginClaim(_:from:)``); it guards authoring while above ``Replica/vector``.
     var ownOriginClaim: (seq: UInt64, peer: NodeID)?
+    /// Seals the node's own entries; nil leaves them unsealed (the simulator).
+    public var signer: ChainSigner?
+    /// Which origin may author which reporters' records.
+    public var authorization = Authorization()
+    /// Chain heads by origin, as of the store's highest seq (``chainHead(_:)``).
+    var chainHeads: [NodeID: ChainHead] = [:]
+    /// Origins whose chain stops on this node at an entry authorization refused, with why;
+    /// their later entries are refused too (they chain from the refused one).
+    public internal(set) var chainStops: [NodeID: String] = [:]
+    /// Entries refused by authorization since start.
+    public internal(set) var refused = Refusals()
 
     /// Rebuilds the replica for `localID`: from the store's checkpoint snapshot plus the
     /// entries after it, or, without a usable snapshot, by replaying every entry.
@@ -122,15 +142,23 @@ public struct ReplicaNode<Store: LogStore> {
     /// ``LogStore/durableCount`` reaches the returned ticket.
     /// - Parameter nowMs: wall-clock Unix milliseconds for the HLC.
     /// - Throws: ``NodeError/ownOriginForked(dot:)``, ``NodeError/behindOnOwnOrigin(held:claimed:peer:)``
-    ///   (even for an empty `writes`), ``NodeError/log(_:)``; then nothing was written or applied.
+    ///   (even for an empty `writes`), ``NodeError/unauthorized(_:)`` for a reporter the
+    ///   node's origin may not author, ``NodeError/log(_:)``; then nothing was written or applied.
     public mutating func stageLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
         throws(NodeError) -> (entries: [Entry], ticket: Int)
     {
         try checkAuthoring()
         guard !writes.isEmpty else { return ([], store.entryCount) }
+        for write in writes {
+            if let problem = authorization.problem(origin: replica.localID, reporter: write.key.reporter) {
+                throw .unauthorized(problem)
+            }
+        }
         let entries = replica.prepare(writes, nowMs: nowMs)
+        let (sealed, head) = try sealOwn(entries)
         let ticket: Int
-        do { ticket = try store.write(entries) } catch { throw .log(error) }
+        do { ticket = try store.write(sealed: sealed) } catch { throw .log(error) }
+        if let head { chainHeads[replica.localID] = head }
         applyWritten(entries)
         return (entries, ticket)
     }
@@ -180,25 +208,42 @@ public struct ReplicaNode<Store: LogStore> {
         do { try store.sync() } catch { throw .log(error) }
     }
 
-    /// Durable entries that `after` lacks: per origin ascending from `after[origin] + 1`,
-    /// at most `entriesMax` entries and about `bytesMax` bytes of encodings (the session
-    /// trims to its exact limits). Empty when `after` covers everything durable.
+    /// Durable entries that `after` lacks, with their origins' signatures: per origin
+    /// ascending from `after[origin] + 1`, about `entriesMax` entries and `bytesMax` bytes of
+    /// encodings, each origin's run extended to its next signed entry (the session trims to
+    /// its exact limits at signed entries). Empty when `after` covers everything durable.
     /// - Throws: ``NodeError/log(_:)`` when the store cannot be read.
-    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) throws(NodeError) -> [Entry] {
-        var result: [Entry] = []
+    public func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) throws(NodeError) -> [SignedEntry] {
+        var result: [SignedEntry] = []
         var bytes = 0
         for (origin, held) in store.durableVector.sorted where held > after[origin] {
             let wanted = min(Int(held - after[origin]), entriesMax - result.count)
             guard wanted > 0, bytes < bytesMax else { break }
-            let entries: [Entry]
-            do { entries = try store.entries(origin: origin, after: after[origin], limit: wanted) } catch {
+            let entries: [SealedEntry]
+            do { entries = try store.sealedEntries(origin: origin, after: after[origin], limit: wanted) } catch {
                 throw .log(error)
             }
-            for entry in entries {
-                result.append(entry)
-                bytes += entry.encodedByteCount
+            var taken = 0
+            for item in entries {
+                taken += 1
+                bytes += item.entry.encodedByteCount
                 if bytes >= bytesMax { break }
             }
+            // End the origin's run at a sealed entry, so a batch can end there (at most one
+            // span more: sealEntriesMax entries, sealBytesMax bytes).
+            var run = Array(entries[..<taken])
+            if let last = run.last, last.seal == nil, last.entry.dot.seq < held {
+                var rest = Array(entries[taken...])
+                if !rest.contains(where: { $0.seal != nil }) {
+                    let from = entries[entries.count - 1].entry.dot.seq
+                    do {
+                        rest += try store.sealedEntries(
+                            origin: origin, after: from, limit: min(Int(held - from), EntryChain.sealEntriesMax))
+                    } catch { throw .log(error) }
+                }
+                if let end = rest.firstIndex(where: { $0.seal != nil }) { run += rest[...end] }
+            }
+            result += run.map { SignedEntry($0) }
         }
         return result
     }

@@ -29,6 +29,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case sameNode(NodeID)
     /// The connection ended (the driver reported `.disconnected`).
     case disconnected
+    /// The node refused a batch: an entry its origin's signature does not vouch for
+    /// (forged or altered on the way). The text names origin, dots and reason.
+    case forgedEntry(String)
 
     /// One line with the numbers; also the reason text of the ERROR sent to the peer.
     public var description: String {
@@ -46,6 +49,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
         case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"
         case .disconnected: "connection closed"
+        case .forgedEntry(let reason): "forged entry refused: \(reason)"
         }
     }
 
@@ -60,6 +64,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .peerError(let code, _): code
         case .sameNode: .sameNode
         case .disconnected: .shutdown
+        case .forgedEntry: .forgedEntry
         }
     }
 }
@@ -73,7 +78,7 @@ extension SyncError {
         case .handshakeTimeout: "handshakeTimeout"
         case .idleTimeout, .ackTimeout: "idleTimeout"
         case .windowExceeded: "windowBatchesMax"
-        case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected: nil
+        case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected, .forgedEntry: nil
         }
     }
 
@@ -119,6 +124,9 @@ public struct SessionCounters: Equatable, Sendable {
     public internal(set) var uncompressedBytesSent: UInt64 = 0
     /// Payload bytes of the batches sent as they went out (deflated where that helped).
     public internal(set) var payloadBytesSent: UInt64 = 0
+    /// Bytes of the signature sections of the batches sent (count, entry numbers, keys
+    /// and signatures): the wire cost of signed entries.
+    public internal(set) var signatureBytesSent: UInt64 = 0
 
     /// All counters at zero.
     public init() {}

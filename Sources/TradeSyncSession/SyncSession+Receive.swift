@@ -102,12 +102,19 @@ extension SyncSession {
         guard persistQueue.count < Limits.windowBatchesMax else {
             return fail(.windowExceeded(batchID: batch.id.rawValue, windowBatchesMax: Limits.windowBatchesMax))
         }
-        let entries: [Entry]
+        let signedBatches = (version ?? 1) >= 2
+        guard batch.isSigned == signedBatches else {
+            return fail(
+                .protocolViolation(
+                    "BATCH \(batch.id.rawValue) \(batch.isSigned ? "has" : "lacks") a signature section in protocol v\(version ?? 1)"))
+        }
+        let signed: [SignedEntry]
         do throws(WireError) {
-            entries = try batch.decodeEntries(dictionaries: receiveDictionaries)
+            signed = try batch.decodeSignedEntries(dictionaries: receiveDictionaries)
         } catch {
             return fail(.wire(error))
         }
+        let entries = signed.map(\.entry)
         if let gap = firstGap(entries) { return fail(.protocolViolation("BATCH \(batch.id.rawValue): \(gap)")) }
         lastBatchIDReceived = expected
         for entry in entries {
@@ -119,7 +126,7 @@ extension SyncSession {
         counters.batchesReceived += 1
         counters.entriesReceived += UInt64(entries.count)
         persistQueue.append((id: batch.id, persisted: false))
-        emit(.persist(entries, batch.id))
+        emit(.persist(signed, batch.id))
         // The peer holds what it sent: report that, so "entries behind" is right on the
         // receiving side too, not only where ACKs arrive.
         if !entries.isEmpty { emit(.peerVector(peerKnown)) }

@@ -10,7 +10,7 @@ extension SyncSession {
     mutating func requestFetch(force: Bool) {
         // Fork evidence first, each entry alone (two copies of one dot never share a batch).
         while phase == .syncing, !evidenceQueue.isEmpty, inFlight.count < configuration.windowBatches {
-            sendBatch([evidenceQueue.removeFirst()])
+            sendBatch([SignedEntry(evidenceQueue.removeFirst())])
         }
         guard phase == .syncing, !awaitingHeads, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
         if !force && localVector.isDominated(by: sentVector) {
@@ -23,7 +23,7 @@ extension SyncSession {
         emit(.fetch(after: sentVector, entriesMax: configuration.batchEntriesMax, bytesMax: configuration.batchBytesMax))
     }
 
-    mutating func onFetched(_ entries: [Entry]) {
+    mutating func onFetched(_ entries: [SignedEntry]) {
         guard let after = fetchAfter else { preconditionFailure("SyncSession: .fetched without an outstanding .fetch") }
         fetchAfter = nil
         guard phase == .syncing else { return }
@@ -40,43 +40,75 @@ extension SyncSession {
     /// The prefix of a fetch reply that goes into one batch: entries acknowledged since the
     /// fetch was asked are skipped, and the batch stops at the entry or byte limit (the
     /// rest is fetched again).
+    ///
+    /// The batch grows by whole spans: the entries up to and including the next signed one
+    /// (PROTOCOL.md "Signed entries": each origin's run in a batch ends at a signature, so
+    /// the receiver can verify it). Unsigned entries at the end of the reply go in when
+    /// they fit; a first span above the limits (never made by a signing node) is cut at them.
     /// - Precondition: per origin the reply starts at `after[origin] + 1` and is contiguous.
-    private func selectBatch(_ entries: [Entry], after: VersionVector) -> [Entry] {
+    private func selectBatch(_ entries: [SignedEntry], after: VersionVector) -> [SignedEntry] {
         var nextSeq: [NodeID: UInt64] = [:]
-        var batch: [Entry] = []
+        var batch: [SignedEntry] = []
+        var span: [SignedEntry] = []
         var payloadBytes = 0
-        for entry in entries {
+        var spanBytes = 0
+        var full = false
+        for item in entries {
+            let entry = item.entry
             let origin = entry.dot.origin
             let expected = nextSeq[origin] ?? after[origin] + 1
             precondition(entry.dot.seq == expected, "fetch reply has \(entry.dot) where seq \(expected) was due")
             nextSeq[origin] = expected + 1
             if sentVector.covers(entry.dot) { continue }
             let size = BatchMessage.payloadBytes(of: entry)
-            if batch.count == configuration.batchEntriesMax || payloadBytes + size > configuration.batchBytesMax { break }
-            batch.append(entry)
-            payloadBytes += size
+            if batch.count + span.count == configuration.batchEntriesMax
+                || payloadBytes + spanBytes + size > configuration.batchBytesMax
+            {
+                full = true
+                break
+            }
+            span.append(item)
+            spanBytes += size
+            if item.signature != nil {
+                batch += span
+                payloadBytes += spanBytes
+                span.removeAll(keepingCapacity: true)
+                spanBytes = 0
+            }
         }
+        if !full || batch.isEmpty { batch += span }
         return batch
     }
 
-    private mutating func sendBatch(_ entries: [Entry]) {
+    private mutating func sendBatch(_ entries: [SignedEntry]) {
         let id = BatchID(rawValue: nextBatchID)
         nextBatchID += 1
-        let batch = BatchMessage(
-            id: id, entries: entries, payloadBytesMax: configuration.batchBytesMax, dictionary: sendDictionary)
+        let batch =
+            (version ?? 1) >= 2
+            ? BatchMessage(id: id, signed: entries, payloadBytesMax: configuration.batchBytesMax, dictionary: sendDictionary)
+            : BatchMessage(
+                id: id, entries: entries.map(\.entry), payloadBytesMax: configuration.batchBytesMax,
+                dictionary: sendDictionary)
         send(.batch(batch))
         if inFlight.isEmpty { ackWaitSince = now }
         inFlight.append(id)
-        for entry in entries {
-            sentVector.add(entry.dot)
+        for item in entries {
+            sentVector.add(item.entry.dot)
             // We hold what we send, even before the node reports it in `.localEntries`, so
             // the peer may continue from here without that counting as a gap.
-            receivedVector.add(entry.dot)
+            receivedVector.add(item.entry.dot)
         }
         counters.batchesSent += 1
         counters.entriesSent += UInt64(entries.count)
         counters.uncompressedBytesSent += UInt64(batch.uncompressedLength)
         counters.payloadBytesSent += UInt64(batch.payload.count)
+        if batch.isSigned {
+            var section = BatchMessage.varintBytes(UInt64(batch.signatures.count))
+            for (index, _) in batch.signatures {
+                section += BatchMessage.varintBytes(UInt64(index)) + ChainSignature.encodedBytes
+            }
+            counters.signatureBytesSent += UInt64(section)
+        }
     }
 
     mutating func onPersisted(_ batchID: BatchID, localVector vector: VersionVector) {

@@ -83,7 +83,7 @@ public struct SyncSession: Sendable {
         /// The reply to the outstanding `.fetch`: entries the node holds that `after` lacks,
         /// per origin in ascending contiguous seq order starting at `after[origin] + 1`,
         /// within the requested limits. Empty when there is nothing more.
-        case fetched([Entry])
+        case fetched([SignedEntry])
         /// The batch was appended, fsynced and applied; `localVector` is the node's vector after.
         case persisted(BatchID, localVector: VersionVector)
         /// The node's vector grew (a local write, or entries from another peer).
@@ -104,6 +104,9 @@ public struct SyncSession: Sendable {
         case resend(origin: NodeID, fromSeq: UInt64)
         /// The timer requested by the last `.wakeAt` fired (early or late is fine).
         case timer(now: MonotonicInstant)
+        /// The node refuses a batch the peer sent (``SyncError/forgedEntry(_:)``): the session
+        /// sends ERROR with the error's code and description and closes.
+        case refuse(SyncError)
         /// The connection is gone.
         case disconnected
     }
@@ -117,7 +120,7 @@ public struct SyncSession: Sendable {
         case fetch(after: VersionVector, entriesMax: Int, bytesMax: Int)
         /// Append these entries durably and apply them (skipping dots already held), then
         /// answer `.persisted` with the same batch ID.
-        case persist([Entry], BatchID)
+        case persist([SignedEntry], BatchID)
         /// Deliver `.timer` at (or after) this instant; replaces any earlier wake-up.
         case wakeAt(MonotonicInstant)
         /// The peer's HELLO arrived (before negotiation, so the node learns who refused or
@@ -222,7 +225,7 @@ public struct SyncSession: Sendable {
             case .heads(let heads):
                 localHeads = heads
                 return []
-            case .persisted, .localEntries, .timer, .resend, .headsCompared, .sendEvidence: return []
+            case .persisted, .localEntries, .timer, .resend, .headsCompared, .sendEvidence, .refuse: return []
             }
         }
         switch input {
@@ -236,6 +239,7 @@ public struct SyncSession: Sendable {
         case .headsCompared(let dots): onHeadsCompared(dots)
         case .sendEvidence(let entries): onSendEvidence(entries)
         case .timer(let now): onTimer(now: now)
+        case .refuse(let error): fail(error)
         case .disconnected: close(.disconnected)
         }
         if phase != .closed {

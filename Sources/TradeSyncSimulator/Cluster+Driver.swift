@@ -56,7 +56,7 @@ extension Cluster {
                 return false
             }
         case .persist(let entries, let batchID):
-            guard let persisted = persist(node: node, entries) else { return false }
+            guard let persisted = persist(node: node, entries.map(\.entry)) else { return false }
             pending.append(.persisted(batchID, localVector: persisted.vector))
             // As the daemon: the peer that sent a forked dot gets ours back, as evidence.
             for dot in persisted.forks { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
@@ -196,7 +196,8 @@ extension Cluster {
         switch reason {
         case .disconnected: stats.closedByDisconnect += 1
         case .handshakeTimeout, .idleTimeout, .ackTimeout: stats.closedByTimeout += 1
-        case .wire, .versionMismatch, .protocolViolation, .windowExceeded, .peerError, .sameNode: stats.closedByFault += 1
+        case .wire, .versionMismatch, .protocolViolation, .windowExceeded, .peerError, .sameNode, .forgedEntry:
+            stats.closedByFault += 1
         }
         let pair = pairIndex[node][peer]
         if pairs[pair].dialler == node {

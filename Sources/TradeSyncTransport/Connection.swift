@@ -128,6 +128,10 @@ private struct Driver {
                     let persisted = try await host.persist(entries, link: link)
                     pending.append(.persisted(batchID, localVector: persisted.vector))
                     for dot in persisted.forks { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
+                } catch let refusal as SyncError {
+                    // The node refuses what the peer sent (a forged entry): tell it why.
+                    if let reason = await perform(session.handle(.refuse(refusal))) { return reason }
+                    return refusal.description
                 } catch {
                     return "cannot persist batch from \(address): \(error)"
                 }

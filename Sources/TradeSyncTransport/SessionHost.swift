@@ -63,15 +63,17 @@ public protocol SessionHost: Sendable {
     /// Entries the node holds that `after` lacks: per origin in ascending seq order,
     /// starting right after `after[origin]`, at most `entriesMax` entries and about
     /// `bytesMax` bytes of encodings. Empty when `after` covers everything held.
-    func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) async -> [Entry]
+    func fetch(after: VersionVector, entriesMax: Int, bytesMax: Int) async -> [SignedEntry]
 
     /// Appends a received batch durably (fsync) and applies it; returns the node's vector
     /// afterwards, and the dots at which the batch revealed a fork (the session then sends
     /// the peer our entries of that origin from there, so it holds the evidence too).
     /// Entries already held are skipped.
-    /// - Throws: when the batch skips ahead of what the node holds, or the log fails;
-    ///   the session is then closed.
-    func persist(_ entries: [Entry], link: LinkID) async throws -> PersistResult
+    /// Each origin's signature must vouch for its new entries (PROTOCOL.md "Signed entries").
+    /// - Throws: ``SyncError/forgedEntry(_:)`` for a forged or altered entry (the session
+    ///   sends ERROR `forgedEntry` and closes); any other error when the batch skips ahead
+    ///   of what the node holds, or the log fails; the session is then closed.
+    func persist(_ entries: [SignedEntry], link: LinkID) async throws -> PersistResult
 
     /// The peer's HELLO arrived on a connection (before negotiation: also when no
     /// version is common and the connection is about to be refused).

@@ -18,8 +18,12 @@ public struct BatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 /// BATCH (0x03) as it travels:
-/// `batchID varint | entryCount varint | flags u8 | uncompressedLength varint | payload`.
+/// `batchID varint | entryCount varint | flags u8 | uncompressedLength varint |
+/// [signatureCount varint | signatureCount × (entryIndex varint | publicKey 32 | signature 64)] | payload`.
 ///
+/// The signature section is there when flag bit 1 is set (protocol v2 sends it in every
+/// batch): each signature is its origin's over the chain head at the entry numbered
+/// `entryIndex` (0-based, strictly ascending); see PROTOCOL.md "Signed entries".
 /// The uncompressed payload is each entry as `varint length | Entry canonical encoding`;
 /// entries of one origin appear in ascending, contiguous seq order. Flag bit 0 means the
 /// payload is one zlib stream (RFC 1950/1951) that inflates to exactly
@@ -29,6 +33,8 @@ public struct BatchID: Hashable, Sendable, Comparable, CustomStringConvertible {
 public struct BatchMessage: Equatable, Sendable {
     /// Flag bit 0: the payload is deflated. Other bits are reserved and must be 0.
     public static let flagDeflated: UInt8 = 0x01
+    /// Flag bit 1: a signature section precedes the payload.
+    public static let flagSigned: UInt8 = 0x02
 
     /// The batch's number in its direction of the session.
     public let id: BatchID
@@ -40,15 +46,48 @@ public struct BatchMessage: Equatable, Sendable {
     public let uncompressedLength: Int
     /// The payload as sent (deflated or not).
     public let payload: [UInt8]
+    /// Origins' signatures by entry number in the batch (0-based), ascending; empty
+    /// without a signature section.
+    public let signatures: [(index: Int, signature: ChainSignature)]
+    /// True when the batch has a signature section (flag bit 1).
+    public let isSigned: Bool
+
+    public static func == (lhs: BatchMessage, rhs: BatchMessage) -> Bool {
+        lhs.id == rhs.id && lhs.entryCount == rhs.entryCount && lhs.isDeflated == rhs.isDeflated
+            && lhs.uncompressedLength == rhs.uncompressedLength && lhs.payload == rhs.payload
+            && lhs.isSigned == rhs.isSigned && lhs.signatures.elementsEqual(rhs.signatures, by: { $0 == $1 })
+    }
 
     /// Wraps already-encoded parts without checking them (for tools and tests that build
     /// hostile batches). Peers' batches go through ``Message/decode(_:)`` instead.
-    public init(id: BatchID, entryCount: Int, isDeflated: Bool, uncompressedLength: Int, payload: [UInt8]) {
+    public init(
+        id: BatchID, entryCount: Int, isDeflated: Bool, uncompressedLength: Int, payload: [UInt8],
+        signatures: [(index: Int, signature: ChainSignature)]? = nil
+    ) {
         self.id = id
         self.entryCount = entryCount
         self.isDeflated = isDeflated
         self.uncompressedLength = uncompressedLength
         self.payload = payload
+        self.isSigned = signatures != nil
+        self.signatures = signatures ?? []
+    }
+
+    /// Builds a signed batch (flag bit 1): as ``init(id:entries:payloadBytesMax:dictionary:)``,
+    /// with each entry's signature, if it has one, in the signature section.
+    public init(
+        id: BatchID, signed: [SignedEntry], payloadBytesMax: Int = Limits.batchBytesMax,
+        dictionary: PresetDictionary? = nil
+    ) {
+        let plain = BatchMessage(
+            id: id, entries: signed.map(\.entry), payloadBytesMax: payloadBytesMax, dictionary: dictionary)
+        var signatures: [(index: Int, signature: ChainSignature)] = []
+        for (index, item) in signed.enumerated() {
+            if let signature = item.signature { signatures.append((index, signature)) }
+        }
+        self.init(
+            id: id, entryCount: plain.entryCount, isDeflated: plain.isDeflated,
+            uncompressedLength: plain.uncompressedLength, payload: plain.payload, signatures: signatures)
     }
 
     /// Builds a batch, deflating the payload when it is long enough and deflating makes it
@@ -109,8 +148,16 @@ public struct BatchMessage: Equatable, Sendable {
     func encode(into writer: inout ByteWriter) {
         writer.writeVarint(id.rawValue)
         writer.writeVarint(UInt64(entryCount))
-        writer.writeU8(isDeflated ? Self.flagDeflated : 0)
+        writer.writeU8((isDeflated ? Self.flagDeflated : 0) | (isSigned ? Self.flagSigned : 0))
         writer.writeVarint(UInt64(uncompressedLength))
+        if isSigned {
+            writer.writeVarint(UInt64(signatures.count))
+            for (index, signature) in signatures {
+                writer.writeVarint(UInt64(index))
+                writer.writeBytes(signature.publicKey)
+                writer.writeBytes(signature.signature)
+            }
+        }
         writer.writeBytes(payload)
     }
 
@@ -133,10 +180,14 @@ public struct BatchMessage: Equatable, Sendable {
         guard header.count <= UInt64(Limits.batchEntriesMax) else {
             throw .batchTooManyEntries(declaredEntries: header.count, entriesMax: Limits.batchEntriesMax)
         }
-        guard header.flags & ~Self.flagDeflated == 0 else { throw malformed("reserved flag bits \(header.flags)") }
+        guard header.flags & ~(Self.flagDeflated | Self.flagSigned) == 0 else {
+            throw malformed("reserved flag bits \(header.flags)")
+        }
         guard header.length <= UInt64(Limits.inflatedBytesMax) else {
             throw .inflatedTooLarge(declaredBytes: header.length, bytesMax: Limits.inflatedBytesMax)
         }
+        let signed = header.flags & Self.flagSigned != 0
+        let signatures = signed ? try decodeSignatures(&reader, entryCount: Int(header.count)) : nil
         let payload = Array(body[reader.offset...])
         let deflated = header.flags & Self.flagDeflated != 0
         if !deflated && UInt64(payload.count) != header.length {
@@ -144,7 +195,47 @@ public struct BatchMessage: Equatable, Sendable {
         }
         return BatchMessage(
             id: BatchID(rawValue: header.id), entryCount: Int(header.count), isDeflated: deflated,
-            uncompressedLength: Int(header.length), payload: payload)
+            uncompressedLength: Int(header.length), payload: payload, signatures: signatures)
+    }
+
+    /// Reads the signature section: a count of 0...entryCount, then entry numbers strictly
+    /// ascending below `entryCount`, each with a 32-byte key and a 64-byte signature.
+    /// - Throws: ``WireError/malformed(messageType:reason:)`` naming the signature.
+    private static func decodeSignatures(_ reader: inout ByteReader, entryCount: Int) throws(WireError)
+        -> [(index: Int, signature: ChainSignature)]
+    {
+        var signatures: [(index: Int, signature: ChainSignature)] = []
+        do throws(DecodeError) {
+            let start = reader.offset
+            let count = try reader.readVarint()
+            guard count <= UInt64(entryCount) else {
+                throw .badValue(offset: start, field: "signatureCount", reason: "\(count) above entryCount \(entryCount)")
+            }
+            for number in 0..<Int(count) {
+                let at = reader.offset
+                let index = try reader.readVarint()
+                guard index < UInt64(entryCount), signatures.last.map({ UInt64($0.index) < index }) ?? true else {
+                    throw .badValue(
+                        offset: at, field: "signature \(number + 1) entry index",
+                        reason: "\(index) not ascending or not below entryCount \(entryCount)")
+                }
+                let key = try reader.readBytes(ChainSignature.publicKeyBytes)
+                let signature = try reader.readBytes(ChainSignature.signatureBytes)
+                signatures.append((Int(index), ChainSignature(publicKey: key, signature: signature)))
+            }
+        } catch {
+            throw error.wire(.batch, context: "signature section")
+        }
+        return signatures
+    }
+
+    /// ``decodeEntries(dictionaries:)`` with each entry's signature from the signature
+    /// section. - Throws: as that does.
+    public func decodeSignedEntries(dictionaries: [PresetDictionary] = []) throws(WireError) -> [SignedEntry] {
+        let entries = try decodeEntries(dictionaries: dictionaries)
+        var byIndex: [Int: ChainSignature] = [:]
+        for (index, signature) in signatures { byIndex[index] = signature }
+        return entries.enumerated().map { SignedEntry($1, signature: byIndex[$0]) }
     }
 
     /// The DICTID of the preset dictionary the deflated payload asks for: the 4 bytes after

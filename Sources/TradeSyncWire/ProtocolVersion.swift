@@ -1,7 +1,9 @@
 /// Protocol versions and their negotiation (`Protocol/PROTOCOL.md`, "Version negotiation").
 public enum ProtocolVersion {
-    /// The versions this build speaks.
-    public static let supported: ClosedRange<UInt16> = 1...1
+    /// The versions this build speaks. Version 2 (issue 6) adds signed entries: every
+    /// BATCH has a signature section, and receivers verify before appending. Version 1
+    /// carried unsigned entries, which a v2 node must not accept, so it is not offered.
+    public static let supported: ClosedRange<UInt16> = 2...2
 
     /// Picks the version two peers speak: the highest version in both ranges, that is
     /// `min(ours.max, theirs.max)` when it is at least `max(ours.min, theirs.min)`.
@@ -54,10 +56,13 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let shutdown = ErrorCode(rawValue: 9)
     /// The sender failed for a reason of its own (zlib initialisation, storage).
     public static let internalError = ErrorCode(rawValue: 10)
+    /// A BATCH held an entry whose origin's signature does not verify, or none vouches
+    /// for it (forged or altered on the way; PROTOCOL.md "Signed entries").
+    public static let forgedEntry = ErrorCode(rawValue: 11)
 
     private static let names: [UInt16: String] = [
         1: "malformed", 2: "versionMismatch", 3: "limitExceeded", 4: "unexpectedMessage", 5: "unknownMessageType",
-        6: "compression", 7: "timeout", 8: "sameNode", 9: "shutdown", 10: "internalError",
+        6: "compression", 7: "timeout", 8: "sameNode", 9: "shutdown", 10: "internalError", 11: "forgedEntry",
     ]
 
     /// The code's name (`versionMismatch`), or `code N` when this version does not know it.

@@ -33,9 +33,9 @@ import TradeSyncModel
             let bytes = try readBytes(temp.sub("segment-00000001.log"))
             let payload = entry.encoded()
             #expect(bytes.count == 40 + 40 + payload.count)
-            // Header: magic, version 2, reserved 0, instance ID, segment 1, first record 0, CRC.
+            // Header: magic, version 3, reserved 0, instance ID, segment 1, first record 0, CRC.
             #expect(Array(bytes[0..<8]) == [0x54, 0x53, 0x4C, 0x4F, 0x47, 0x00, 0x00, 0x01])
-            #expect(Array(bytes[8..<10]) == [0, 2])
+            #expect(Array(bytes[8..<10]) == [0, 3])
             #expect(Array(bytes[10..<12]) == [0, 0])
             #expect(instanceID != 0)
             #expect(readU64(bytes, at: 12) == instanceID)

@@ -157,7 +157,8 @@ import TradeSyncModel
             // (name, damage, recompute the header CRC so the field check itself is reached)
             let damages: [(String, (inout [UInt8]) -> Void, Bool)] = [
                 ("magic", { $0[0] = 0x55 }, false),
-                ("version 3", { $0[9] = 3 }, true),
+                ("version 4", { $0[9] = 4 }, true),
+                ("version 2 (before seals)", { $0[9] = 2 }, true),
                 ("version 1", { $0[9] = 1 }, true),
                 ("reserved", { $0[11] = 1 }, true),
                 ("CRC", { $0[37] ^= 0xFF }, false),

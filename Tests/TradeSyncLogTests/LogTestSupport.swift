@@ -181,7 +181,7 @@ func encodeRecords(_ entries: [Entry], batches: [[Entry]]) -> [UInt8] {
 
 /// A segment header built independently of the log code.
 func encodeHeader(instanceID: UInt64, number: UInt64, firstRecord: UInt64) -> [UInt8] {
-    var bytes: [UInt8] = [0x54, 0x53, 0x4C, 0x4F, 0x47, 0x00, 0x00, 0x01, 0, 2, 0, 0]
+    var bytes: [UInt8] = [0x54, 0x53, 0x4C, 0x4F, 0x47, 0x00, 0x00, 0x01, 0, 3, 0, 0]
     bytes += bigEndianBytes64(instanceID) + bigEndianBytes64(number) + bigEndianBytes64(firstRecord)
     return bytes + bigEndianBytes(CRC32C.checksum(bytes))
 }

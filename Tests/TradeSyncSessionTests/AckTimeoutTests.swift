@@ -23,10 +23,10 @@ import TradeSyncWire
     /// A session that sent BATCH 1 (one entry) at `sentAt` seconds; nothing acknowledged it.
     func sessionWithBatchInFlight(sentAt: UInt64) throws -> SyncSession {
         var (session, _) = handshaken(local: local, peer: peer)
-        _ = session.handle(.fetched([]))
+        _ = session.handle(.fetched(signed([])))
         _ = session.handle(.timer(now: at(sentAt)))
         _ = session.handle(.localEntries(VersionVector([local: 1])))
-        let sent = session.handle(.fetched([try makeEntry(local, 1)]))
+        let sent = session.handle(.fetched(signed([try makeEntry(local, 1)])))
         #expect(try sentMessages(sent).map(\.type) == [.batch])
         return session
     }
@@ -58,10 +58,10 @@ import TradeSyncWire
     @Test("Session: each ACK restarts the ACK deadline for the next batch in flight")
     func ackRestartsDeadline() throws {
         var (session, _) = handshaken(local: local, peer: peer) { $0.batchEntriesMax = 1 }
-        _ = session.handle(.fetched([]))
+        _ = session.handle(.fetched(signed([])))
         _ = session.handle(.localEntries(VersionVector([local: 2])))
-        _ = session.handle(.fetched([try makeEntry(local, 1)]))
-        _ = session.handle(.fetched([try makeEntry(local, 2)]))
+        _ = session.handle(.fetched(signed([try makeEntry(local, 1)])))
+        _ = session.handle(.fetched(signed([try makeEntry(local, 2)])))
         let ack = Message.ack(Ack(batchID: BatchID(rawValue: 1), vector: VersionVector([local: 1]))).encoded()
         _ = session.handle(.received(ack, now: at(40)))
         _ = session.handle(.received(Message.ping(nonce: 1).encoded(), now: at(70)))

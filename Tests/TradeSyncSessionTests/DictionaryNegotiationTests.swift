@@ -20,12 +20,12 @@ import TradeSyncWire
     /// A session whose peer's HELLO announced `peerFeatures`, which then fetched one entry
     /// of its own and sent it: returns the BATCH it sent.
     func sentBatch(ourFeatures: UInt32, peerFeatures: UInt32) throws -> BatchMessage {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, features: ourFeatures))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, versions: 1...1, features: ourFeatures))
         _ = session.handle(.connected(localVector: VersionVector([local: 1]), now: .zero))
         let bytes = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: peerFeatures)).encoded()
             + Message.vector(VersionVector()).encoded()
         _ = session.handle(.received(bytes, now: .zero))
-        let outputs = session.handle(.fetched([try makeEntry(local, 1)]))
+        let outputs = session.handle(.fetched(signed([try makeEntry(local, 1)])))
         let batches = try sentMessages(outputs).compactMap { if case .batch(let batch) = $0 { batch } else { nil } }
         return try #require(batches.first)
     }
@@ -52,7 +52,7 @@ import TradeSyncWire
 
     @Test("Session: a dictionary-primed batch to a session that did not announce it: ERROR compression naming the DICTID")
     func refusedWhenNotAnnounced() throws {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, features: 0))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, versions: 1...1, features: 0))
         _ = session.handle(.connected(localVector: VersionVector(), now: .zero))
         let batch = BatchMessage(id: BatchID(rawValue: 1), entries: [try makeEntry(peer, 1)], dictionary: .trade1)
         #expect(batch.dictionaryID == PresetDictionary.trade1.id)

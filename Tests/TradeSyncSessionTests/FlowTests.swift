@@ -22,7 +22,7 @@ import TradeSyncWire
     /// A handshaken session whose initial fetch came back empty.
     func ready() -> SyncSession {
         var (session, _) = handshaken(local: local, peer: peer)
-        _ = session.handle(.fetched([]))
+        _ = session.handle(.fetched(signed([])))
         return session
     }
 
@@ -33,9 +33,9 @@ import TradeSyncWire
         #expect(try sentMessages(received) == [])
         // Each batch: persist it, then report that the peer holds what it sent.
         #expect(events(received) == [
-            .persist(try (1...3).map { try makeEntry(peer, $0) }, BatchID(rawValue: 1)),
+            .persist(signed(try (1...3).map { try makeEntry(peer, $0) }), BatchID(rawValue: 1)),
             .peerVector(VersionVector([peer: 3])),
-            .persist(try (4...5).map { try makeEntry(peer, $0) }, BatchID(rawValue: 2)),
+            .persist(signed(try (4...5).map { try makeEntry(peer, $0) }), BatchID(rawValue: 2)),
             .peerVector(VersionVector([peer: 5])),
         ])
         // Batch 2 persisted first: nothing may be acknowledged yet.
@@ -89,7 +89,7 @@ import TradeSyncWire
 
     @Test("Session: one received chunk with HELLO, VECTOR and a 100 KB plain batch is handled whole")
     func largeChunk() throws {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 1))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 1, versions: 1...1))
         _ = session.handle(.connected(localVector: VersionVector(), now: .zero))
         let entries = try (1...1000).map { try makeEntry(peer, $0) }
         var writer = ByteWriter()
@@ -101,7 +101,7 @@ import TradeSyncWire
             + Message.vector(VersionVector()).encoded() + Message.batch(plain).encoded() + Message.ping(nonce: 5).encoded()
         #expect(chunk.count > 100_000)
         let outputs = session.handle(.received(chunk, now: .zero))
-        #expect(events(outputs).contains(.persist(entries, BatchID(rawValue: 1))))
+        #expect(events(outputs).contains(.persist(signed(entries), BatchID(rawValue: 1))))
         #expect(try sentMessages(outputs).map(\.type) == [.vector, .heads, .pong])
         #expect(session.counters.framesIn == 4)
         #expect(session.counters.bytesIn == UInt64(chunk.count))
@@ -112,11 +112,11 @@ import TradeSyncWire
         let third = try node(0x0C)
         // The node's reported vector lags its log: it holds C 1...3 but said nothing yet.
         var (session, _) = handshaken(local: local, peer: peer)
-        let sent = session.handle(.fetched(try (1...3).map { try makeEntry(third, $0) }))
+        let sent = session.handle(.fetched(signed(try (1...3).map { try makeEntry(third, $0) })))
         #expect(try sentMessages(sent).map(\.type) == [.batch])
         let received = session.handle(.received(try batchBytes(1, 4...5, origin: third), now: .zero))
         #expect(events(received) == [
-            .persist(try (4...5).map { try makeEntry(third, $0) }, BatchID(rawValue: 1)),
+            .persist(signed(try (4...5).map { try makeEntry(third, $0) }), BatchID(rawValue: 1)),
             .peerVector(VersionVector([third: 5])),
         ])
         let gap = session.handle(.received(try batchBytes(2, 7...7, origin: third), now: .zero))
@@ -170,10 +170,10 @@ import TradeSyncWire
         }
         #expect(events(start).last == .fetch(after: VersionVector(), entriesMax: 2, bytesMax: Limits.batchBytesMax))
         // The node answers with more than asked: the session sends only the first two.
-        let first = session.handle(.fetched(entries))
+        let first = session.handle(.fetched(signed(entries)))
         #expect(try sentMessages(first).map(\.type) == [.batch])
         #expect(events(first) == [.fetch(after: VersionVector([local: 2]), entriesMax: 2, bytesMax: Limits.batchBytesMax)])
-        let second = session.handle(.fetched(Array(entries[2...3])))
+        let second = session.handle(.fetched(signed(Array(entries[2...3]))))
         #expect(try sentMessages(second).map(\.type) == [.batch])
         #expect(events(second) == [])  // window full: no fetch
         let ack = session.handle(.received(
@@ -183,7 +183,7 @@ import TradeSyncWire
             .fetch(after: VersionVector([local: 4]), entriesMax: 2, bytesMax: Limits.batchBytesMax),
         ])
         // An ACK for batch 3 while batch 2 is the oldest in flight is a violation.
-        _ = session.handle(.fetched(Array(entries[4...5])))
+        _ = session.handle(.fetched(signed(Array(entries[4...5]))))
         let wrong = session.handle(.received(
             Message.ack(Ack(batchID: BatchID(rawValue: 3), vector: VersionVector())).encoded(), now: .zero))
         #expect(wrong.last == .close(.protocolViolation("ACK for batch 3, expected batch 2 (oldest unacknowledged)")))
@@ -197,12 +197,12 @@ import TradeSyncWire
         var (session, _) = handshaken(local: local, peer: peer, localVector: VersionVector([local: 6])) {
             $0.batchEntriesMax = 3
         }
-        let first = session.handle(.fetched(Array(entries[0...2])))
+        let first = session.handle(.fetched(signed(Array(entries[0...2]))))
         #expect(events(first) == [.fetch(after: VersionVector([local: 3]), entriesMax: 3, bytesMax: Limits.batchBytesMax)])
         // The ACK says the peer already has up to 5 (from a third node, say).
         _ = session.handle(.received(
             Message.ack(Ack(batchID: BatchID(rawValue: 1), vector: VersionVector([local: 5]))).encoded(), now: .zero))
-        let second = session.handle(.fetched(Array(entries[3...5])))
+        let second = session.handle(.fetched(signed(Array(entries[3...5]))))
         guard case .batch(let batch)? = try sentMessages(second).first else { return #expect(Bool(false), "no BATCH") }
         #expect(try batch.decodeEntries().map(\.dot.seq) == [6])
     }
@@ -234,7 +234,7 @@ import TradeSyncWire
         var session = ready()
         let push = session.handle(.localEntries(VersionVector([local: 1])))
         #expect(events(push) == [.fetch(after: VersionVector(), entriesMax: Limits.batchEntriesMax, bytesMax: Limits.batchBytesMax)])
-        let sent = session.handle(.fetched([try makeEntry(local, 1)]))
+        let sent = session.handle(.fetched(signed([try makeEntry(local, 1)])))
         #expect(try sentMessages(sent).map(\.type) == [.batch])
         let ack = session.handle(.received(
             Message.ack(Ack(batchID: BatchID(rawValue: 1), vector: VersionVector([local: 1]))).encoded(), now: .zero))

@@ -20,7 +20,7 @@ import TradeSyncWire
 
     @Test("Session: heads given after connect go out as HEADS right after our VECTOR; the peer's HEADS become .peerHeads")
     func exchange() throws {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, versions: 1...1))
         _ = session.handle(.connected(localVector: VersionVector([third: 3]), now: .zero))
         let ours = [Head(origin: third, seq: 3, hashPrefix: 0xAA)]
         #expect(session.handle(.heads(ours)).count == 1)  // only the wake-up
@@ -40,19 +40,19 @@ import TradeSyncWire
         var (session, _) = handshaken(
             local: local, peer: peer, localVector: VersionVector([third: 5]), peerVector: VersionVector([third: 5]))
         // The first fetch (nothing to send: the peer holds all of it) comes back empty.
-        _ = session.handle(.fetched([]))
+        _ = session.handle(.fetched(signed([])))
         let outputs = session.handle(.resend(origin: third, fromSeq: 4))
         #expect(events(outputs) == [
             .fetch(after: VersionVector([third: 3]), entriesMax: Limits.batchEntriesMax, bytesMax: Limits.batchBytesMax),
         ])
-        let sent = session.handle(.fetched(try (4...5).map { try makeEntry(third, $0) }))
+        let sent = session.handle(.fetched(signed(try (4...5).map { try makeEntry(third, $0) })))
         let batches = try sentMessages(sent).compactMap { if case .batch(let batch) = $0 { batch } else { nil } }
         #expect(try batches.first?.decodeEntries().map(\.dot.seq) == [4, 5])
     }
 
     @Test("Session: both announce HEADS: nothing streams until the peer's heads are compared; a differing dot is sent again first")
     func waitsForHeads() throws {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, versions: 1...1))
         _ = session.handle(.connected(localVector: VersionVector([third: 5]), now: .zero))
         _ = session.handle(.heads([Head(origin: third, seq: 5, hashPrefix: 0xAA)]))
         let hello = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: HeadsFeature.bit))
@@ -70,7 +70,7 @@ import TradeSyncWire
 
     @Test("Session: a peer that announced HEADS but never sends them is dropped at the handshake deadline")
     func headsNeverCome() throws {
-        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7))
+        var session = SyncSession(configuration: .init(localID: local, logInstanceID: 7, versions: 1...1))
         _ = session.handle(.connected(localVector: VersionVector(), now: .zero))
         let hello = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: HeadsFeature.bit))
         let outputs = session.handle(.received(hello.encoded() + Message.vector(VersionVector()).encoded(), now: .zero))
@@ -83,7 +83,7 @@ import TradeSyncWire
     func evidence() throws {
         var (session, _) = handshaken(
             local: local, peer: peer, localVector: VersionVector([third: 5]), peerVector: VersionVector([third: 5]))
-        _ = session.handle(.fetched([]))
+        _ = session.handle(.fetched(signed([])))
         let held = try makeEntry(third, 4)
         let other = Entry(dot: held.dot, hlc: held.hlc, context: held.context, key: held.key, operation: .delete)
         let outputs = session.handle(.sendEvidence([held, other]))

@@ -171,10 +171,10 @@ struct Pair {
                 if cut > 0 { forOther.append(.received(Array(bytes[..<cut]), now: now)) }
                 forOther.append(.received(Array(bytes[cut...]), now: now))
             case .fetch(let after, let entriesMax, let bytesMax):
-                side.inbox.append(.fetched(side.store.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax)))
+                side.inbox.append(.fetched(signed(side.store.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax))))
             case .persist(let entries, let id):
-                side.pendingPersists.append((entries, id))
-                side.receivedDots += entries.map(\.dot)
+                side.pendingPersists.append((entries.map(\.entry), id))
+                side.receivedDots += entries.map(\.entry.dot)
                 side.trace.append(.persistRequested(id, count: entries.count))
             case .wakeAt(let instant): side.lastWake = instant
             case .peerHello: break
@@ -234,7 +234,7 @@ func handshaken(
     local: NodeID, peer: NodeID, localVector: VersionVector = VersionVector(),
     peerVector: VersionVector = VersionVector(), configure: (inout SyncSession.Configuration) -> Void = { _ in }
 ) -> (session: SyncSession, outputs: [SyncSession.Output]) {
-    var configuration = SyncSession.Configuration(localID: local, logInstanceID: 7)
+    var configuration = SyncSession.Configuration(localID: local, logInstanceID: 7, versions: 1...1)
     configure(&configuration)
     var session = SyncSession(configuration: configuration)
     _ = session.handle(.connected(localVector: localVector, now: .zero))
@@ -243,3 +243,6 @@ func handshaken(
     let outputs = session.handle(.received(bytes, now: .zero))
     return (session, outputs)
 }
+
+/// Entries without signatures, as a store that keeps none hands them to a session.
+func signed(_ entries: [Entry]) -> [SignedEntry] { entries.map { SignedEntry($0) } }

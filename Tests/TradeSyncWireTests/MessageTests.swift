@@ -138,7 +138,7 @@ import TradeSyncWire
         }
     }
 
-    @Test("Wire: BATCH: wrong counts, reserved flags and plain length mismatch are malformed")
+    @Test("Wire: BATCH: wrong counts, reserved flags, bad signature section and plain length mismatch are malformed")
     func batchHeaderRefusals() throws {
         let origin = try node(0x55)
         let payload = plainPayload([try makeEntry(origin, 1), try makeEntry(origin, 2)])
@@ -154,7 +154,9 @@ import TradeSyncWire
         let cases: [([UInt8], String)] = [
             (body(id: 0, count: 2, flags: 0, length: payload.count), "batchID 0"),
             (body(id: 1, count: 0, flags: 0, length: payload.count), "entryCount 0"),
-            (body(id: 1, count: 2, flags: 2, length: payload.count), "reserved flag bits 2"),
+            (body(id: 1, count: 2, flags: 4, length: payload.count), "reserved flag bits 4"),
+            // Flag bit 1 with no signature section: the payload's first byte reads as the count.
+            (body(id: 1, count: 2, flags: 2, length: payload.count), "signatureCount"),
             (body(id: 1, count: 2, flags: 0, length: payload.count + 1), "declared \(payload.count + 1)"),
         ]
         for (bytes, fragment) in cases {
