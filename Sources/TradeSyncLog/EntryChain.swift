@@ -165,6 +165,15 @@ public struct ChainSigner: Sendable {
         origin = NodeID(bytes: Array(SHA256.hash(data: privateKey.publicKey.rawRepresentation))) ?? .zero
     }
 
+    /// A signer from a 32-byte Ed25519 private key (the RFC 8032 seed), e.g. for seeded tests.
+    /// - Throws: when `rawPrivateKey` is not 32 bytes.
+    public init(rawPrivateKey: [UInt8]) throws {
+        self.init(privateKey: try Curve25519.Signing.PrivateKey(rawRepresentation: rawPrivateKey))
+    }
+
+    /// The 32-byte public key.
+    public var publicKey: [UInt8] { Array(key.publicKey.rawRepresentation) }
+
     /// Signs the chain head at `dot`. - Throws: when BoringSSL cannot sign (not expected).
     public func seal(head: [UInt8], at dot: Dot) throws -> EntrySeal {
         try EntryChain.sign(head: head, at: dot, key: key)

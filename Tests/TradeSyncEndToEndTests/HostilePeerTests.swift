@@ -15,7 +15,7 @@ import TradeSyncWire
     func refusal(port: Int, node: NodeID = FakePeer.randomNode(), handshake: Bool, _ bytes: [UInt8]) throws -> ErrorMessage? {
         let peer = try FakePeer.connect(port: port)
         if handshake {
-            peer.send(FakePeer.hello(1...1, node: node))
+            peer.send(FakePeer.hello(ProtocolVersion.supported, node: node))
             peer.send(.vector(VersionVector()))
         }
         peer.send(bytes)
@@ -28,7 +28,7 @@ import TradeSyncWire
     func batchFrame(count: Int, deflated: Bool, declared: Int, payload: [UInt8]) -> [UInt8] {
         Message.batch(BatchMessage(
             id: BatchID(rawValue: 1), entryCount: count, isDeflated: deflated, uncompressedLength: declared,
-            payload: payload)).encoded()
+            payload: payload, signatures: [])).encoded()
     }
 
     /// A put by `origin` at seq 1 whose reporter code is `reporter` bytes long on the wire.
@@ -94,7 +94,7 @@ import TradeSyncWire
             batchFrame(count: 1, deflated: false, declared: payload.bytes.count, payload: payload.bytes))
         #expect(field == ErrorMessage(
             code: .limitExceeded, reason: "BATCH entry 1 of 1, byte 43: 5 exceeds areaCodeBytesMax = 4"))
-        // An unknown message type within v1.
+        // An unknown message type within the version spoken.
         let unknown = try refusal(port: a.port, handshake: true, Frame(type: 0x42, body: [1, 2, 3]).encoded())
         #expect(unknown == ErrorMessage(code: .unknownMessageType, reason: "unknown message type 0x42"))
         // The silent connection: handshakeTimeout (10 s) after it connected.

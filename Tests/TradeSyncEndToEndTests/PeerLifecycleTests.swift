@@ -103,7 +103,7 @@ import TradeSyncWire
         // A peer's VECTOR says it holds A's origin up to `written` (this one then leaves
         // without sending anything back).
         let peer = try FakePeer.connect(port: a.port)
-        peer.send(FakePeer.hello(1...1, node: FakePeer.randomNode()))
+        peer.send(FakePeer.hello(ProtocolVersion.supported, node: FakePeer.randomNode()))
         peer.send(.vector(VersionVector([aID: written])))
         #expect(Harness.waitUntil(seconds: 10) { (try? a.status().writesRefused) != nil })
         _ = peer

@@ -12,6 +12,8 @@ final class MemoryStore: LogStore {
     private(set) var vector = VersionVector()
     /// Calls of ``entries(origin:after:limit:)`` so far.
     private(set) var rangedReads = 0
+    /// The seals written with entries, by dot.
+    private(set) var seals: [Dot: EntrySeal] = [:]
 
     init(_ entries: [Entry] = []) {
         if !entries.isEmpty { _ = try? write(entries) }
@@ -35,6 +37,16 @@ final class MemoryStore: LogStore {
             vector.add(entry.dot)
         }
         return all.count
+    }
+
+    func write(sealed: [SealedEntry]) throws(LogError) -> Int {
+        let count = try write(sealed.map(\.entry))
+        for item in sealed { if let seal = item.seal { seals[item.entry.dot] = seal } }
+        return count
+    }
+
+    func sealedEntries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [SealedEntry] {
+        try entries(origin: origin, after: seq, limit: limit).map { SealedEntry($0, seal: seals[$0.dot]) }
     }
 
     func sync() throws(LogError) {}

@@ -20,7 +20,7 @@ import TradeSyncWire
     @Test("Wire: golden vectors: every file decodes to its generator's message and re-encodes byte for byte")
     func filesMatchMessages() throws {
         let vectors = try GoldenVectors.all()
-        #expect(vectors.count == 10)
+        #expect(vectors.count == 11)
         for vector in vectors {
             let bytes = try GoldenVectors.bytes(vector.file)
             let decoded = try message(from: bytes)
@@ -119,6 +119,29 @@ import TradeSyncWire
         // Smaller than the same entry sent plain (batch-plain.hex), header and all.
         #expect(bytes.count < (try GoldenVectors.bytes("batch-plain.hex")).count)
         #expect(throws: WireError.zlibUnknownDictionary(dictionaryID: id, offeredIDs: [])) { try batch.decodeEntries() }
+    }
+
+    @Test("Wire: golden signed BATCH (v2): flag bit 1, signature section before the payload, and the signature verifies")
+    func batchSigned() throws {
+        let bytes = try GoldenVectors.bytes("batch-signed.hex")
+        guard case .batch(let batch) = try message(from: bytes) else { return #expect(Bool(false), "not a BATCH") }
+        #expect(batch.id == BatchID(rawValue: 4))
+        #expect(batch.isSigned && !batch.isDeflated)
+        #expect(Array(bytes[5..<8]) == [0x04, 0x01, 0x02])
+        let signer = try GoldenVectors.signer()
+        let entry = try GoldenVectors.signedEntry()
+        let signed = try batch.decodeSignedEntries()
+        #expect(signed.map(\.entry) == [entry])
+        let signature = try #require(signed[0].signature)
+        #expect(signature.publicKey == signer.publicKey)
+        #expect(signature.signer == entry.dot.origin)
+        let head = EntryChain.next(EntryChain.genesis, entry: entry)
+        #expect(EntryChain.problem(with: signature, at: entry.dot, head: head) == nil)
+        // The section costs 1 (count) + 1 (index) + 32 + 64 bytes.
+        #expect(bytes.count == (try GoldenVectors.bytes("batch-plain.hex")).count + 98)
+        // Another entry under the same signature does not verify.
+        let other = try GoldenVectors.batchEntries()[1]
+        #expect(EntryChain.problem(with: signature, at: entry.dot, head: EntryChain.next(EntryChain.genesis, entry: other)) != nil)
     }
 
     @Test("Wire: golden ACK, PING, PONG: fields")
