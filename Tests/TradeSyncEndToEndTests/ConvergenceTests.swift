@@ -93,7 +93,8 @@ import TradeSyncModel
         try a.start()
         try b.start()
         #expect(try a.cli(["import", "--skip-invalid", Harness.dataFile(Self.cement)]).status == 0)
-        #expect(try Harness.waitUntil(seconds: 60) { try b.status().digest == a.status().digest })
+        let synced = try Harness.waitUntil(seconds: 60) { try b.status().digest == a.status().digest }
+        #expect(synced, "a:\n\(a.log().suffix(4000))\nb:\n\(b.log().suffix(4000))")
         let before = try #require(try a.status().peers.first)
         #expect(before.entriesSent == 9_553)
         // A large answer (every record, several MB of JSON) arrives whole over the control socket.

@@ -90,7 +90,7 @@ import TradeSyncWire
         let row = try #require(try peers(node).first { $0.address == "127.0.0.1:\(listener.port)" })
         #expect(row.nodeID == fakeID.hex)
         #expect(row.peerVersions == "[3,3]")
-        #expect(row.lastError == "no common protocol version: ours [2,2], theirs [2,2]")
+        #expect(row.lastError == "no common protocol version: ours [2,2], theirs [3,3]")
         #expect(warnings(node.log(), containing: "theirs [3,3]") == 1, "log:\n\(node.log())")
         #expect(node.log().contains("redialling with backoff"))
     }

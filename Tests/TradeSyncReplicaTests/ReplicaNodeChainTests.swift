@@ -94,6 +94,25 @@ private func expectForged(
         #expect(c.digest() == a.digest())
     }
 
+    @Test("Chain: a bulk append crosses in session-sized fetches (4096 entries, 768 KiB), each run ending at a seal")
+    func bulkInFetches() throws {
+        var (a, _) = try signingNode(seed: 1)
+        var (b, _) = try signingNode(seed: 2)
+        try write(&a, 9553)
+        var fetches = 0
+        while true {
+            let batch = try a.fetch(after: b.replica.vector, entriesMax: 4096, bytesMax: 768 * 1024)
+            if batch.isEmpty { break }
+            #expect(batch.last?.signature != nil)
+            _ = try b.stageReceived(batch, policy: ReceivePolicy())
+            fetches += 1
+            if fetches > 10 { break }
+        }
+        #expect(b.replica.vector[a.replica.localID] == 9553)
+        #expect(fetches == 3)
+        #expect(b.digest() == a.digest())
+    }
+
     @Test("Chain: an entry altered on the way is refused as forged, naming origin and dots; nothing is written")
     func alteredEntry() throws {
         var (a, _) = try signingNode(seed: 1)
