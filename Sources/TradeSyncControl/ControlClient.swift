@@ -14,12 +14,22 @@ public enum ControlClientError: Error, Equatable, Sendable, CustomStringConverti
     /// The connection broke or the answer was malformed.
     case protocolError(path: String, reason: String)
 
+    /// ` (mode 0660, owner tradesync, group tradesync)` for an existing file, else empty.
+    static func ownership(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "" }
+        let mode = String(info.st_mode & 0o777, radix: 8)
+        let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)"
+        let group = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "gid \(info.st_gid)"
+        return " (mode 0\(mode), owner \(owner), group \(group))"
+    }
+
     public var description: String {
         switch self {
         case .unreachable(let path, let reason):
             "cannot reach tradesyncd at \(path): \(reason) (is it running? set --control or TRADESYNC_CONTROL)"
         case .permissionDenied(let path):
-            "permission denied on control socket \(path) (are you in the node's group?)"
+            "permission denied on control socket \(path)\(Self.ownership(path)): run tradesync as the node's user or as a member of the socket's group (config control_group)"
         case .protocolError(let path, let reason): "control socket \(path): \(reason)"
         }
     }

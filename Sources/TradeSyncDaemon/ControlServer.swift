@@ -22,10 +22,26 @@ final class ControlServer: Sendable {
     /// that another process still serves.
     /// - Throws: ``StartupError`` when the path is in use; NIO's bind error (for example a
     ///   path too long or a missing directory).
-    init(path: String, node: Node, group: any EventLoopGroup, logger: Logger) async throws {
+    ///
+    /// The socket is created with mode 0660 (umask 0117 around the bind, so it never exists
+    /// with wider permissions, even for an instant) and, when `controlGroup` is set, handed
+    /// to that group: its members and the node's user are the only ones who may connect.
+    /// It is the node's only local access path: every command of the CLI goes through it.
+    /// - Throws: also ``StartupError`` when `controlGroup` names no group or the socket
+    ///   cannot be given to it (the node's user must be root or a member).
+    init(path: String, controlGroup: String?, node: Node, group: any EventLoopGroup, logger: Logger) async throws {
         if ControlClient.isListening(path: path) {
             throw StartupError("control socket \(path) is in use by another running tradesyncd")
         }
+        var groupID: gid_t?
+        if let controlGroup {
+            guard let entry = getgrnam(controlGroup) else {
+                throw StartupError("control_group '\(controlGroup)': no such group (create it, or remove control_group)")
+            }
+            groupID = entry.pointee.gr_gid
+        }
+        let previousMask = umask(0o117)
+        defer { umask(previousMask) }
         server = try await ServerBootstrap(group: group)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -34,7 +50,15 @@ final class ControlServer: Sendable {
                         configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
+        umask(previousMask)
         chmod(path, 0o660)
+        if let groupID, chown(path, uid_t.max, groupID) != 0 {
+            let reason = String(cString: strerror(errno))
+            server.channel.close(promise: nil)
+            unlink(path)
+            throw StartupError(
+                "cannot give control socket \(path) to group '\(controlGroup ?? "")': \(reason) (the node's user must be root or a member of it)")
+        }
         var info = stat()
         inode = stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
         self.path = path

@@ -39,7 +39,8 @@ public enum Daemon {
             throw StartupError("cannot listen on \(config.listen): \(describe(error))")
         }
         let control: ControlServer
-        do { control = try await ControlServer(path: config.controlPath, node: node, group: group, logger: logger) } catch {
+        do { control = try await ControlServer(
+                path: config.controlPath, controlGroup: config.controlGroup, node: node, group: group, logger: logger) } catch {
             server.channel.close(promise: nil)
             if let error = error as? StartupError { throw error }
             throw StartupError("cannot create control socket \(config.controlPath): \(describe(error))")

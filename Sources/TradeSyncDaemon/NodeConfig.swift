@@ -16,6 +16,7 @@ import Glibc
 /// listen   = "127.0.0.1:7400"        # HOST:PORT for peer connections
 /// peers    = ["127.0.0.1:7401"]      # HOST:PORT of peers to dial
 /// control  = "./tradesync-data/control.sock"   # default: DATA_DIR/control.sock
+/// control_group = "tradesync"        # group of the control socket (mode 0660); default: the node's
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
 /// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
 /// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
@@ -33,6 +34,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var peers: [PeerAddress] = []
     /// nil means `DATA_DIR/control.sock`.
     public var control: String?
+    /// The group the control socket (mode 0660) is given to; nil keeps the node's group.
+    public var controlGroup: String?
     public var logLevel: String = "info"
     /// A new log segment starts when the next batch would take the last one past this
     /// many bytes (64 MiB).
@@ -73,6 +76,7 @@ public struct NodeConfig: Sendable, Equatable {
             case "data_dir": config.dataDir = try string(value, key, path)
             case "listen": config.listen = try address(string(value, key, path), key, path)
             case "control": config.control = try string(value, key, path)
+            case "control_group": config.controlGroup = try string(value, key, path)
             case "log_level": config.logLevel = try level(string(value, key, path), path)
             case "peers":
                 guard let array = value.array else { throw ConfigError(source: path, reason: "peers must be an array of \"HOST:PORT\"") }
@@ -84,7 +88,7 @@ public struct NodeConfig: Sendable, Equatable {
                 throw ConfigError(
                     source: path,
                     reason:
-                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries, origin)")
+                        "unknown key '\(key)' (data_dir, listen, peers, control, control_group, log_level, segment_bytes, checkpoint_entries, origin)")
             }
         }
         return config
