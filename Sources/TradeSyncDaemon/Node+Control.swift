@@ -29,7 +29,7 @@ extension Node {
             return .failure(error.code, error.reason)
         } catch let error as NodeError {
             switch error {
-            case .behindOnOwnOrigin, .ownOriginForked: return .failure("refused", error.description)
+            case .behindOnOwnOrigin, .ownOriginForked, .unauthorized: return .failure("refused", error.description)
             default: return .failure("internal", error.description)
             }
         } catch {
