@@ -69,7 +69,7 @@ extension Node: SessionHost {
 
     public func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
     ) -> Bool {
         if peer == identity.nodeID {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
@@ -92,7 +92,8 @@ extension Node: SessionHost {
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
         links[link] = LinkState(
-            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
+            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close,
+            authenticated: authenticated)
         if let key = linkRecords[link], var record = peers[key] {
             record.lastVersion = Int(version)
             record.lastSessionAt = utcTimestamp()
@@ -100,7 +101,9 @@ extension Node: SessionHost {
             record.lastErrorAt = nil
             update(key, record)
         }
-        logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
+        let security = authenticated.map { "TLS, node \(NodeIDText.full($0)) authenticated" } ?? "insecure"
+        logger.info(
+            "session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue), \(security))")
         return true
     }
 

@@ -12,12 +12,23 @@ import Glibc
 /// ```toml
 /// data_dir = "./tradesync-data"      # the log, the node key, the control socket
 /// listen   = "127.0.0.1:7400"        # HOST:PORT for peer connections
-/// peers    = ["127.0.0.1:7401"]      # HOST:PORT of peers to dial
+/// peers    = ["127.0.0.1:7401"]      # HOST:PORT of unpinned peers to dial (insecure only)
 /// control  = "./tradesync-data/control.sock"   # default: DATA_DIR/control.sock
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
 /// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
 /// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
+///
+/// # Transport security (NodeConfig+Security.swift): TLS 1.3, peers pinned by node ID.
+/// insecure = false          # plain TCP, no authentication: only with this set
+/// insecure_force = false    # allow insecure on non-loopback listen/peer addresses
+/// [[peer]]
+/// id = "FULL-NODE-ID"       # required unless insecure; `tradesyncd --print-id` shows it
+/// address = "10.1.2.3:7400" # optional; omit for a peer that only dials in
+/// origins = ["FULL-NODE-ID"]  # optional: origins this peer may send (default: any)
 /// ```
+///
+/// Without `insecure`, every peer is dialled and accepted over mutual TLS 1.3 and must
+/// prove the pinned node ID (``validateSecurity(source:)`` refuses unpinned `peers`).
 public struct NodeConfig: Sendable, Equatable {
     public static let defaultDataDir = "./tradesync-data"
     public static let defaultListen = "127.0.0.1:7400"
@@ -34,6 +45,17 @@ public struct NodeConfig: Sendable, Equatable {
     /// Durable entries past the last checkpoint that trigger the next one (at least this
     /// many, and at least a quarter of what the last one covers).
     public var checkpointEntries: Int = 100_000
+
+    // MARK: Transport security (issue 6 §2; parsing in NodeConfig+Security.swift)
+
+    /// Plain TCP without authentication (`insecure`); TLS 1.3 when false.
+    public var insecure = false
+    /// Allows `insecure` on non-loopback listen and peer addresses (`insecure_force`).
+    public var insecureForce = false
+    /// The `[[peer]]` tables: peers pinned by node ID.
+    public var pinnedPeers: [PinnedPeer] = []
+
+    // MARK: -
 
     public init() {}
 
@@ -70,11 +92,12 @@ public struct NodeConfig: Sendable, Equatable {
                 config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
             case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
             case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
+            case "insecure", "insecure_force", "peer": try config.loadSecurityKey(key, value, path)
             default:
                 throw ConfigError(
                     source: path,
                     reason:
-                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries)")
+                        "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries, insecure, insecure_force, peer)")
             }
         }
         return config

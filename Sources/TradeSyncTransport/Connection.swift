@@ -28,12 +28,19 @@ public enum Connection {
     public struct End: Sendable {
         public var reason: String?
         public var error: SyncError?
+        /// TLS refused the peer's certificate (wrong or unpinned node ID, not Ed25519).
+        public var tlsRefused = false
     }
 
     /// Runs the session until either side closes. Returns how it ended.
+    ///
+    /// With TLS (`proof` not nil) the session's bytes are the decrypted stream, the peer's
+    /// HELLO must name the node its certificate proved (else the connection is closed with
+    /// an ERROR naming both IDs), and a handshake failure or certificate refusal becomes
+    /// the end's reason.
     public static func run(
         channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, link: LinkID, direction: LinkDirection, address: String,
-        configuration: SyncSession.Configuration, host: any SessionHost, logger: Logger
+        configuration: SyncSession.Configuration, host: any SessionHost, proof: LinkProof? = nil, logger: Logger
     ) async -> End {
         let (inputs, continuation) = AsyncStream<SyncSession.Input>.makeStream()
         var reason: String?
@@ -51,14 +58,15 @@ public enum Connection {
                                 continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
                             }
                         } catch {
+                            proof?.fail(error)
                             logger.debug("connection read ended: \(error)")
                         }
                     }
                     let close: @Sendable () -> Void = { channel.channel.close(promise: nil) }
                     var driver = Driver(
                         session: SyncSession(configuration: configuration), link: link, direction: direction,
-                        address: address, host: host, continuation: continuation, outbound: outbound, close: close,
-                        logger: logger)
+                        address: address, host: host, proof: proof, continuation: continuation, outbound: outbound,
+                        close: close, logger: logger)
                     reason = await driver.run(inputs: inputs)
                     sessionError = driver.closeError
                     driver.cancelTimer()
@@ -71,6 +79,12 @@ public enum Connection {
             if reason == nil { reason = "connection error: \(error)" }
         }
         continuation.finish()
+        if let refusal = proof?.refusal {
+            return End(reason: "TLS refused: \(refusal)", error: nil, tlsRefused: true)
+        }
+        if let proof, proof.provenID == nil, let failure = proof.failure {
+            return End(reason: "TLS handshake failed: \(failure)", error: sessionError)
+        }
         return End(reason: reason, error: sessionError)
     }
 }
@@ -82,6 +96,8 @@ private struct Driver {
     let direction: LinkDirection
     let address: String
     let host: any SessionHost
+    /// What TLS proved about the peer; nil for plain TCP.
+    let proof: LinkProof?
     let continuation: AsyncStream<SyncSession.Input>.Continuation
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let close: @Sendable () -> Void
@@ -134,12 +150,15 @@ private struct Driver {
             case .wakeAt(let instant):
                 schedule(at: instant)
             case .peerHello(let hello):
+                if let proof, let refusal = proof.helloRefusal(hello.nodeID) {
+                    return await refuseHello(refusal)
+                }
                 await host.peerHello(link: link, direction: direction, address: address, hello: hello)
             case .handshakeCompleted(let peer, _, let version):
                 let continuation = continuation
                 let keep = await host.sessionStarted(
                     link: link, direction: direction, address: address, peer: peer, version: version,
-                    notify: { continuation.yield(.localEntries($0)) }, close: close)
+                    authenticated: proof?.provenID, notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
             case .peerHeads(let heads):
                 let comparison = await host.compareHeads(heads, link: link)
@@ -156,6 +175,17 @@ private struct Driver {
             }
         }
         return nil
+    }
+
+    /// Closes a TLS connection whose HELLO names another node than its certificate proved:
+    /// sends ERROR (unexpectedMessage) with the reason, which names both IDs.
+    mutating func refuseHello(_ reason: String) async -> String {
+        logger.warning("refused peer at \(address): \(reason)")
+        let error = Message.error(ErrorMessage(code: .unexpectedMessage, reason: reason))
+        try? await outbound.write(ByteBuffer(bytes: error.encoded()))
+        closed = true
+        closeError = .protocolViolation(reason)
+        return reason
     }
 
     mutating func schedule(at instant: MonotonicInstant) {

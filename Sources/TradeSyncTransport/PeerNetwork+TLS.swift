@@ -1,0 +1,110 @@
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+import TradeSyncClock
+
+/// How the node protects its peer connections.
+public enum TransportSecurity: Sendable {
+    /// Plain TCP, no authentication: only with the explicit `insecure` setting.
+    case insecure
+    /// Mutual TLS 1.3 with the node's Ed25519 certificate (``TLSIdentity``); a peer is
+    /// accepted only when the node ID its certificate proves is pinned (``PeerPinning``).
+    case tls(TLSContexts, pinning: PeerPinning)
+}
+
+/// What TLS proved about one connection. Written by the certificate verification
+/// callback (on the channel's event loop), read by the connection's driver task.
+public final class LinkProof: Sendable {
+    private struct State {
+        var proven: NodeID?
+        var refusal: String?
+        var failure: String?
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// The node ID the peer's certificate proved (set once the certificate was accepted).
+    public var provenID: NodeID? { state.withLock { $0.proven } }
+    /// Why the peer's certificate was refused, if it was.
+    public var refusal: String? { state.withLock { $0.refusal } }
+    /// The first TLS error the connection met (a failed handshake, a bad record).
+    var failure: String? { state.withLock { $0.failure } }
+
+    func prove(_ id: NodeID) { state.withLock { $0.proven = id } }
+    func refuse(_ reason: String) { state.withLock { $0.refusal = reason } }
+    func fail(_ error: any Error) { state.withLock { if $0.failure == nil { $0.failure = "\(error)" } } }
+
+    /// Why a HELLO naming `helloID` must be refused on this connection, or nil when the
+    /// HELLO names the node the certificate proved.
+    func helloRefusal(_ helloID: NodeID) -> String? {
+        guard let proven = provenID else {
+            return "HELLO names \(NodeIDText.full(helloID)) but no TLS certificate proved an identity"
+        }
+        guard proven != helloID else { return nil }
+        return "HELLO names \(NodeIDText.full(helloID)) but its TLS certificate proves \(NodeIDText.full(proven))"
+    }
+}
+
+extension PeerNetwork {
+    /// Adds the TLS handler to a new channel (inside its initializer, on its event loop)
+    /// when the node runs TLS. Returns the connection's ``LinkProof``, nil for plain TCP.
+    ///
+    /// Both directions verify with the same callback: the leaf certificate must carry an
+    /// Ed25519 key signing it, and its node ID must pass ``PeerPinning/check(presented:direction:address:expected:)``.
+    /// A refusal is logged as a warning naming the presented ID, the address and the
+    /// expected ID(s), and fails the handshake.
+    /// - Throws: NIO's pipeline errors, or NIOSSL's when the client handler cannot be made.
+    static func secure(
+        _ channel: any Channel, direction: LinkDirection, address: String, expected: NodeID?,
+        security: TransportSecurity, logger: Logger
+    ) throws -> LinkProof? {
+        guard case .tls(let contexts, let pinning) = security else { return nil }
+        let proof = LinkProof()
+        let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
+            let verdict = Self.verdict(
+                certificates, pinning: pinning, direction: direction, address: address, expected: expected)
+            switch verdict {
+            case .success(let id):
+                proof.prove(id)
+                logger.debug("TLS: peer at \(address) proved node \(NodeIDText.full(id))")
+                promise.succeed(.certificateVerified)
+            case .failure(let refusal):
+                proof.refuse(refusal.description)
+                logger.warning("TLS refused: \(refusal.description)")
+                promise.succeed(.failed)
+            }
+        }
+        let handler: any ChannelHandler =
+            direction == .inbound
+            ? NIOSSLServerHandler(context: contexts.server, customVerificationCallback: verify)
+            : try NIOSSLClientHandler(context: contexts.client, serverHostname: nil, customVerificationCallback: verify)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return proof
+    }
+
+    /// The node ID the presented chain's leaf proves, if pinning accepts it.
+    static func verdict(
+        _ certificates: [NIOSSLCertificate], pinning: PeerPinning, direction: LinkDirection, address: String,
+        expected: NodeID?
+    ) -> Result<NodeID, CertificateRefusal> {
+        guard let leaf = certificates.first else {
+            return .failure(CertificateRefusal("peer at \(address) presented no certificate"))
+        }
+        let der: [UInt8]
+        do { der = try leaf.toDERBytes() } catch {
+            return .failure(CertificateRefusal("peer at \(address): certificate cannot be encoded: \(error)"))
+        }
+        switch TLSIdentity.provenNodeID(leafDER: der) {
+        case .failure(let refusal):
+            return .failure(CertificateRefusal("peer at \(address): \(refusal.description)"))
+        case .success(let id):
+            if let refusal = pinning.check(presented: id, direction: direction, address: address, expected: expected) {
+                return .failure(refusal)
+            }
+            return .success(id)
+        }
+    }
+}
