@@ -58,7 +58,7 @@ extension IdCommand {
         guard data.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: data) else {
             throw CLIFailure(.refused, "\(path): expected a 32-byte Ed25519 key, found \(data.count) bytes")
         }
-        guard let id = NodeID(bytes: SHA256.hash(data: key.publicKey.rawRepresentation)) else {
+        guard let id = NodeID(bytes: Array(SHA256.hash(data: key.publicKey.rawRepresentation))) else {
             throw CLIFailure(.refused, "\(path): SHA-256 did not give 32 bytes")
         }
         return id
