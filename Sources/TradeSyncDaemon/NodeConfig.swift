@@ -81,6 +81,7 @@ public struct NodeConfig: Sendable, Equatable {
             throw ConfigError(source: path, reason: "invalid TOML: \(error)")
         }
         var config = NodeConfig()
+        var peerTables: (any TOMLValueConvertible)?
         for (key, value) in table {
             switch key {
             case "data_dir": config.dataDir = try string(value, key, path)
@@ -92,7 +93,8 @@ public struct NodeConfig: Sendable, Equatable {
                 config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
             case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
             case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
-            case "insecure", "insecure_force", "peer": try config.loadSecurityKey(key, value, path)
+            case "insecure", "insecure_force": try config.loadSecurityKey(key, value, path)
+            case "peer": peerTables = value  // after `peers`, whatever the table order
             default:
                 throw ConfigError(
                     source: path,
@@ -100,6 +102,7 @@ public struct NodeConfig: Sendable, Equatable {
                         "unknown key '\(key)' (data_dir, listen, peers, control, log_level, segment_bytes, checkpoint_entries, insecure, insecure_force, peer)")
             }
         }
+        if let peerTables { try config.loadSecurityKey("peer", peerTables, path) }
         return config
     }
 

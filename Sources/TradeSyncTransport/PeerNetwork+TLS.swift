@@ -35,7 +35,10 @@ public final class LinkProof: Sendable {
 
     func prove(_ id: NodeID) { state.withLock { $0.proven = id } }
     func refuse(_ reason: String) { state.withLock { $0.refusal = reason } }
-    func fail(_ error: any Error) { state.withLock { if $0.failure == nil { $0.failure = "\(error)" } } }
+    func fail(_ error: any Error) {
+        let text = TLSFailureText.describe(error)
+        state.withLock { if $0.failure == nil { $0.failure = text } }
+    }
 
     /// Why a HELLO naming `helloID` must be refused on this connection, or nil when the
     /// HELLO names the node the certificate proved.
@@ -106,5 +109,35 @@ extension PeerNetwork {
             }
             return .success(id)
         }
+    }
+}
+
+/// One line for a TLS failure: BoringSSL's reason codes with what they mean here, instead
+/// of NIOSSL's nested error with source paths.
+enum TLSFailureText {
+    /// What the reason codes seen between two nodes mean.
+    static let meanings: [String: String] = [
+        "NO_COMMON_SIGNATURE_ALGORITHMS": "no common signature algorithm (nodes sign and verify ed25519 only)",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE": "the peer aborted the handshake (its certificate cannot sign ed25519, or no common parameters)",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the peer refused our certificate (our node ID is not pinned there)",
+        "PEER_DID_NOT_RETURN_A_CERTIFICATE": "the peer presented no certificate",
+        "DECRYPTION_FAILED_OR_BAD_RECORD_MAC": "a record failed to decrypt (replayed or altered bytes)",
+        "WRONG_VERSION_NUMBER": "the peer does not speak TLS 1.3 (plain TCP: is it running insecure?)",
+        "UNSUPPORTED_PROTOCOL": "the peer offers no TLS 1.3",
+        "TLSV1_ALERT_PROTOCOL_VERSION": "the peer refused TLS 1.3",
+    ]
+
+    /// `CODE (meaning), …` for BoringSSL errors; the error's own text otherwise.
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        var codes: [String] = []
+        var rest = Substring(text)
+        while codes.count < 4, let marker = rest.firstRange(of: "OPENSSL_internal:") {
+            let code = rest[marker.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+            if !code.isEmpty && !codes.contains(String(code)) { codes.append(String(code)) }
+            rest = rest[marker.upperBound...]
+        }
+        guard !codes.isEmpty else { return text }
+        return codes.map { code in meanings[code].map { "\(code) (\($0))" } ?? code }.joined(separator: ", ")
     }
 }

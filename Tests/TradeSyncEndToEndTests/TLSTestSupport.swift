@@ -118,6 +118,8 @@ final class OutcomeHandler: ChannelInboundHandler {
 struct TLSTestClient {
     let channel: any Channel
     let outcome: TLSOutcome
+    /// The client's own port on 127.0.0.1 (how the node's log names it), read at connect.
+    let localPort: Int
 
     /// Connects to 127.0.0.1:`port` and starts the handshake; with nil credentials, a
     /// plain TCP connection (to replay recorded bytes).
@@ -137,7 +139,7 @@ struct TLSTestClient {
                 }
             }
             .connect(host: "127.0.0.1", port: port).wait()
-        return TLSTestClient(channel: channel, outcome: outcome)
+        return TLSTestClient(channel: channel, outcome: outcome, localPort: channel.localAddress?.port ?? -1)
     }
 
     /// Waits until the handshake completed or the connection failed or closed.
@@ -150,9 +152,6 @@ struct TLSTestClient {
     }
 
     func close() { channel.close(promise: nil) }
-
-    /// The client's own port on 127.0.0.1 (how the node's log names it).
-    var localPort: Int { channel.localAddress?.port ?? -1 }
 }
 
 /// Collects bytes crossing a relay.

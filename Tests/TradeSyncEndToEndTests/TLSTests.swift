@@ -86,7 +86,10 @@ import TradeSyncWire
         // B dials A: A does not know B's new ID at all.
         let inbound = "presented node \(actualB), which is not a pinned peer (pinned: \(pinnedB))"
         #expect(Self.logHas(a, inbound), "\(a.log())")
-        #expect(Self.logHas(b, "TLS handshake failed"), "\(b.log())")
+        #expect(
+            Self.logHas(
+                b, "TLS handshake failed: SSLV3_ALERT_CERTIFICATE_UNKNOWN (the peer refused our certificate (our node ID is not pinned there))"),
+            "\(b.log())")
         usleep(1_000_000)
         #expect(try b.status().entries == 0)
         #expect(try a.status().entries == 1)
@@ -107,9 +110,14 @@ import TradeSyncWire
         // P-256: A accepts ed25519 signatures only, so the client has no way to sign with its key.
         let p256 = try TLSTestClient.connect(port: a.port, credentials: try .p256())
         #expect(Harness.waitUntil(seconds: 10) { p256.outcome.closed })
+        #expect(p256.outcome.error?.contains("NO_COMMON_SIGNATURE_ALGORITHMS") == true)
         #expect(p256.outcome.received.isEmpty)
         let p256Port = p256.localPort
-        #expect(Self.logLine(a, "127.0.0.1:\(p256Port)", "TLS handshake failed") != nil, "\(a.log())")
+        let p256Line = Self.logLine(
+            a, "127.0.0.1:\(p256Port)",
+            "TLS handshake failed: SSLV3_ALERT_HANDSHAKE_FAILURE (the peer aborted the handshake (its certificate cannot sign ed25519, or no common parameters))")
+        #expect(p256Line != nil, "\(a.log())")
+        print("P-256 at A: \(p256Line ?? "none")")
 
         // Ed25519, valid and self-signed, but not pinned.
         let other = try TestCredentials.ed25519()
@@ -212,7 +220,9 @@ import TradeSyncWire
         try replayer.send(recorded)
         #expect(Harness.waitUntil(seconds: 10) { replayer.outcome.closed })
         let port = replayer.localPort
-        let line = Self.logLine(a, "127.0.0.1:\(port)", "TLS handshake failed")
+        let line = Self.logLine(
+            a, "127.0.0.1:\(port)",
+            "TLS handshake failed: BAD_DECRYPT, DECRYPTION_FAILED_OR_BAD_RECORD_MAC (a record failed to decrypt (replayed or altered bytes))")
         #expect(line != nil, "\(a.log())")
         usleep(500_000)
         let status = try a.status()
