@@ -82,8 +82,8 @@ public enum Connection {
         if let refusal = proof?.refusal {
             return End(reason: "TLS refused: \(refusal)", error: nil, tlsRefused: true)
         }
-        if let proof, proof.provenID == nil, let failure = proof.failure {
-            return End(reason: "TLS handshake failed: \(failure)", error: sessionError)
+        if let proof, let failure = proof.failure, proof.provenID == nil || proof.peerRefused {
+            return End(reason: "TLS handshake failed: \(failure)", error: sessionError, tlsRefused: proof.peerRefused)
         }
         return End(reason: reason, error: sessionError)
     }

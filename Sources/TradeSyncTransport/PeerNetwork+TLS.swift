@@ -33,6 +33,13 @@ public final class LinkProof: Sendable {
     /// The first TLS error the connection met (a failed handshake, a bad record).
     var failure: String? { state.withLock { $0.failure } }
 
+    /// True when the peer refused the handshake on purpose (a TLS alert saying it does not
+    /// accept our certificate, or no common algorithm): redialling soon will meet the same.
+    var peerRefused: Bool {
+        guard let failure else { return false }
+        return TLSFailureText.refusalCodes.contains { failure.contains($0) }
+    }
+
     func prove(_ id: NodeID) { state.withLock { $0.proven = id } }
     func refuse(_ reason: String) { state.withLock { $0.refusal = reason } }
     func fail(_ error: any Error) {
@@ -58,11 +65,12 @@ extension PeerNetwork {
     /// Both directions verify with the same callback: the leaf certificate must carry an
     /// Ed25519 key signing it, and its node ID must pass ``PeerPinning/check(presented:direction:address:expected:)``.
     /// A refusal is logged as a warning naming the presented ID, the address and the
-    /// expected ID(s), and fails the handshake.
+    /// expected ID(s) (the first time for that host and reason; repeats at debug level),
+    /// and fails the handshake.
     /// - Throws: NIO's pipeline errors, or NIOSSL's when the client handler cannot be made.
     static func secure(
         _ channel: any Channel, direction: LinkDirection, address: String, expected: NodeID?,
-        security: TransportSecurity, logger: Logger
+        security: TransportSecurity, refusals: RefusalLog, logger: Logger
     ) throws -> LinkProof? {
         guard case .tls(let contexts, let pinning) = security else { return nil }
         let proof = LinkProof()
@@ -76,7 +84,11 @@ extension PeerNetwork {
                 promise.succeed(.certificateVerified)
             case .failure(let refusal):
                 proof.refuse(refusal.description)
-                logger.warning("TLS refused: \(refusal.description)")
+                if refusals.isNew(refusal.description, direction: direction, address: address) {
+                    logger.warning("TLS refused: \(refusal.description)")
+                } else {
+                    logger.debug("TLS refused: \(refusal.description) (again)")
+                }
                 promise.succeed(.failed)
             }
         }
@@ -112,6 +124,24 @@ extension PeerNetwork {
     }
 }
 
+/// The TLS refusals already logged as warnings, so a peer that redials every few seconds
+/// is reported once per host and reason, not at every attempt. Holds at most
+/// ``keysMax`` reasons; past that it starts again (a few repeated warnings, no growth).
+final class RefusalLog: Sendable {
+    static let keysMax = 1024
+    private let keys = Mutex(Set<String>())
+
+    /// True the first time this reason is seen from this host (ports ignored).
+    func isNew(_ reason: String, direction: LinkDirection, address: String) -> Bool {
+        let host = PeerAddress(address)?.host ?? address
+        let key = "\(direction.rawValue) \(host) " + reason.replacing(address, with: host)
+        return keys.withLock { keys in
+            if keys.count >= Self.keysMax { keys.removeAll() }
+            return keys.insert(key).inserted
+        }
+    }
+}
+
 /// One line for a TLS failure: BoringSSL's reason codes with what they mean here, instead
 /// of NIOSSL's nested error with source paths.
 enum TLSFailureText {
@@ -127,6 +157,12 @@ enum TLSFailureText {
         "TLSV1_ALERT_PROTOCOL_VERSION": "the peer refused TLS 1.3",
     ]
 
+    /// Codes by which the peer refuses us for good (until an operator changes its config).
+    static let refusalCodes = [
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_COMMON_SIGNATURE_ALGORITHMS",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+    ]
+
     /// `CODE (meaning), …` for BoringSSL errors; the error's own text otherwise.
     static func describe(_ error: any Error) -> String {
         let text = "\(error)"
@@ -136,6 +172,9 @@ enum TLSFailureText {
             let code = rest[marker.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
             if !code.isEmpty && !codes.contains(String(code)) { codes.append(String(code)) }
             rest = rest[marker.upperBound...]
+        }
+        if codes.isEmpty && text.contains("EOF during handshake") {
+            return "the peer closed the connection during the handshake"
         }
         guard !codes.isEmpty else { return text }
         return codes.map { code in meanings[code].map { "\(code) (\($0))" } ?? code }.joined(separator: ", ")

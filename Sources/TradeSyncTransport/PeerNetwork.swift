@@ -103,6 +103,7 @@ public final class PeerNetwork: Sendable {
     private let security: TransportSecurity
     private let logger: Logger
     private let links = LinkCounter()
+    private let refusals = RefusalLog()
 
     /// - Parameter security: ``TransportSecurity/tls(_:pinning:)`` for authenticated
     ///   peers, ``TransportSecurity/insecure`` for plain TCP.
@@ -121,6 +122,7 @@ public final class PeerNetwork: Sendable {
     /// - Throws: NIO's bind error (address in use, permission).
     public func bind(_ address: PeerAddress) async throws -> Listener {
         let security = security
+        let refusals = refusals
         let logger = logger
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
@@ -130,7 +132,8 @@ public final class PeerNetwork: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let remote = Self.text(channel.remoteAddress)
                     let proof = try Self.secure(
-                        channel, direction: .inbound, address: remote, expected: nil, security: security, logger: logger)
+                        channel, direction: .inbound, address: remote, expected: nil, security: security,
+                        refusals: refusals, logger: logger)
                     let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     return AcceptedLink(channel: wrapped, proof: proof, address: remote)
                 }
@@ -174,6 +177,7 @@ public final class PeerNetwork: Sendable {
             if await shouldDial() {
                 do {
                     let security = security
+                    let refusalLog = self.refusals
                     let logger = logger
                     let text = address.description
                     let (channel, proof) = try await ClientBootstrap(group: group)
@@ -183,7 +187,7 @@ public final class PeerNetwork: Sendable {
                             channel.eventLoop.makeCompletedFuture {
                                 let proof = try Self.secure(
                                     channel, direction: .outbound, address: text, expected: expected,
-                                    security: security, logger: logger)
+                                    security: security, refusals: refusalLog, logger: logger)
                                 return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), proof)
                             }
                         }

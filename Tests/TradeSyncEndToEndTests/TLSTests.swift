@@ -53,7 +53,7 @@ import TradeSyncWire
         #expect(imported.status == 0, "\(imported.stderr)")
         let entries = try a.status().entries
         #expect(entries > 1000)
-        #expect(PeerLifecycleTests.converged([a, b, c], seconds: 60))
+        #expect(PeerLifecycleTests.converged([a, b, c], seconds: 60), "a:\n\(a.log())\nb:\n\(b.log())")
         let statuses = try [a, b, c].map { try $0.status() }
         #expect(Set(statuses.map(\.digest)).count == 1)
         #expect(statuses.map(\.entries) == [entries, entries, entries])

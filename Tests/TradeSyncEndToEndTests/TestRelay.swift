@@ -110,8 +110,13 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) { partner?.flushForward() }
 
+    /// Closes the other leg 2 s after this one closed, so a leg still in its TLS
+    /// handshake finishes it (the node at its end then sees and names the certificate
+    /// the relay presented, not an EOF).
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.context?.close(promise: nil)
+        if let other = partner?.context?.channel {
+            context.eventLoop.scheduleTask(in: .seconds(2)) { other.close(promise: nil) }
+        }
         context.fireChannelInactive()
     }
 
