@@ -160,6 +160,11 @@ private struct Driver {
                     link: link, direction: direction, address: address, peer: peer, version: version,
                     authenticated: proof?.provenID, notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
+                // Writes made durable between `.connected` (whose vector was read before the
+                // handshake, TLS included) and the registration of `notify` just now were
+                // announced to nobody: read the vector again, or the session would stop after
+                // what it knew at connect (seen as a stall after one batch of an import).
+                pending.append(.localEntries(await host.localVector()))
             case .peerHeads(let heads):
                 let comparison = await host.compareHeads(heads, link: link)
                 if !comparison.evidence.isEmpty { pending.append(.sendEvidence(comparison.evidence)) }
