@@ -141,11 +141,13 @@ extension Node: SessionHost {
     /// once, when it first appears for that peer; repeats (every redial meets the same
     /// refusal) go to the debug level only.
     private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+        // The transport already logged a TLS refusal as a warning naming the IDs.
+        let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
             // Refused before its HELLO (garbage, a scanner, a TLS client): once per host.
             let host = address.split(separator: ":").dropLast().joined(separator: ":")
             if refusedHosts.insert(host).inserted {
-                logger.warning("refused a connection from \(address) before its HELLO: \(reason)")
+                logger.log(level: level, "refused a connection from \(address) before its HELLO: \(reason)")
             } else {
                 logger.debug("refused a connection from \(address): \(reason)")
             }
@@ -160,7 +162,7 @@ extension Node: SessionHost {
         }
         if record.lastError != reason {
             let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
-            logger.warning("peer \(record.address)\(name): \(reason)\(retry)")
+            logger.log(level: level, "peer \(record.address)\(name): \(reason)\(retry)")
         } else {
             logger.debug("peer \(record.address)\(name): \(reason) (again)")
         }

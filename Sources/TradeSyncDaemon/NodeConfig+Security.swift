@@ -24,6 +24,7 @@ extension NodeConfig {
         /// by the node's receive path.
         public var origins: Set<NodeID>?
 
+        /// A pin for `id`, dialled at `address` when given, sending only `origins` when given.
         public init(id: NodeID, address: PeerAddress? = nil, origins: Set<NodeID>? = nil) {
             self.id = id
             self.address = address

@@ -86,8 +86,11 @@ public struct Backoff: Sendable {
 /// One accepted connection: its channel (behind TLS when the node runs TLS), what TLS
 /// proved about it (nil for plain TCP), and the remote address as logs show it.
 public struct AcceptedLink: Sendable {
+    /// The byte stream the session reads and writes (decrypted under TLS).
     public let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// What TLS proved about the peer; nil for plain TCP.
     public let proof: LinkProof?
+    /// The remote `IP:PORT`.
     public let address: String
 }
 

@@ -17,6 +17,7 @@ public struct PeerPinning: Sendable, Equatable {
         /// Where to dial it; nil for a peer that only dials in.
         public let address: PeerAddress?
 
+        /// Pins `id`, dialled at `address` when given.
         public init(id: NodeID, address: PeerAddress?) {
             self.id = id
             self.address = address
@@ -26,6 +27,7 @@ public struct PeerPinning: Sendable, Equatable {
     /// The pins in config order.
     public let pins: [Pin]
 
+    /// Pins these peers (an empty list accepts nobody over TLS).
     public init(pins: [Pin]) { self.pins = pins }
 
     /// The ID pinned for `address`, if any.

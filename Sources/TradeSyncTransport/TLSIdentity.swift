@@ -30,6 +30,7 @@ public struct TLSIdentity: Sendable {
 
     /// Why credentials could not be made. One line.
     public struct SetupError: Error, Sendable, CustomStringConvertible {
+        /// What failed, with swift-certificates' or BoringSSL's reason.
         public let description: String
         init(_ description: String) { self.description = description }
     }
@@ -133,13 +134,17 @@ public struct TLSIdentity: Sendable {
 
 /// The two BoringSSL contexts a node uses: one for accepted connections, one for dialled.
 public struct TLSContexts: Sendable {
+    /// For connections the node accepts (requests and verifies a client certificate).
     public let server: NIOSSLContext
+    /// For connections the node dials (presents the node's certificate when asked).
     public let client: NIOSSLContext
 }
 
 /// Why a peer's certificate proves no acceptable identity. One line, for the log and the
 /// peer book.
 public struct CertificateRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reason, naming the address and the IDs involved (full text form).
     public let description: String
+    /// Wraps a one-line reason.
     public init(_ description: String) { self.description = description }
 }

@@ -77,7 +77,7 @@ private func freshID() -> (id: NodeID, text: String) {
     func badCheckSymbol() throws {
         let (id, text) = freshID()
         // Change the check symbol (last character) to one that cannot be right.
-        let check = text.last!
+        let check = try #require(text.last)
         let wrong = check == "0" ? "1" : "0"
         let typo = String(text.dropLast()) + wrong
         let reason = try #require(throws: NodeIDText.ParseError.self) { try NodeIDText.parse(typo) }
@@ -89,7 +89,7 @@ private func freshID() -> (id: NodeID, text: String) {
             "\(error)" == "\(path): peer[1].id '\(typo)': \(reason.description)"
         }
         #expect(reason.description.contains("check symbol '\(wrong)' does not match, expected '\(check)'"))
-        _ = id
+        #expect(try NodeIDText.parse(text) == id)
     }
 
     @Test(
