@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import TradeSyncClock
 import TradeSyncLog
 import TradeSyncSession
@@ -45,6 +46,7 @@ public enum Connection {
         let (inputs, continuation) = AsyncStream<SyncSession.Input>.makeStream()
         var reason: String?
         var sessionError: SyncError?
+        let sawTLS = TLSSighting()
         do {
             try await channel.executeThenClose { inbound, outbound in
                 await withTaskGroup(of: Void.self) { group in
@@ -54,7 +56,16 @@ public enum Connection {
                             continuation.finish()
                         }
                         do {
+                            var first = proof == nil
                             for try await buffer in inbound {
+                                if first {
+                                    first = false
+                                    if TLSSighting.looksLikeTLS(Array(buffer.readableBytesView.prefix(3))) {
+                                        sawTLS.note()
+                                        channel.channel.close(promise: nil)
+                                        break
+                                    }
+                                }
                                 continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
                             }
                         } catch {
@@ -79,6 +90,9 @@ public enum Connection {
             if reason == nil { reason = "connection error: \(error)" }
         }
         continuation.finish()
+        if sawTLS.seen {
+            return End(reason: TLSSighting.reason, error: nil, tlsRefused: true)
+        }
         if let refusal = proof?.refusal {
             return End(reason: "TLS refused: \(refusal)", error: nil, tlsRefused: true)
         }
@@ -86,6 +100,22 @@ public enum Connection {
             return End(reason: "TLS handshake failed: \(failure)", error: sessionError, tlsRefused: proof.peerRefused)
         }
         return End(reason: reason, error: sessionError)
+    }
+}
+
+/// Notes that a plain-TCP (insecure) connection received a TLS record: the peer runs TLS.
+/// No frame can start like one (its length would exceed `frameBytesMax` many times over).
+private final class TLSSighting: Sendable {
+    static let reason =
+        "the peer speaks TLS (it runs TLS 1.3 with pinned peers, this node runs insecure): pin each other's node IDs and drop insecure"
+    private let flag = Mutex(false)
+
+    var seen: Bool { flag.withLock { $0 } }
+    func note() { flag.withLock { $0 = true } }
+
+    /// A TLS record header: content type 20–23, then major version 3.
+    static func looksLikeTLS(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 2 && (20...23).contains(bytes[0]) && bytes[1] == 3
     }
 }
 

@@ -231,6 +231,25 @@ import TradeSyncWire
         print("replay refused: \(line ?? "none")")
     }
 
+    @Test("TLS: a plain-TCP (insecure) node and a TLS node refuse each other, each naming the mismatch")
+    func insecureMeetsTLS() throws {
+        let root = Harness.tempDir("tls-mixed")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (a, c, _, cID) = try Self.pair(root)
+        c.tls = false  // insecure, dials A
+        c.peers = [a.port]
+        a.pins = [(cID, c.port)]  // A dials C with TLS
+        defer { a.stop(); c.stop() }
+        try a.start()
+        try c.start()
+        let speaksTLS = "the peer speaks TLS (it runs TLS 1.3 with pinned peers, this node runs insecure): pin each other's node IDs and drop insecure"
+        #expect(Self.logLine(c, "peer 127.0.0.1:\(a.port)", speaksTLS) != nil, "\(c.log())")
+        #expect(Self.logLine(c, "before its HELLO", speaksTLS) != nil, "\(c.log())")
+        let plain = "TLS handshake failed: WRONG_VERSION_NUMBER (the peer does not speak TLS 1.3 (plain TCP: is it running insecure?))"
+        #expect(Self.logLine(a, "before its HELLO", plain) != nil, "\(a.log())")
+        #expect(try Self.connectedPeers(a) == 0 && Self.connectedPeers(c) == 0)
+    }
+
     @Test("TLS: insecure on a non-loopback address and an unpinned --peer are refused at start (exit 2) naming the address")
     func startRefusals() throws {
         let root = Harness.tempDir("tls-config")
