@@ -45,7 +45,9 @@ extension NodeConfig {
 
     /// Reads one of the keys `insecure`, `insecure_force`, `peer` from a TOML file.
     /// - Throws: ``ConfigError`` naming the file, the key and the reason.
-    mutating func loadSecurityKey(_ key: String, _ value: any TOMLValueConvertible, _ path: String) throws(ConfigError) {
+    mutating func loadSecurityKey(_ key: String, _ value: any TOMLValueConvertible, _ path: String)
+        throws(ConfigError)
+    {
         switch key {
         case "insecure": insecure = try Self.boolean(value, key, path)
         case "insecure_force": insecureForce = try Self.boolean(value, key, path)
@@ -69,7 +71,8 @@ extension NodeConfig {
         for (key, value) in table {
             switch key {
             case "id": id = try Self.pinnedID(Self.string(value, "\(name).id", path), "\(name).id", path)
-            case "address": address = try Self.address(Self.string(value, "\(name).address", path), "\(name).address", path)
+            case "address":
+                address = try Self.address(Self.string(value, "\(name).address", path), "\(name).address", path)
             case "origins":
                 guard let array = value.array else {
                     throw ConfigError(source: path, reason: "\(name).origins must be an array of full node IDs")
@@ -95,7 +98,9 @@ extension NodeConfig {
         pinnedPeers.append(PinnedPeer(id: id, address: address, origins: origins))
     }
 
-    static func boolean(_ value: any TOMLValueConvertible, _ key: String, _ source: String) throws(ConfigError) -> Bool {
+    static func boolean(_ value: any TOMLValueConvertible, _ key: String, _ source: String)
+        throws(ConfigError) -> Bool
+    {
         guard let flag = value.bool else { throw ConfigError(source: source, reason: "\(key) must be true or false") }
         return flag
     }

@@ -191,7 +191,9 @@ public final class PeerNetwork: Sendable {
                                 let proof = try Self.secure(
                                     channel, direction: .outbound, address: text, expected: expected,
                                     security: security, refusals: refusalLog, logger: logger)
-                                return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), proof)
+                                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                                    wrappingChannelSynchronously: channel)
+                                return (wrapped, proof)
                             }
                         }
                     let start = ContinuousClock.now
