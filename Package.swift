@@ -25,6 +25,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
@@ -67,9 +70,14 @@ let package = Package(
         .target(
             name: "TradeSyncTransport",
             dependencies: [
-                "TradeSyncWire", "TradeSyncSession",
+                "TradeSyncClock", "TradeSyncWire", "TradeSyncSession",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -95,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "tradesyncd",
             dependencies: [
-                "TradeSyncDaemon",
+                "TradeSyncDaemon", "TradeSyncClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -106,6 +114,7 @@ let package = Package(
                 "TradeSyncModel", "TradeSyncClock", "TradeSyncImport", "TradeSyncControl", "TradeSyncLog",
                 "TradeSyncReplica",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
 
@@ -182,7 +191,14 @@ let package = Package(
             name: "TradeSyncControlTests", dependencies: ["TradeSyncControl", "TradeSyncModel"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "TradeSyncDaemonTests", dependencies: ["TradeSyncDaemon", "TradeSyncTransport"],
+            name: "TradeSyncDaemonTests",
+            dependencies: [
+                "TradeSyncDaemon", "TradeSyncTransport", "TradeSyncClock",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncSimulatorTests",
@@ -197,7 +213,18 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncEndToEndTests",
-            dependencies: ["TradeSyncModel", "TradeSyncControl", "TradeSyncClock", "TradeSyncLog", "TradeSyncWire"],
+            dependencies: [
+                "TradeSyncModel", "TradeSyncControl", "TradeSyncClock", "TradeSyncLog", "TradeSyncWire",
+                "TradeSyncTransport",
+                // TLS tests: a test client, a TLS-terminating proxy, certificates of other keys.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

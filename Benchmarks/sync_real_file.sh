@@ -15,9 +15,12 @@ trap 'kill $pid_a $pid_b 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pa=$(port); pb=$(port)
-"$bin/tradesyncd" --data-dir "$work/a" --listen "127.0.0.1:$pa" --peer "127.0.0.1:$pb" --log-level warning 2>"$work/a.log" &
+# TLS 1.3 with pinned peers, as deployed: each node's ID first, then each pins the other.
+id_a=$("$bin/tradesyncd" --print-id --data-dir "$work/a" | head -1)
+id_b=$("$bin/tradesyncd" --print-id --data-dir "$work/b" | head -1)
+"$bin/tradesyncd" --data-dir "$work/a" --listen "127.0.0.1:$pa" --peer "$id_b@127.0.0.1:$pb" --log-level warning 2>"$work/a.log" &
 pid_a=$!
-"$bin/tradesyncd" --data-dir "$work/b" --listen "127.0.0.1:$pb" --peer "127.0.0.1:$pa" --log-level warning 2>"$work/b.log" &
+"$bin/tradesyncd" --data-dir "$work/b" --listen "127.0.0.1:$pb" --peer "$id_a@127.0.0.1:$pa" --log-level warning 2>"$work/b.log" &
 pid_b=$!
 ctl_a="$work/a/control.sock"; ctl_b="$work/b/control.sock"
 for _ in $(seq 100); do "$bin/tradesync" status --control "$ctl_a" >/dev/null 2>&1 && "$bin/tradesync" status --control "$ctl_b" >/dev/null 2>&1 && break; sleep 0.1; done

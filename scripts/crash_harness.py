@@ -272,8 +272,9 @@ class Node:
         if self.partitioned:
             return [str(self.daemon), "--data-dir", str(self.data_dir), "--listen", self.isolated_listen,
                     "--control", str(self.control)]
+        # Plain TCP on loopback (--insecure): this harness is about the log, not TLS.
         return [str(self.daemon), "--data-dir", str(self.data_dir), "--listen", self.listen,
-                "--peer", self.peer, "--control", str(self.control)]
+                "--peer", self.peer, "--insecure", "--control", str(self.control)]
 
     def spawn(self, partitioned: bool = False) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"

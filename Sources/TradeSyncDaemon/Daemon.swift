@@ -23,6 +23,7 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
 public enum Daemon {
     /// Runs until SIGTERM/SIGINT. - Throws: ``StartupError`` or a log error at start.
     public static func run(config: NodeConfig, logger: Logger) async throws {
+        do { try config.validateSecurity(source: "config") } catch { throw StartupError(error.description) }
         try makeDirectory(config.dataDir)
         try lockDataDir(config.dataDir)
         let identity: NodeIdentity
@@ -33,8 +34,10 @@ public enum Daemon {
         let group = MultiThreadedEventLoopGroup.singleton
         let sessionConfiguration = SyncSession.Configuration(
             localID: identity.nodeID, logInstanceID: node.logInstanceID)
-        let network = PeerNetwork(group: group, host: node, configuration: sessionConfiguration, logger: logger)
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let security = try transportSecurity(config: config, identity: identity, logger: logger)
+        let network = PeerNetwork(
+            group: group, host: node, configuration: sessionConfiguration, security: security, logger: logger)
+        let server: PeerNetwork.Listener
         do { server = try await network.bind(config.listen) } catch {
             throw StartupError("cannot listen on \(config.listen): \(describe(error))")
         }
@@ -47,8 +50,9 @@ public enum Daemon {
         }
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
-            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.peers.map(\.description))")
-        let service = NodeService(node: node, network: network, server: server, control: control, peers: config.peers)
+            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")")
+        let service = NodeService(
+            node: node, network: network, server: server, control: control, peers: config.dialTargets)
         // ServiceLifecycle's debug lines print whole service descriptions; keep it at info.
         var lifecycleLogger = logger
         lifecycleLogger.logLevel = max(logger.logLevel, .info)
@@ -57,6 +61,33 @@ public enum Daemon {
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: lifecycleLogger))
         try await serviceGroup.run()
         logger.info("tradesyncd stopped")
+    }
+
+    /// TLS 1.3 with a certificate made now for the node's key, or plain TCP when the
+    /// config says `insecure` (logged as a warning).
+    /// - Throws: ``StartupError`` when the certificate or the TLS contexts cannot be made.
+    static func transportSecurity(config: NodeConfig, identity: NodeIdentity, logger: Logger) throws -> TransportSecurity {
+        if config.insecure {
+            logger.warning("insecure = true: peer connections are plain TCP and peers are not authenticated")
+            return .insecure
+        }
+        do {
+            let tls = try TLSIdentity(signingKey: identity.privateKey)
+            precondition(tls.nodeID == identity.nodeID, "certificate node ID differs from node.key's")
+            return .tls(try tls.contexts(), pinning: config.pinning)
+        } catch {
+            throw StartupError("TLS: \(error)")
+        }
+    }
+
+    /// Loads the node key from `dataDir`, or makes it (and the directory) at first use:
+    /// what `tradesyncd --print-id` prints before a node is configured.
+    /// - Throws: ``StartupError`` naming the directory or the key file.
+    public static func identity(dataDir: String) throws -> NodeIdentity {
+        try makeDirectory(dataDir)
+        do { return try NodeIdentity.loadOrCreate(directory: dataDir) } catch {
+            throw StartupError("node key: \(error)")
+        }
     }
 
     /// One line for a startup error: the OS reason for NIO's I/O errors, the error's own
@@ -94,9 +125,9 @@ public enum Daemon {
 struct NodeService: Service {
     let node: Node
     let network: PeerNetwork
-    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    let server: PeerNetwork.Listener
     let control: ControlServer
-    let peers: [PeerAddress]
+    let peers: [(address: PeerAddress, expected: NodeID?)]
 
     /// Runs until SIGTERM/SIGINT (returns) or a node failure (throws, so the process
     /// exits 1 and systemd restarts it into recovery).
@@ -105,9 +136,9 @@ struct NodeService: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { await network.serve(server) }
             group.addTask { await control.serve() }
-            for peer in peers {
+            for (peer, expected) in peers {
                 group.addTask {
-                    await network.dial(peer, shouldDial: { await node.shouldDial(peer.description) })
+                    await network.dial(peer, expected: expected, shouldDial: { await node.shouldDial(peer.description) })
                 }
             }
             // Wait for SIGTERM/SIGINT (or a node failure), then close listeners and end

@@ -10,9 +10,10 @@ import TradeSyncTransport
 /// counted per peer.
 extension Node {
     /// How a batch arriving on `link` is checked: signatures always; the origins the peer
-    /// may send as its `[[peer]]` entry in the config says (any when it says nothing).
+    /// may send as its `[[peer]]` entry in the config says (any when it says nothing). The
+    /// peer is the node its TLS certificate proved (over plain TCP, the one its HELLO named).
     func receivePolicy(link: LinkID) -> ReceivePolicy {
-        let peer = links[link]?.peer
+        let peer = links[link].flatMap { $0.authenticated ?? $0.peer }
         return ReceivePolicy(origins: peer.flatMap { config.allowedOrigins(of: $0) }, requireSignatures: true)
     }
 

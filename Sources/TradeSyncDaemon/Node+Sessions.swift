@@ -80,7 +80,7 @@ extension Node: SessionHost {
 
     public func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
     ) -> Bool {
         if peer == identity.nodeID {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
@@ -103,7 +103,8 @@ extension Node: SessionHost {
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
         links[link] = LinkState(
-            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close)
+            address: address, direction: direction, peer: peer, version: version, notify: notify, close: close,
+            authenticated: authenticated)
         if let key = linkRecords[link], var record = peers[key] {
             record.lastVersion = Int(version)
             record.lastSessionAt = utcTimestamp()
@@ -111,7 +112,9 @@ extension Node: SessionHost {
             record.lastErrorAt = nil
             update(key, record)
         }
-        logger.info("session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue))")
+        let security = authenticated.map { "TLS, node \(NodeIDText.full($0)) authenticated" } ?? "insecure"
+        logger.info(
+            "session with \(peer.short) at \(address) established (protocol v\(version), \(direction.rawValue), \(security))")
         return true
     }
 
@@ -149,11 +152,13 @@ extension Node: SessionHost {
     /// once, when it first appears for that peer; repeats (every redial meets the same
     /// refusal) go to the debug level only.
     private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+        // The transport already logged a TLS refusal as a warning naming the IDs.
+        let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
             // Refused before its HELLO (garbage, a scanner, a TLS client): once per host.
             let host = address.split(separator: ":").dropLast().joined(separator: ":")
             if refusedHosts.insert(host).inserted {
-                logger.warning("refused a connection from \(address) before its HELLO: \(reason)")
+                logger.log(level: level, "refused a connection from \(address) before its HELLO: \(reason)")
             } else {
                 logger.debug("refused a connection from \(address): \(reason)")
             }
@@ -168,7 +173,7 @@ extension Node: SessionHost {
         }
         if record.lastError != reason {
             let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
-            logger.warning("peer \(record.address)\(name): \(reason)\(retry)")
+            logger.log(level: level, "peer \(record.address)\(name): \(reason)\(retry)")
         } else {
             logger.debug("peer \(record.address)\(name): \(reason) (again)")
         }

@@ -22,6 +22,8 @@ struct LinkState {
     let close: @Sendable () -> Void
     var peerVector = VersionVector()
     var counters = SessionCounters()
+    /// The node ID the peer's TLS certificate proved; nil on an insecure connection.
+    var authenticated: NodeID? = nil
 }
 
 /// The node: owns the log and the replica, serves sessions and the control socket.
@@ -95,7 +97,7 @@ public actor Node {
         self.core = core
         self.logInstanceID = log.instanceID
         self.checkpoints = CheckpointState(covered: core.restore.fromSnapshot)
-        let (book, warning) = PeerBook.load(dataDir: config.dataDir, configured: config.peers.map(\.description))
+        let (book, warning) = PeerBook.load(dataDir: config.dataDir, configured: config.dialTargets.map(\.address.description))
         if let warning { logger.warning("\(warning)") }
         self.peers = book
         syncPool = NIOThreadPool(numberOfThreads: 1)

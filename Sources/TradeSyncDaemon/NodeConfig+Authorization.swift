@@ -56,8 +56,8 @@ extension NodeConfig {
     }
 
     /// The origins the peer `node` may send entries of, from its `[[peer]]` table's
-    /// `origins`; nil (any) when the config says nothing.
+    /// `origins`; nil (any) when the config says nothing about it.
     func allowedOrigins(of node: NodeID) -> Set<NodeID>? {
-        nil
+        pinnedPeers.first { $0.id == node }?.origins
     }
 }

@@ -14,17 +14,28 @@ import Glibc
 /// ```toml
 /// data_dir = "./tradesync-data"      # the log, the node key, the control socket
 /// listen   = "127.0.0.1:7400"        # HOST:PORT for peer connections
-/// peers    = ["127.0.0.1:7401"]      # HOST:PORT of peers to dial
+/// peers    = ["127.0.0.1:7401"]      # HOST:PORT of unpinned peers to dial (insecure only)
 /// control  = "./tradesync-data/control.sock"   # default: DATA_DIR/control.sock
 /// control_group = "tradesync"        # group of the control socket (mode 0660); default: the node's
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
 /// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
 /// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
 ///
+/// # Transport security (NodeConfig+Security.swift): TLS 1.3, peers pinned by node ID.
+/// insecure = false          # plain TCP, no authentication: only with this set
+/// insecure_force = false    # allow insecure on non-loopback listen/peer addresses
+/// [[peer]]
+/// id = "FULL-NODE-ID"       # required unless insecure; `tradesyncd --print-id` shows it
+/// address = "10.1.2.3:7400" # optional; omit for a peer that only dials in
+/// origins = ["FULL-NODE-ID"]  # optional: origins this peer may send (default: any)
+///
 /// [[origin]]                         # optional, repeatable: limit what an origin may author
 /// id = "FULL-NODE-ID"                # its node ID (`tradesync id`)
 /// reporters = ["DEU", "FRA"]         # the reporter countries its records may have
 /// ```
+///
+/// Without `insecure`, every peer is dialled and accepted over mutual TLS 1.3 and must
+/// prove the pinned node ID (``validateSecurity(source:)`` refuses unpinned `peers`).
 public struct NodeConfig: Sendable, Equatable {
     public static let defaultDataDir = "./tradesync-data"
     public static let defaultListen = "127.0.0.1:7400"
@@ -46,6 +57,17 @@ public struct NodeConfig: Sendable, Equatable {
     /// Per origin, the reporter countries it may author (TOML `[[origin]]` tables); an
     /// origin not listed may author any.
     public var originReporters: [NodeID: Set<AreaCode>] = [:]
+
+    // MARK: Transport security (issue 6 §2; parsing in NodeConfig+Security.swift)
+
+    /// Plain TCP without authentication (`insecure`); TLS 1.3 when false.
+    public var insecure = false
+    /// Allows `insecure` on non-loopback listen and peer addresses (`insecure_force`).
+    public var insecureForce = false
+    /// The `[[peer]]` tables: peers pinned by node ID.
+    public var pinnedPeers: [PinnedPeer] = []
+
+    // MARK: -
 
     public init() {}
 
@@ -71,6 +93,7 @@ public struct NodeConfig: Sendable, Equatable {
             throw ConfigError(source: path, reason: "invalid TOML: \(error)")
         }
         var config = NodeConfig()
+        var peerTables: (any TOMLValueConvertible)?
         for (key, value) in table {
             switch key {
             case "data_dir": config.dataDir = try string(value, key, path)
@@ -84,13 +107,16 @@ public struct NodeConfig: Sendable, Equatable {
             case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
             case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
             case "origin": config.originReporters = try originTables(value, path)
+            case "insecure", "insecure_force": try config.loadSecurityKey(key, value, path)
+            case "peer": peerTables = value  // after `peers`, whatever the table order
             default:
                 throw ConfigError(
                     source: path,
                     reason:
-                        "unknown key '\(key)' (data_dir, listen, peers, control, control_group, log_level, segment_bytes, checkpoint_entries, origin)")
+                        "unknown key '\(key)' (data_dir, listen, peers, control, control_group, log_level, segment_bytes, checkpoint_entries, insecure, insecure_force, peer, origin)")
             }
         }
+        if let peerTables { try config.loadSecurityKey("peer", peerTables, path) }
         return config
     }
 

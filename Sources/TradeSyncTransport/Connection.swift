@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import TradeSyncClock
 import TradeSyncLog
 import TradeSyncSession
@@ -28,16 +29,24 @@ public enum Connection {
     public struct End: Sendable {
         public var reason: String?
         public var error: SyncError?
+        /// TLS refused the peer's certificate (wrong or unpinned node ID, not Ed25519).
+        public var tlsRefused = false
     }
 
     /// Runs the session until either side closes. Returns how it ended.
+    ///
+    /// With TLS (`proof` not nil) the session's bytes are the decrypted stream, the peer's
+    /// HELLO must name the node its certificate proved (else the connection is closed with
+    /// an ERROR naming both IDs), and a handshake failure or certificate refusal becomes
+    /// the end's reason.
     public static func run(
         channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, link: LinkID, direction: LinkDirection, address: String,
-        configuration: SyncSession.Configuration, host: any SessionHost, logger: Logger
+        configuration: SyncSession.Configuration, host: any SessionHost, proof: LinkProof? = nil, logger: Logger
     ) async -> End {
         let (inputs, continuation) = AsyncStream<SyncSession.Input>.makeStream()
         var reason: String?
         var sessionError: SyncError?
+        let sawTLS = TLSSighting()
         do {
             try await channel.executeThenClose { inbound, outbound in
                 await withTaskGroup(of: Void.self) { group in
@@ -47,18 +56,28 @@ public enum Connection {
                             continuation.finish()
                         }
                         do {
+                            var first = proof == nil
                             for try await buffer in inbound {
+                                if first {
+                                    first = false
+                                    if TLSSighting.looksLikeTLS(Array(buffer.readableBytesView.prefix(3))) {
+                                        sawTLS.note()
+                                        channel.channel.close(promise: nil)
+                                        break
+                                    }
+                                }
                                 continuation.yield(.received(Array(buffer.readableBytesView), now: MonotonicClock.now()))
                             }
                         } catch {
+                            proof?.fail(error)
                             logger.debug("connection read ended: \(error)")
                         }
                     }
                     let close: @Sendable () -> Void = { channel.channel.close(promise: nil) }
                     var driver = Driver(
                         session: SyncSession(configuration: configuration), link: link, direction: direction,
-                        address: address, host: host, continuation: continuation, outbound: outbound, close: close,
-                        logger: logger)
+                        address: address, host: host, proof: proof, continuation: continuation, outbound: outbound,
+                        close: close, logger: logger)
                     reason = await driver.run(inputs: inputs)
                     sessionError = driver.closeError
                     driver.cancelTimer()
@@ -71,7 +90,32 @@ public enum Connection {
             if reason == nil { reason = "connection error: \(error)" }
         }
         continuation.finish()
+        if sawTLS.seen {
+            return End(reason: TLSSighting.reason, error: nil, tlsRefused: true)
+        }
+        if let refusal = proof?.refusal {
+            return End(reason: "TLS refused: \(refusal)", error: nil, tlsRefused: true)
+        }
+        if let proof, let failure = proof.failure, proof.provenID == nil || proof.peerRefused {
+            return End(reason: "TLS handshake failed: \(failure)", error: sessionError, tlsRefused: proof.peerRefused)
+        }
         return End(reason: reason, error: sessionError)
+    }
+}
+
+/// Notes that a plain-TCP (insecure) connection received a TLS record: the peer runs TLS.
+/// No frame can start like one (its length would exceed `frameBytesMax` many times over).
+private final class TLSSighting: Sendable {
+    static let reason =
+        "the peer speaks TLS (it runs TLS 1.3 with pinned peers, this node runs insecure): pin each other's node IDs and drop insecure"
+    private let flag = Mutex(false)
+
+    var seen: Bool { flag.withLock { $0 } }
+    func note() { flag.withLock { $0 = true } }
+
+    /// A TLS record header: content type 20–23, then major version 3.
+    static func looksLikeTLS(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 2 && (20...23).contains(bytes[0]) && bytes[1] == 3
     }
 }
 
@@ -82,6 +126,8 @@ private struct Driver {
     let direction: LinkDirection
     let address: String
     let host: any SessionHost
+    /// What TLS proved about the peer; nil for plain TCP.
+    let proof: LinkProof?
     let continuation: AsyncStream<SyncSession.Input>.Continuation
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let close: @Sendable () -> Void
@@ -138,13 +184,21 @@ private struct Driver {
             case .wakeAt(let instant):
                 schedule(at: instant)
             case .peerHello(let hello):
+                if let proof, let refusal = proof.helloRefusal(hello.nodeID) {
+                    return await refuseHello(refusal)
+                }
                 await host.peerHello(link: link, direction: direction, address: address, hello: hello)
             case .handshakeCompleted(let peer, _, let version):
                 let continuation = continuation
                 let keep = await host.sessionStarted(
                     link: link, direction: direction, address: address, peer: peer, version: version,
-                    notify: { continuation.yield(.localEntries($0)) }, close: close)
+                    authenticated: proof?.provenID, notify: { continuation.yield(.localEntries($0)) }, close: close)
                 if !keep { return "duplicate session" }
+                // Writes made durable between `.connected` (whose vector was read before the
+                // handshake, TLS included) and the registration of `notify` just now were
+                // announced to nobody: read the vector again, or the session would stop after
+                // what it knew at connect (seen as a stall after one batch of an import).
+                pending.append(.localEntries(await host.localVector()))
             case .peerHeads(let heads):
                 let comparison = await host.compareHeads(heads, link: link)
                 if !comparison.evidence.isEmpty { pending.append(.sendEvidence(comparison.evidence)) }
@@ -160,6 +214,17 @@ private struct Driver {
             }
         }
         return nil
+    }
+
+    /// Closes a TLS connection whose HELLO names another node than its certificate proved:
+    /// sends ERROR (unexpectedMessage) with the reason, which names both IDs.
+    mutating func refuseHello(_ reason: String) async -> String {
+        logger.warning("refused peer at \(address): \(reason)")
+        let error = Message.error(ErrorMessage(code: .unexpectedMessage, reason: reason))
+        try? await outbound.write(ByteBuffer(bytes: error.encoded()))
+        closed = true
+        closeError = .protocolViolation(reason)
+        return reason
     }
 
     mutating func schedule(at instant: MonotonicInstant) {

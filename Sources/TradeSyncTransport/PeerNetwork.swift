@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import TradeSyncClock
 import TradeSyncSession
 
 /// A `HOST:PORT` address as the config and the command line write it.
@@ -82,46 +83,76 @@ public struct Backoff: Sendable {
     public mutating func reset() { attempt = 0 }
 }
 
+/// One accepted connection: its channel (behind TLS when the node runs TLS), what TLS
+/// proved about it (nil for plain TCP), and the remote address as logs show it.
+public struct AcceptedLink: Sendable {
+    /// The byte stream the session reads and writes (decrypted under TLS).
+    public let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// What TLS proved about the peer; nil for plain TCP.
+    public let proof: LinkProof?
+    /// The remote `IP:PORT`.
+    public let address: String
+}
+
 /// Accepts peer connections on the listen address and dials configured peers, running
-/// one ``Connection`` per TCP stream.
+/// one ``Connection`` per TCP stream (inside TLS 1.3 unless the node runs insecure).
 public final class PeerNetwork: Sendable {
+    /// The bound listener ``bind(_:)`` returns and ``serve(_:)`` runs.
+    public typealias Listener = NIOAsyncChannel<AcceptedLink, Never>
+
     private let group: any EventLoopGroup
     private let host: any SessionHost
     private let configuration: SyncSession.Configuration
+    private let security: TransportSecurity
     private let logger: Logger
     private let links = LinkCounter()
+    private let refusals = RefusalLog()
 
+    /// - Parameter security: ``TransportSecurity/tls(_:pinning:)`` for authenticated
+    ///   peers, ``TransportSecurity/insecure`` for plain TCP.
     public init(
-        group: any EventLoopGroup, host: any SessionHost, configuration: SyncSession.Configuration, logger: Logger
+        group: any EventLoopGroup, host: any SessionHost, configuration: SyncSession.Configuration,
+        security: TransportSecurity = .insecure, logger: Logger
     ) {
         self.group = group
         self.host = host
         self.configuration = configuration
+        self.security = security
         self.logger = logger
     }
 
     /// Binds the listen address. Returns the bound server; run it with ``serve(_:)``.
     /// - Throws: NIO's bind error (address in use, permission).
-    public func bind(_ address: PeerAddress) async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
-        try await ServerBootstrap(group: group)
+    public func bind(_ address: PeerAddress) async throws -> Listener {
+        let security = security
+        let refusals = refusals
+        let logger = logger
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: address.host, port: address.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let remote = Self.text(channel.remoteAddress)
+                    let proof = try Self.secure(
+                        channel, direction: .inbound, address: remote, expected: nil, security: security,
+                        refusals: refusals, logger: logger)
+                    let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return AcceptedLink(channel: wrapped, proof: proof, address: remote)
                 }
             }
     }
 
     /// Serves inbound connections until the server channel is closed or the task is cancelled.
-    public func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async {
+    public func serve(_ server: Listener) async {
         do {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await child in inbound {
-                        let remote = Self.text(child.channel.remoteAddress)
-                        group.addTask { await self.runConnection(child, direction: .inbound, address: remote) }
+                        group.addTask {
+                            await self.runConnection(
+                                child.channel, proof: child.proof, direction: .inbound, address: child.address)
+                        }
                     }
                 }
             }
@@ -136,8 +167,11 @@ public final class PeerNetwork: Sendable {
     /// or disconnect, and with ``Backoff/refusal()`` (seconds to minutes) after a
     /// persistent refusal such as a version mismatch. `shouldDial` lets the node skip
     /// dialling while a session with that peer already runs (it dialled us), so two nodes
-    /// keep one session, not two.
-    public func dial(_ address: PeerAddress, shouldDial: @escaping @Sendable () async -> Bool) async {
+    /// keep one session, not two. Over TLS, `expected` is the node ID pinned for `address`:
+    /// a peer proving any other is refused (and redialled as after a refusal).
+    public func dial(
+        _ address: PeerAddress, expected: NodeID? = nil, shouldDial: @escaping @Sendable () async -> Bool
+    ) async {
         var backoff = Backoff()
         var refusals = Backoff.refusal()
         var generator = SystemRandomNumberGenerator()
@@ -145,17 +179,26 @@ public final class PeerNetwork: Sendable {
             var refused = false
             if await shouldDial() {
                 do {
-                    let channel = try await ClientBootstrap(group: group)
+                    let security = security
+                    let refusalLog = self.refusals
+                    let logger = logger
+                    let text = address.description
+                    let (channel, proof) = try await ClientBootstrap(group: group)
                         .connectTimeout(.seconds(5))
                         .channelOption(.socketOption(.tcp_nodelay), value: 1)
                         .connect(host: address.host, port: address.port) { channel in
                             channel.eventLoop.makeCompletedFuture {
-                                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                                let proof = try Self.secure(
+                                    channel, direction: .outbound, address: text, expected: expected,
+                                    security: security, refusals: refusalLog, logger: logger)
+                                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                                    wrappingChannelSynchronously: channel)
+                                return (wrapped, proof)
                             }
                         }
                     let start = ContinuousClock.now
-                    let end = await runConnection(channel, direction: .outbound, address: address.description)
-                    refused = end.error?.isPersistentRefusal ?? false
+                    let end = await runConnection(channel, proof: proof, direction: .outbound, address: text)
+                    refused = (end.error?.isPersistentRefusal ?? false) || end.tlsRefused
                     if ContinuousClock.now - start > .seconds(5) { backoff.reset() }
                 } catch {
                     await host.sessionEnded(
@@ -181,7 +224,8 @@ public final class PeerNetwork: Sendable {
 
     @discardableResult
     private func runConnection(
-        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, direction: LinkDirection, address: String
+        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, proof: LinkProof?, direction: LinkDirection,
+        address: String
     ) async -> Connection.End {
         let link = links.next()
         var logger = logger
@@ -190,7 +234,7 @@ public final class PeerNetwork: Sendable {
         logger.debug("connection open", metadata: ["direction": "\(direction.rawValue)"])
         let end = await Connection.run(
             channel: channel, link: link, direction: direction, address: address, configuration: configuration,
-            host: host, logger: logger)
+            host: host, proof: proof, logger: logger)
         await host.sessionEnded(link: link, address: address, reason: end.reason, error: end.error)
         return end
     }

@@ -82,11 +82,13 @@ public protocol SessionHost: Sendable {
     /// A handshake completed. Returns false when the node wants this connection closed
     /// (a duplicate session with the same peer, or a connection to itself).
     ///
-    /// `notify` feeds the session a grown local vector (live push); `close` ends the
-    /// connection (used when a later duplicate wins and this one must go).
+    /// `authenticated` is the node ID the peer's TLS certificate proved (equal to `peer`,
+    /// which the transport checked), nil on a plain-TCP (insecure) connection; per-peer
+    /// settings apply to it. `notify` feeds the session a grown local vector (live push);
+    /// `close` ends the connection (used when a later duplicate wins and this one must go).
     func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
     ) async -> Bool
 
     /// The peer acknowledged (or announced) this vector.

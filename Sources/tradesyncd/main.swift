@@ -4,6 +4,7 @@ import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
+import TradeSyncClock
 import TradeSyncDaemon
 import TradeSyncTransport
 
@@ -20,13 +21,31 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
     @Option(name: .long, help: "HOST:PORT to accept peer connections on. Default: \(NodeConfig.defaultListen)")
     var listen: String?
 
-    @Option(name: .long, help: "HOST:PORT of a peer to dial (repeatable).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A peer to dial (repeatable): FULL-NODE-ID@HOST:PORT pins it (TLS); a bare HOST:PORT needs --insecure. Replaces the config file's peers.",
+            valueName: "id@host:port"))
     var peer: [String] = []
+
+    @Flag(name: .long, help: "Plain TCP without authentication (loopback addresses only, unless --insecure-force).")
+    var insecure = false
+
+    @Flag(name: .long, help: "Allow --insecure on non-loopback listen and peer addresses.")
+    var insecureForce = false
+
+    @Flag(name: .long, help: "Print this node's ID (full form, short form, hex), making the node key if needed, and exit.")
+    var printID = false
+
+    @Flag(name: .long, help: "With --print-id: print {\"id\", \"short\", \"hex\"} as JSON.")
+    var json = false
 
     @Option(name: .long, help: "Control socket path. Default: DATA_DIR/control.sock")
     var control: String?
 
-    @Option(name: .long, help: "TOML config file with the keys data_dir, listen, peers, control, log_level.")
+    @Option(
+        name: .long,
+        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, log_level.")
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -38,6 +57,10 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
     static let exitStartFailed: Int32 = 1
 
     func run() async throws {
+        if printID {
+            try printIdentity()
+            return
+        }
         let settings: NodeConfig
         do { settings = try resolvedConfig() } catch {
             FileHandle.standardErrorWrite("tradesyncd: \(error.description)\n")
@@ -65,12 +88,38 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
         if let config { settings = try NodeConfig.load(path: config) }
         if let dataDir { settings.dataDir = dataDir }
         if let listen { settings.listen = try NodeConfig.address(listen, "", "--listen") }
-        if !peer.isEmpty {
-            settings.peers = try peer.map { text throws(NodeConfig.ConfigError) in try NodeConfig.address(text, "", "--peer") }
-        }
+        try settings.applyPeerFlags(peer)
+        if insecure { settings.insecure = true }
+        if insecureForce { settings.insecureForce = true }
         if let control { settings.control = control }
         if let logLevel { settings.logLevel = try NodeConfig.level(logLevel, "--log-level") }
+        try settings.validateSecurity(source: config ?? "command line")
         return settings
+    }
+
+    /// `--print-id`: loads or makes the node key in the data directory (flag, else the
+    /// config file's, else the default) and prints its ID, so admins can exchange IDs
+    /// before they pin each other.
+    func printIdentity() throws {
+        var directory = dataDir
+        if directory == nil, let config {
+            do { directory = try NodeConfig.load(path: config).dataDir } catch {
+                FileHandle.standardErrorWrite("tradesyncd: \(error.description)\n")
+                throw ExitCode(Self.exitConfigInvalid)
+            }
+        }
+        let identity: NodeIdentity
+        do { identity = try Daemon.identity(dataDir: directory ?? NodeConfig.defaultDataDir) } catch {
+            FileHandle.standardErrorWrite("tradesyncd: \(error)\n")
+            throw ExitCode(Self.exitStartFailed)
+        }
+        let id = identity.nodeID
+        let (full, short) = (NodeIDText.full(id), NodeIDText.short(id))
+        if json {
+            print("{\"hex\":\"\(id.hex)\",\"id\":\"\(full)\",\"short\":\"\(short)\"}")
+        } else {
+            print("\(full)\nshort  \(short)\nhex    \(id.hex)")
+        }
     }
 }
 

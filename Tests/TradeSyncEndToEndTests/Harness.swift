@@ -109,6 +109,10 @@ enum Harness {
 }
 
 /// One `tradesyncd` process with its own data directory and ports.
+///
+/// By default a node runs plain TCP (`--insecure`, allowed on 127.0.0.1) and dials
+/// `peers` by port. In TLS mode (``tls``) it runs TLS 1.3 and its config file pins
+/// ``pins``: give each node's ``nodeID()`` to the others before starting them.
 final class NodeProcess {
     let name: String
     let dataDir: URL
@@ -116,6 +120,13 @@ final class NodeProcess {
     var peers: [Int]
     /// When set, the daemon is started with `--config FILE` instead of flags.
     var configFile: String?
+    /// TLS 1.3 with pinned peers instead of `--insecure`.
+    var tls = false
+    /// TLS mode: the peers pinned in the config, by full node ID; a port makes the node
+    /// dial `127.0.0.1:PORT`, nil pins a peer that only dials in.
+    var pins: [(id: String, port: Int?)] = []
+    /// TLS mode: `origins` of a pin's `[[peer]]` table, by the pin's ID.
+    var pinOrigins: [String: [String]] = [:]
     private var process: Process?
     private var logHandle: FileHandle?
 
@@ -133,11 +144,14 @@ final class NodeProcess {
     func start() throws {
         let process = Process()
         process.executableURL = Harness.binDir.appendingPathComponent("tradesyncd")
-        if let configFile {
-            process.arguments = ["--config", configFile]
+        if tls {
+            process.arguments = ["--config", try writeTLSConfig()]
+        } else if let configFile {
+            process.arguments = ["--config", configFile, "--insecure"]
         } else {
-            process.arguments = ["--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug"]
-                + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+            process.arguments = [
+                "--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug", "--insecure",
+            ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
         }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -149,6 +163,35 @@ final class NodeProcess {
         self.logHandle = handle
         let up = Harness.waitUntil(seconds: 20) { (try? status()) != nil }
         if !up { throw HarnessError("\(name) did not start; log:\n\(log())") }
+    }
+
+    /// The node's full ID, from `tradesyncd --print-id` (which makes the key at first use).
+    func nodeID() throws -> String {
+        let result = try Harness.run("tradesyncd", ["--print-id", "--data-dir", dataDir.path])
+        guard result.status == 0, let line = result.stdout.split(separator: "\n").first else {
+            throw HarnessError("\(name): tradesyncd --print-id failed: \(result.stderr)")
+        }
+        return String(line)
+    }
+
+    /// Writes `DATA_DIR.toml` for TLS mode: listen, debug logs, one `[[peer]]` per pin.
+    private func writeTLSConfig() throws -> String {
+        var text = """
+            data_dir = "\(dataDir.path)"
+            listen = "127.0.0.1:\(port)"
+            log_level = "debug"
+
+            """
+        for pin in pins {
+            text += "\n[[peer]]\nid = \"\(pin.id)\"\n"
+            if let port = pin.port { text += "address = \"127.0.0.1:\(port)\"\n" }
+            if let origins = pinOrigins[pin.id] {
+                text += "origins = [" + origins.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
+            }
+        }
+        let path = dataDir.path + ".toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// SIGTERM, then waits for exit; returns the exit status.

@@ -156,6 +156,7 @@ import TradeSyncWire
             listen = "127.0.0.1:\(b.port)"
             peers = ["127.0.0.1:\(a.port)"]
             log_level = "debug"
+            insecure = true
 
             [[origin]]
             id = "\(idText)"
@@ -175,6 +176,37 @@ import TradeSyncWire
         #expect(row.refused == 2)
         #expect(b.log().contains("may not author records of reporter FRA (allowed: AUT, DEU)"), "\(b.log())")
         #expect(try b.cli(["get", "FRA:DEU:M:252310:2020"]).status != 0)
+    }
+}
+
+extension SignedEntryTests {
+    @Test("E2E: TLS chain A–B–C where C lets B send only B's own entries: A's entries are refused at C and counted; B's arrive")
+    func peerOriginsOverTLS() throws {
+        let root = Harness.tempDir("origins")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let nodes = ["a", "b", "c"].map { NodeProcess(name: $0, root: root, port: Harness.freePort()) }
+        let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+        let ids = try nodes.map { try $0.nodeID() }
+        for node in nodes { node.tls = true }
+        a.pins = [(ids[1], nil)]
+        b.pins = [(ids[0], a.port), (ids[2], nil)]
+        c.pins = [(ids[1], b.port)]
+        c.pinOrigins = [ids[1]: [ids[1]]]
+        for node in nodes { try node.start() }
+        defer { for node in nodes { node.stop() } }
+        try Self.writeThree(a)
+        #expect(try b.cli(["put", "AUT:DEU:M:252310:2020", "value_usd=42"]).status == 0)
+        let aHex = try a.status().nodeID
+        let bHex = try b.status().nodeID
+        #expect(Harness.waitUntil(seconds: 20) { (try? b.status().vector[aHex]) == 3 })
+        #expect(Harness.waitUntil(seconds: 20) { (try? c.status().refusedOrigin) == 3 }, "\(c.log().suffix(3000))")
+        let status = try c.status()
+        #expect(status.vector[bHex] == 1)
+        #expect(status.vector[aHex] == nil)
+        #expect(status.records == 1)
+        let row = try #require(try c.json([PeerStatus].self, ["peers"]).first { $0.nodeID == bHex })
+        #expect(row.refused == 3)
+        #expect(c.log().contains("this peer may not send entries of origin \(aHex.prefix(12))"), "\(c.log().suffix(3000))")
     }
 }
 
