@@ -130,8 +130,12 @@ extension ReplicaNode {
         if !chainStops.isEmpty {
             let vector = replica.vector
             let before = admitted.count
+            let stopped = admitted.first { chainStops[$0.entry.dot.origin] != nil && $0.entry.dot.seq > vector[$0.entry.dot.origin] }
             admitted.removeAll { chainStops[$0.entry.dot.origin] != nil && $0.entry.dot.seq > vector[$0.entry.dot.origin] }
             refusals.reporter += before - admitted.count
+            if let stopped, refusals.reason == nil, let cause = chainStops[stopped.entry.dot.origin] {
+                refusals.reason = "origin \(stopped.entry.dot.origin.short)'s chain stops here at \(cause)"
+            }
         }
         var signatures: [Dot: ChainSignature] = [:]
         for item in admitted { if let signature = item.signature { signatures[item.entry.dot] = signature } }

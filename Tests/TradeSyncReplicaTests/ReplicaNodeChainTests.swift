@@ -199,6 +199,7 @@ private func expectForged(
         try write(&a, 1, key: 0, from: 5)
         let later = try b.stageReceived(try a.fetch(after: b.replica.vector, entriesMax: 10, bytesMax: 1 << 20), policy: ReceivePolicy())
         #expect(later.written == 0 && later.refusals.reporter == 3)
+        #expect(later.refusals.reason?.contains("chain stops here at \(Dot(origin: origin, seq: 5)): origin") == true, "\(String(describing: later.refusals.reason))")
         #expect(b.refused.reporter == 5)
     }
 
