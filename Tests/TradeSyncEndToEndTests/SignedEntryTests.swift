@@ -42,6 +42,18 @@ import TradeSyncWire
         return try peer.receiveAll()
     }
 
+    /// Starts an origin `a`, which writes the three test keys, and a receiver `c` that knows
+    /// no peer, in a fresh directory named after `name`.
+    static func originAndReceiver(_ name: String) throws -> (URL, NodeProcess, NodeProcess) {
+        let root = Harness.tempDir(name)
+        let a = NodeProcess(name: "a", root: root, port: Harness.freePort())
+        let c = NodeProcess(name: "c", root: root, port: Harness.freePort())
+        try a.start()
+        try c.start()
+        try writeThree(a)
+        return (root, a, c)
+    }
+
     /// Writes the three test keys on `node`, one CLI edit each (so each is signed alone).
     static func writeThree(_ node: NodeProcess, reporter: String = "DEU") throws {
         for (index, key) in keys.enumerated() {
@@ -53,15 +65,12 @@ import TradeSyncWire
 
     @Test("E2E: a middle node alters an entry before forwarding it: refused with ERROR forgedEntry naming origin and dots; the peer is marked; the authentic batch is accepted")
     func forgedByMiddleNode() throws {
-        let root = Harness.tempDir("forged")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let a = NodeProcess(name: "a", root: root, port: Harness.freePort())
-        let c = NodeProcess(name: "c", root: root, port: Harness.freePort())
-        try a.start()
-        defer { a.stop() }
-        try c.start()
-        defer { c.stop() }
-        try Self.writeThree(a)
+        let (root, a, c) = try Self.originAndReceiver("forged")
+        defer {
+            a.stop()
+            c.stop()
+            try? FileManager.default.removeItem(at: root)
+        }
         let aID = try #require(NodeID(hex: try a.status().nodeID))
         // The middle node M takes A's three entries (one signature each) ...
         let middle = FakePeer.randomNode()
@@ -103,15 +112,12 @@ import TradeSyncWire
 
     @Test("E2E: a replayed old batch: refused inside its session (batch ID out of order); in a new session it changes nothing")
     func replayedBatch() throws {
-        let root = Harness.tempDir("replay")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let a = NodeProcess(name: "a", root: root, port: Harness.freePort())
-        let c = NodeProcess(name: "c", root: root, port: Harness.freePort())
-        try a.start()
-        defer { a.stop() }
-        try c.start()
-        defer { c.stop() }
-        try Self.writeThree(a)
+        let (root, a, c) = try Self.originAndReceiver("replay")
+        defer {
+            a.stop()
+            c.stop()
+            try? FileManager.default.removeItem(at: root)
+        }
         let aID = try #require(NodeID(hex: try a.status().nodeID))
         let middle = FakePeer.randomNode()
         let old = try Self.pull(from: a, as: middle, entries: 3)
