@@ -14,14 +14,23 @@ public enum ControlClientError: Error, Equatable, Sendable, CustomStringConverti
     /// The connection broke or the answer was malformed.
     case protocolError(path: String, reason: String)
 
-    /// ` (mode 0660, owner tradesync, group tradesync)` for an existing file, else empty.
+    /// ` (mode 0660, owner tradesync, group tradesync)` for an existing file; for a file
+    /// whose directory the caller cannot search, that directory and its ownership; else empty.
     static func ownership(_ path: String) -> String {
         var info = stat()
-        guard stat(path, &info) == 0 else { return "" }
+        if stat(path, &info) == 0 { return " (\(describe(info)))" }
+        guard errno == EACCES else { return "" }
+        var directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if directory.isEmpty { directory = "." }
+        guard stat(directory, &info) == 0 else { return ": its directory \(directory) is not reachable" }
+        return ": its directory \(directory) (\(describe(info))) is not searchable by you"
+    }
+
+    private static func describe(_ info: stat) -> String {
         let mode = String(info.st_mode & 0o777, radix: 8)
         let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)"
         let group = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "gid \(info.st_gid)"
-        return " (mode 0\(mode), owner \(owner), group \(group))"
+        return "mode 0\(mode), owner \(owner), group \(group)"
     }
 
     public var description: String {
@@ -29,7 +38,7 @@ public enum ControlClientError: Error, Equatable, Sendable, CustomStringConverti
         case .unreachable(let path, let reason):
             "cannot reach tradesyncd at \(path): \(reason) (is it running? set --control or TRADESYNC_CONTROL)"
         case .permissionDenied(let path):
-            "permission denied on control socket \(path)\(Self.ownership(path)): run tradesync as the node's user or as a member of the socket's group (config control_group)"
+            "permission denied on control socket \(path)\(Self.ownership(path)): run tradesync as the node's user or as a member of the socket's group (config control_group); the group needs search (x) permission on the socket's directory too"
         case .protocolError(let path, let reason): "control socket \(path): \(reason)"
         }
     }

@@ -59,6 +59,10 @@ final class ControlServer: Sendable {
             throw StartupError(
                 "cannot give control socket \(path) to group '\(controlGroup ?? "")': \(reason) (the node's user must be root or a member of it)")
         }
+        if let groupID, let controlGroup, let problem = Self.unsearchable(directoryOf: path, by: groupID) {
+            logger.warning(
+                "control socket \(path): its directory \(problem), so members of control_group '\(controlGroup)' cannot reach it; give them search permission (chgrp \(controlGroup) DIR && chmod g+x DIR), or set control to a path in a directory they can reach")
+        }
         var info = stat()
         inode = stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
         self.path = path
@@ -81,6 +85,18 @@ final class ControlServer: Sendable {
         } catch {
             logger.error("control socket \(path) stopped: \(error)")
         }
+    }
+
+    /// Describes the socket's directory when members of group `groupID` (who are not its
+    /// owner) cannot search it; nil when they can.
+    static func unsearchable(directoryOf path: String, by groupID: gid_t) -> String? {
+        var directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if directory.isEmpty { directory = "." }
+        var info = stat()
+        guard stat(directory, &info) == 0 else { return nil }
+        let mode = info.st_mode & 0o777
+        if mode & 0o001 != 0 || (info.st_gid == groupID && mode & 0o010 != 0) { return nil }
+        return "\(directory) (mode 0\(String(mode, radix: 8)), gid \(info.st_gid)) is not searchable by that group"
     }
 
     func close() {

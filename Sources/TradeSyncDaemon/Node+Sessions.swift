@@ -149,15 +149,16 @@ extension Node: SessionHost {
     }
 
     /// Keeps why a session or dial ended in the peer book. A reason is logged as a warning
-    /// once, when it first appears for that peer; repeats (every redial meets the same
-    /// refusal) go to the debug level only.
+    /// once per run, when it first appears for that peer; repeats (every redial meets the
+    /// same refusal) go to the debug level only.
     private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
         // The transport already logged a TLS refusal as a warning naming the IDs.
         let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
-            // Refused before its HELLO (garbage, a scanner, a TLS client): once per host.
+            // Refused before its HELLO (garbage, a scanner, a TLS client): once per host and
+            // reason (the reason without the connection's own port).
             let host = address.split(separator: ":").dropLast().joined(separator: ":")
-            if refusedHosts.insert(host).inserted {
+            if refusedHosts.insert(host + " " + reason).inserted {
                 logger.log(level: level, "refused a connection from \(address) before its HELLO: \(reason)")
             } else {
                 logger.debug("refused a connection from \(address): \(reason)")
@@ -171,7 +172,9 @@ extension Node: SessionHost {
             logger.debug("peer \(record.address)\(name): extra connection ended: \(reason)")
             return
         }
-        if record.lastError != reason {
+        // Warned once per run (a restart warns again, so the new log says it too).
+        if record.lastError != reason || !warnedPeers.contains(key + " " + reason) {
+            warnedPeers.insert(key + " " + reason)
             let retry = refusal ? "; redialling with backoff of up to 5 minutes" : ""
             logger.log(level: level, "peer \(record.address)\(name): \(reason)\(retry)")
         } else {

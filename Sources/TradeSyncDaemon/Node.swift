@@ -50,6 +50,8 @@ public actor Node {
     /// Remote hosts already logged for refusing a connection before its HELLO (garbage,
     /// a port scanner): logged once per host, not once per connection.
     var refusedHosts: Set<String> = []
+    /// Peer-book key and reason of each peer refusal warned about since start.
+    var warnedPeers: Set<String> = []
     /// Counters of ended sessions, summed per peer.
     var endedTotals: [NodeID: PeerTotals] = [:]
     /// Group commit: appends waiting for an fsync, and the one in flight.

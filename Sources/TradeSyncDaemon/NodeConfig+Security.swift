@@ -150,7 +150,9 @@ extension NodeConfig {
             if let unpinned = peers.first {
                 throw ConfigError(
                     source: source,
-                    reason: "peer '\(unpinned)' has no pinned node ID: add [[peer]] id = … or set insecure = true")
+                    reason: source == "command line"
+                        ? "--peer '\(unpinned)' has no pinned node ID: give it as --peer ID@\(unpinned) (tradesyncd --print-id shows a node's ID), or add --insecure (--insecure-force alone does not turn TLS off)"
+                        : "peer '\(unpinned)' has no pinned node ID: add [[peer]] id = … or set insecure = true")
             }
             return
         }

@@ -99,7 +99,12 @@ public struct NodeConfig: Sendable, Equatable {
             case "data_dir": config.dataDir = try string(value, key, path)
             case "listen": config.listen = try address(string(value, key, path), key, path)
             case "control": config.control = try string(value, key, path)
-            case "control_group": config.controlGroup = try string(value, key, path)
+            case "control_group":
+                let name = try string(value, key, path)
+                guard getgrnam(name) != nil else {
+                    throw ConfigError(source: path, reason: "control_group '\(name)': no such group (create it, or remove control_group)")
+                }
+                config.controlGroup = name
             case "log_level": config.logLevel = try level(string(value, key, path), path)
             case "peers":
                 guard let array = value.array else { throw ConfigError(source: path, reason: "peers must be an array of \"HOST:PORT\"") }

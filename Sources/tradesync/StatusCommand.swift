@@ -28,6 +28,12 @@ struct StatusCommand: ParsableCommand {
             ("entries", "\(status.entries)"),
             ("digest", status.digest),
             ("writes", status.writesRefused ?? "accepted"),
+            (
+                "refused",
+                "\(status.refusedOrigin ?? 0) entries of origins a peer may not send, "
+                    + "\(status.refusedReporter ?? 0) for reporters their origin may not author"
+            ),
+            ("forged", "\(status.forgedBatches ?? 0) batches refused (an entry its origin's signature does not vouch for)"),
         ])
         var sections = [summary, vectorText(status.vector), forksText(status.forks ?? []), peersText(status.peers)]
         sections.removeAll { $0.isEmpty }

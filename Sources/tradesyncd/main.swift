@@ -45,7 +45,7 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, log_level.")
+        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, control_group, log_level, segment_bytes, checkpoint_entries, [[origin]] (see Deploy/tradesyncd.toml).")
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")

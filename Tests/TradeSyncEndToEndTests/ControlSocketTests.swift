@@ -37,11 +37,23 @@ import Glibc
         #expect(owned.gid == groupID)
         #expect(owned.uid == getuid())
 
-        // Another user, outside the group: refused, exit 3, the message says why and what to do.
+        // The data directory (mode 0750, the node's group) keeps the group out: the node says so.
+        #expect(node.log().contains("its directory \(node.dataDir.path) (mode 0750"), "\(node.log())")
+        #expect(node.log().contains("so members of control_group 'daemon' cannot reach it"))
+
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
-        chmod(root.path, 0o755)
-        chmod(node.dataDir.path, 0o755)
         let cli = Harness.binDir.appendingPathComponent("tradesync").path
+        chmod(root.path, 0o755)
+        // A group member who cannot search the directory is told so.
+        let blocked = try Harness.run(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=\(groupID)", "--clear-groups", cli, "status", "--control", node.control])
+        #expect(blocked.status == 3)
+        #expect(
+            blocked.stderr.contains("its directory \(node.dataDir.path) (mode 0750, owner root, group root) is not searchable by you"),
+            "\(blocked.stderr)")
+        // Another user, outside the group: refused, exit 3, the message says why and what to do.
+        chmod(node.dataDir.path, 0o755)
         let outsider = try Harness.run(
             "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cli, "status", "--control", node.control])
         #expect(outsider.status == 3)
@@ -57,7 +69,7 @@ import Glibc
         #expect(member.stdout.contains("\"node_id\""))
     }
 
-    @Test("E2E: a control_group that does not exist stops the node at start, naming it")
+    @Test("E2E: a control_group that does not exist is a config error (exit 2) naming the file and the group")
     func missingGroup() throws {
         let root = Harness.tempDir("control-nogroup")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -68,9 +80,9 @@ import Glibc
             control_group = "no-such-group-tradesync"
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try Harness.run("tradesyncd", ["--config", config])
-        #expect(result.status == 1)
+        #expect(result.status == 2)
         #expect(
-            result.stderr.contains("control_group 'no-such-group-tradesync': no such group (create it, or remove control_group)"),
+            result.stderr.contains("\(config): control_group 'no-such-group-tradesync': no such group (create it, or remove control_group)"),
             "\(result.stderr)")
     }
 }
