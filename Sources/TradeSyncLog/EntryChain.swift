@@ -49,10 +49,12 @@ public struct EntrySeal: Hashable, Sendable {
 
 /// An entry with the seal it carries, if any: what the log reads back and sessions send.
 public struct SealedEntry: Hashable, Sendable {
+    /// The entry as its origin authored it.
     public let entry: Entry
     /// Set on the entries at which the origin signed its chain head.
     public let seal: EntrySeal?
 
+    /// Pairs an entry with its seal (nil for an entry inside a span).
     public init(_ entry: Entry, seal: EntrySeal? = nil) {
         self.entry = entry
         self.seal = seal
@@ -62,9 +64,12 @@ public struct SealedEntry: Hashable, Sendable {
 /// An entry with its origin's signature, if the origin signed its chain head at it: the
 /// form in which entries travel between nodes (the head is recomputed by the receiver).
 public struct SignedEntry: Hashable, Sendable {
+    /// The entry as its origin authored it.
     public let entry: Entry
+    /// The origin's signature over its chain head at this entry, when it signed there.
     public let signature: ChainSignature?
 
+    /// Pairs an entry with its origin's signature (nil for an entry inside a span).
     public init(_ entry: Entry, signature: ChainSignature? = nil) {
         self.entry = entry
         self.signature = signature

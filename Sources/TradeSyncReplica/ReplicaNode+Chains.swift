@@ -4,6 +4,7 @@ import TradeSyncModel
 
 /// An origin's chain head at one of its seqs (``EntryChain``).
 public struct ChainHead: Sendable, Equatable {
+    /// The seq the head is at (0: before the origin's first entry).
     public let seq: UInt64
     /// 32 bytes; ``EntryChain/genesis`` at seq 0.
     public let head: [UInt8]
@@ -15,6 +16,7 @@ public struct Authorization: Sendable, Equatable {
     /// listed may author any. Applies to received entries and to the node's own writes.
     public var reporters: [NodeID: Set<AreaCode>]
 
+    /// Rules from the configuration's `[[origin]]` tables; empty allows everything.
     public init(reporters: [NodeID: Set<AreaCode>] = [:]) { self.reporters = reporters }
 
     /// Why `origin` may not author an entry for `reporter`, or nil when it may.
@@ -32,6 +34,7 @@ public struct ReceivePolicy: Sendable, Equatable {
     /// True to require every new entry to be vouched for by its origin's signature.
     public var requireSignatures: Bool
 
+    /// A policy; the defaults accept any origin and require signatures.
     public init(origins: Set<NodeID>? = nil, requireSignatures: Bool = true) {
         self.origins = origins
         self.requireSignatures = requireSignatures
@@ -48,7 +51,9 @@ public struct Refusals: Sendable, Equatable {
     /// The first reason, for the log.
     public var reason: String?
 
+    /// No refusals.
     public init() {}
+    /// Entries refused, for either reason.
     public var total: Int { origin + reporter }
 }
 

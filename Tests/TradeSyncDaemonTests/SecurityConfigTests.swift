@@ -131,7 +131,7 @@ private func freshID() -> (id: NodeID, text: String) {
             try flags.validateSecurity(source: "command line")
         } throws: { error in
             "\(error)"
-                == "command line: peer '127.0.0.1:7500' has no pinned node ID: add [[peer]] id = … or set insecure = true"
+                == "command line: --peer '127.0.0.1:7500' has no pinned node ID: give it as --peer ID@127.0.0.1:7500 (tradesyncd --print-id shows a node's ID), or add --insecure (--insecure-force alone does not turn TLS off)"
         }
     }
 

@@ -267,7 +267,7 @@ import TradeSyncWire
         #expect(unpinned.status == 2)
         #expect(
             unpinned.stderr
-                == "tradesyncd: command line: peer '127.0.0.1:\(port)' has no pinned node ID: add [[peer]] id = … or set insecure = true\n")
+                == "tradesyncd: command line: --peer '127.0.0.1:\(port)' has no pinned node ID: give it as --peer ID@127.0.0.1:\(port) (tradesyncd --print-id shows a node's ID), or add --insecure (--insecure-force alone does not turn TLS off)\n")
     }
 
     @Test("TLS: --print-id makes the key once; tradesync id --data-dir reads it offline; the running node reports the same ID")
