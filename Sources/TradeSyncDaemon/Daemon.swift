@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,8 +23,17 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
 /// or SIGINT (sessions closed, log closed, exit 0).
 public enum Daemon {
     /// Runs until SIGTERM/SIGINT. - Throws: ``StartupError`` or a log error at start.
-    public static func run(config: NodeConfig, logger: Logger) async throws {
+    ///
+    /// Under systemd (`Type=notify`, `$NOTIFY_SOCKET`): `STATUS=` lines while it opens the
+    /// log, `READY=1` once the log is open and the listener and the control socket are
+    /// bound, `WATCHDOG=1` from an event loop every half `WatchdogSec=`, and `STOPPING=1`
+    /// at shutdown (``SystemdNotifier``).
+    public static func run(
+        config: NodeConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws {
+        let systemd = SystemdNotifier(environment: environment)
         do { try config.validateSecurity(source: "config") } catch { throw StartupError(error.description) }
+        systemd.notify("STATUS=opening the log in \(config.dataDir)")
         try makeDirectory(config.dataDir)
         try lockDataDir(config.dataDir)
         let identity: NodeIdentity
@@ -51,6 +61,14 @@ public enum Daemon {
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
             "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")")
+        let entries = await node.entryCount
+        systemd.notify(
+            "READY=1\nSTATUS=serving: \(entries) entries, listening on \(bound ?? config.listen.description), \(config.dialTargets.count) peer(s) to dial")
+        let watchdog = systemd.startWatchdog(on: group)
+        defer {
+            watchdog?.cancel()
+            systemd.notify("STOPPING=1\nSTATUS=stopping")
+        }
         let service = NodeService(
             node: node, network: network, server: server, control: control, peers: config.dialTargets)
         // ServiceLifecycle's debug lines print whole service descriptions; keep it at info.

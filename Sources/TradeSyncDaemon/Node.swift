@@ -42,6 +42,8 @@ public actor Node {
     var core: ReplicaNode<FileLog>
     var replica: Replica { core.replica }
     var log: FileLog { core.store }
+    /// Entries in the log.
+    var entryCount: Int { log.entryCount }
     var links: [LinkID: LinkState] = [:]
     /// What the node remembers about each peer across restarts (`DATA_DIR/peers.json`).
     var peers: PeerBook
