@@ -71,17 +71,6 @@ extension FileLog {
         return result
     }
 
-    /// The seal of `origin`'s last entry in the log with its seq, or nil when the log holds
-    /// no entry of `origin` or that record carries no seal.
-    /// - Throws: as ``sealedEntries(origin:after:limit:)``.
-    public func lastSeal(origin: NodeID) throws(LogError) -> (seq: UInt64, seal: EntrySeal)? {
-        let top = index.vector[origin]
-        guard top > 0, let last = try sealedEntries(origin: origin, after: top - 1, limit: 1).first,
-            let seal = last.seal
-        else { return nil }
-        return (top, seal)
-    }
-
     /// The last `limit` entries in append order (oldest first), for `tradesync log`.
     ///
     /// Shape: `min(limit, entryCount)` entries; none for a `limit` of zero or less.

@@ -124,9 +124,6 @@ public struct SessionCounters: Equatable, Sendable {
     public internal(set) var uncompressedBytesSent: UInt64 = 0
     /// Payload bytes of the batches sent as they went out (deflated where that helped).
     public internal(set) var payloadBytesSent: UInt64 = 0
-    /// Bytes of the signature sections of the batches sent (count, entry numbers, keys
-    /// and signatures): the wire cost of signed entries.
-    public internal(set) var signatureBytesSent: UInt64 = 0
 
     /// All counters at zero.
     public init() {}

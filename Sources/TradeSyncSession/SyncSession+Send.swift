@@ -102,13 +102,6 @@ extension SyncSession {
         counters.entriesSent += UInt64(entries.count)
         counters.uncompressedBytesSent += UInt64(batch.uncompressedLength)
         counters.payloadBytesSent += UInt64(batch.payload.count)
-        if batch.isSigned {
-            var section = BatchMessage.varintBytes(UInt64(batch.signatures.count))
-            for (index, _) in batch.signatures {
-                section += BatchMessage.varintBytes(UInt64(index)) + ChainSignature.encodedBytes
-            }
-            counters.signatureBytesSent += UInt64(section)
-        }
     }
 
     mutating func onPersisted(_ batchID: BatchID, localVector vector: VersionVector) {
