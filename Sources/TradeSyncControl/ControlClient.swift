@@ -57,6 +57,15 @@ public struct ControlClient: Sendable {
     /// Sends a request (with an optional binary blob) and waits for the response.
     /// - Throws: ``ControlClientError``.
     public func send(_ request: ControlRequest, blob: [UInt8] = []) throws(ControlClientError) -> ControlResponse {
+        try exchange(request, blob: blob).response
+    }
+
+    /// Sends a request (with an optional binary blob) and waits for the response and the
+    /// blob that came with it (`export` pages carry their records there; empty otherwise).
+    /// - Throws: ``ControlClientError``.
+    public func exchange(_ request: ControlRequest, blob: [UInt8] = []) throws(ControlClientError)
+        -> (response: ControlResponse, blob: [UInt8])
+    {
         let fd = try connect()
         defer { close(fd) }
         let json: [UInt8]
@@ -66,7 +75,7 @@ public struct ControlClient: Sendable {
         try writeAll(fd, ControlFrame.encode(json: json, blob: blob))
         let frame = try readFrame(fd)
         do {
-            return try JSONDecoder().decode(ControlResponse.self, from: Data(frame))
+            return (try JSONDecoder().decode(ControlResponse.self, from: Data(frame.json)), frame.blob)
         } catch {
             throw .protocolError(path: path, reason: "malformed response: \(error)")
         }
@@ -120,12 +129,12 @@ public struct ControlClient: Sendable {
         }
     }
 
-    private func readFrame(_ fd: Int32) throws(ControlClientError) -> [UInt8] {
+    private func readFrame(_ fd: Int32) throws(ControlClientError) -> (json: [UInt8], blob: [UInt8]) {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             do {
-                if let frame = try ControlFrame.split(buffer) { return frame.json }
+                if let frame = try ControlFrame.split(buffer) { return (frame.json, frame.blob) }
             } catch {
                 throw .protocolError(path: path, reason: error.description)
             }

@@ -4,8 +4,8 @@ import TradeSyncModel
 ///
 /// `jsonLength u32 BE | JSON (ControlRequest or ControlResponse) | blobLength u32 BE | blob`
 ///
-/// The blob is empty except for `import`, where it holds the records as
-/// ``TradeRecord`` canonical encodings (key then values), concatenated.
+/// The blob is empty except in an `import` request and an `export` answer, where it
+/// holds the records as ``TradeRecord`` canonical encodings (key then values), concatenated.
 public enum ControlFrame {
     /// Largest JSON part, in bytes (a status or a long query answer).
     public static let jsonBytesMax = 256 * 1024 * 1024

@@ -2,7 +2,7 @@ import TradeSyncModel
 
 /// The commands the CLI sends to a running node over its control socket.
 public enum ControlCommand: String, Codable, Sendable {
-    case status, get, query, put, delete, conflicts, resolve, log
+    case status, get, query, put, delete, conflicts, resolve, log, export
     case importRecords = "import"
 }
 
@@ -64,7 +64,15 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// The dot of the sibling to keep, for `resolve --pick`.
     public var pick: String?
     public var filter: QueryFilter?
-    /// At most this many results (query, conflicts, log).
+    /// `log`: the position of the last entry already seen (1-based, in log order); the
+    /// answer then holds the entries after it, oldest first, up to `limit`
+    /// (``ControlResponse/logPosition`` is the position to pass next). Nil: the most
+    /// recent `limit` entries.
+    public var after: Int?
+    /// `export`: the last key of the previous page (text form); the page starts after it.
+    /// Nil: from the first key.
+    public var cursor: String?
+    /// At most this many results (query, conflicts, log, export).
     public var limit: Int?
     /// The imported file's path, for messages and the log.
     public var file: String?
@@ -182,6 +190,11 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var vector: [String: UInt64]
     /// SHA-256 of the canonical state (hex); equal on converged nodes.
     public var digest: String
+    /// SHA-256 (hex) of the live content only: each key whose winner is a put, in key
+    /// order, with the winner's values (no dots, HLCs, tombstones or losing siblings).
+    /// Equal on nodes that hold the same records however they got them (a fresh node that
+    /// imported an export of this one). Nil from a node older than this field.
+    public var contentDigest: String?
     public var peers: [PeerStatus]
     public var listen: String
     public var dataDir: String
@@ -225,6 +238,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case records, keys, conflicts, tombstones, entries, vector, digest, peers, listen
+        case contentDigest = "content_digest"
         case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
         case writesRefused = "writes_refused", forks, quarantineSkipped = "quarantine_skipped"
         case refusedOrigin = "refused_origin", refusedReporter = "refused_reporter", forgedBatches = "forged_batches"

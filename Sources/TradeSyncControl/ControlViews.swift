@@ -46,6 +46,9 @@ public struct RecordView: Codable, Sendable, Equatable {
 
 /// One log entry, as `tradesync log` shows it.
 public struct LogEntryView: Codable, Sendable, Equatable {
+    /// The entry's position in the log: 1 for the first entry appended, in append order.
+    /// Nil from a node older than this field.
+    public var position: Int?
     public var dot: String
     public var hlc: String
     public var key: String
@@ -83,6 +86,23 @@ public struct ImportResult: Codable, Sendable, Equatable {
     }
 }
 
+/// What one `export` page holds besides its records (which travel in the frame's blob,
+/// canonically encoded as in an import; see ``ControlFrame``).
+public struct ExportPage: Codable, Sendable, Equatable {
+    /// Records in the blob: live keys (winner is a put), in key order.
+    public var records: Int
+    /// How many of them are keys in conflict (the winner's values were taken).
+    public var conflicts: Int
+    /// The key to send as the next request's `cursor`; nil after the last page.
+    public var next: String?
+
+    public init(records: Int, conflicts: Int, next: String?) {
+        self.records = records
+        self.conflicts = conflicts
+        self.next = next
+    }
+}
+
 /// What a put, delete or resolve wrote.
 public struct WriteResult: Codable, Sendable, Equatable {
     public var key: String
@@ -113,6 +133,12 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var entries: [LogEntryView]?
     public var importResult: ImportResult?
     public var write: WriteResult?
+    /// `log`: the position of the last entry in the log when the answer was made (pass
+    /// it as ``ControlRequest/after`` to get only newer entries). Clamped to the
+    /// entries returned when `after` and `limit` cut the answer short.
+    public var logPosition: Int?
+    /// `export`: what this page holds; the records are in the frame's blob.
+    public var export: ExportPage?
 
     public init(
         ok: Bool = true, error: String? = nil, errorCode: String? = nil, status: StatusReport? = nil,
@@ -135,7 +161,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case ok, error, status, records, entries, write
-        case errorCode = "error_code", importResult = "import"
+        case ok, error, status, records, entries, write, export
+        case errorCode = "error_code", importResult = "import", logPosition = "log_position"
     }
 }

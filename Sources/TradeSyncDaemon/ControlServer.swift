@@ -114,14 +114,15 @@ final class ControlServer: Sendable {
                     buffer.append(contentsOf: chunk.readableBytesView)
                     guard let frame = try ControlFrame.split(buffer) else { continue }
                     let response: ControlResponse
+                    var blob: [UInt8] = []
                     do {
                         let request = try JSONDecoder().decode(ControlRequest.self, from: Data(frame.json))
-                        response = await node.handle(request, blob: frame.blob)
+                        (response, blob) = await node.respond(to: request, blob: frame.blob)
                     } catch {
                         response = .failure("invalid", "malformed control request: \(error)")
                     }
                     let json = try JSONEncoder().encode(response)
-                    try await outbound.write(ByteBuffer(bytes: ControlFrame.encode(json: Array(json))))
+                    try await outbound.write(ByteBuffer(bytes: ControlFrame.encode(json: Array(json), blob: blob)))
                     // Closing now could discard the part of a large answer still queued in the
                     // channel: half-close our side once it is flushed, and let the client,
                     // which closes after reading the whole frame, end the connection.

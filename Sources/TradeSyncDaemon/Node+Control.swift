@@ -22,7 +22,8 @@ extension Node {
             case .conflicts:
                 return ControlResponse(records: replica.conflicts(limit: request.limit ?? .max).map(Self.view))
             case .resolve: return try await resolve(request)
-            case .log: return try recentLog(limit: request.limit ?? 20)
+            case .log: return try logEntries(after: request.after, limit: request.limit ?? 20)
+            case .export: return try exportPage(request).response
             case .importRecords: return try await importRecords(request, blob: blob)
             }
         } catch let error as ControlFailure {
@@ -45,6 +46,7 @@ extension Node {
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
             vector: vector, digest: Hex.encode(core.digest()), peers: peerStatuses(), listen: config.listen.description,
             dataDir: config.dataDir, logInstance: Self.instanceText(log.instanceID))
+        report.contentDigest = Hex.encode(core.contentDigest())
         report.writesRefused = writesRefusedReason()
         let store = ForkEvidenceStore(dataDirectory: config.dataDir)
         let forks = core.quarantineList.map { fork in
@@ -182,15 +184,31 @@ extension Node {
         return try written(key, await writeLocal([(key: key, operation: operation)]))
     }
 
-    func recentLog(limit: Int) throws -> ControlResponse {
-        let entries = try log.recent(limit: max(0, limit))
-        return ControlResponse(entries: entries.map { entry in
+    /// The most recent `limit` entries (`after` nil), or up to `limit` entries after
+    /// position `after` (`log --follow`), each with its position, and the position to ask
+    /// after next.
+    func logEntries(after: Int?, limit: Int) throws -> ControlResponse {
+        let count = log.entryCount
+        let entries: [Entry]
+        let first: Int
+        if let after {
+            first = min(max(0, after), count)
+            entries = try log.entries(from: first, limit: min(max(0, limit), Self.logEntriesPerAnswerMax))
+        } else {
+            entries = try log.recent(limit: max(0, limit))
+            first = count - entries.count
+        }
+        var response = ControlResponse(entries: entries.enumerated().map { offset, entry in
             var context: [String: UInt64] = [:]
             for (origin, seq) in entry.context.sorted { context[origin.hex] = seq }
-            return LogEntryView(
+            var view = LogEntryView(
                 dot: entry.dot.description, hlc: entry.hlc.description, key: entry.key.description,
                 op: entry.operation.isDelete ? "delete" : "put", values: entry.operation.values, context: context)
+            view.position = first + offset + 1
+            return view
         })
+        response.logPosition = after == nil ? count : first + entries.count
+        return response
     }
 
     /// Writes the records that differ from what the node holds, all in one append and

@@ -16,6 +16,10 @@ public enum ImportFormat: String, Sendable {
     /// with optional `customs,transport,flags`, as written by `gen_trade.py` and
     /// `tradesync export --format csv`.
     case tradeSyncCSV = "tradesync-csv"
+    /// TradeSync JSON Lines: one object per line with the TradeSync CSV column names as
+    /// keys (`commodity` or `hs6`), decimals as strings or numbers, `null` or absent for
+    /// no value; as written by `tradesync export --format jsonl`.
+    case tradeSyncJSONL = "tradesync-jsonl"
 }
 
 /// One row that could not be imported.

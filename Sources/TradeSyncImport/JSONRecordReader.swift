@@ -7,22 +7,85 @@
 /// ever passes through `Double`. Strings are unescaped in place (`\uXXXX` to UTF-8).
 /// `null` and absent keys are blank fields; `true`/`false` keep their text.
 ///
+/// With ``readLines(each:)`` it reads JSON Lines instead (TradeSync JSONL, as
+/// `tradesync export --format jsonl` writes it): one flat record object per line, laid
+/// out as the `fieldNames` given.
+///
 /// Iterative, no recursion: ignored values are skipped with an explicit stack bounded by
 /// ``ImportLimits/jsonDepthMax``. Complexity O(n).
 struct JSONRecordReader {
     private let bytes: UnsafeMutableBufferPointer<UInt8>
     private let file: String
-    private var offset: Int
+    private(set) var offset: Int
     private var line = 1
     private let columnByKey: [String: Int]
+    private let columnCount: Int
 
-    init(bytes: UnsafeMutableBufferPointer<UInt8>, offset: Int, file: String) {
+    /// - Parameters:
+    ///   - fieldNames: the row layout: a record's key `fieldNames[i]` fills field `i`.
+    ///   - aliases: other keys for a field (`hs6` → `commodity`).
+    init(
+        bytes: UnsafeMutableBufferPointer<UInt8>, offset: Int, file: String,
+        fieldNames: [String] = ComtradePlusMapper.fieldNames, aliases: [String: String] = [:]
+    ) {
         self.bytes = bytes
         self.offset = offset
         self.file = file
         var columns: [String: Int] = [:]
-        for (index, name) in ComtradePlusMapper.fieldNames.enumerated() { columns[name] = index }
+        for (index, name) in fieldNames.enumerated() { columns[name] = index }
+        for (alias, name) in aliases { columns[alias] = columns[name] }
         columnByKey = columns
+        columnCount = fieldNames.count
+    }
+
+    /// Reads JSON Lines: each non-blank line one record object (a value that is not an
+    /// object is a damaged row). `progress` is called every 8192 records with the offset
+    /// reached. - Throws: ``ImportError/malformed(file:line:reason:)`` for invalid JSON.
+    mutating func readLines(each: (FieldRow) -> Void, progress: (Int) -> Void) throws(ImportError) {
+        var row = FieldRow()
+        var records = 0
+        skipWhitespace()
+        while offset < bytes.count {  // bound: each pass consumes one value
+            row.removeAll()
+            row.line = line
+            for _ in 0..<columnCount { row.append(start: 0, end: 0) }
+            if try peek() == UInt8(ascii: "{") {
+                try readRecord(into: &row)
+            } else {
+                try skipValue()
+                row.damage = "line is not a JSON object"
+            }
+            each(row)
+            records += 1
+            if records % 8192 == 0 { progress(offset) }
+            skipWhitespace()
+        }
+    }
+
+    /// The keys of the one flat JSON object `scratch` holds (nested values skipped), or
+    /// nil when it holds anything else or invalid JSON. Unescapes `scratch` in place.
+    static func objectKeys(_ scratch: inout [UInt8]) -> [String]? {
+        scratch.withUnsafeMutableBufferPointer { buffer -> [String]? in
+            var reader = JSONRecordReader(bytes: buffer, offset: 0, file: "", fieldNames: [])
+            return try? reader.readObjectKeys()
+        }
+    }
+
+    private mutating func readObjectKeys() throws(ImportError) -> [String] {
+        skipWhitespace()
+        try expect(UInt8(ascii: "{"))
+        var keys: [String] = []
+        skipWhitespace()
+        var more = try peek() != UInt8(ascii: "}")
+        if !more { offset += 1 }
+        while more {
+            keys.append(String(decoding: bytes[try readKeyAndColon()], as: UTF8.self))
+            try skipValue()
+            more = try afterMember(closer: UInt8(ascii: "}"))
+        }
+        skipWhitespace()
+        guard offset == bytes.count else { throw malformed("more than one value") }
+        return keys
     }
 
     /// Reads the document, handing each record of `data` to `each` in order.
@@ -93,7 +156,7 @@ struct JSONRecordReader {
             skipWhitespace()
             row.removeAll()
             row.line = line
-            for _ in ComtradePlusMapper.fieldNames { row.append(start: 0, end: 0) }
+            for _ in 0..<columnCount { row.append(start: 0, end: 0) }
             if try peek() == UInt8(ascii: "{") {
                 try readRecord(into: &row)
             } else {

@@ -1,9 +1,11 @@
 import TradeSyncModel
 
-/// Reads trade files (the four ``ImportFormat``s) into records.
+/// Reads trade files (the five ``ImportFormat``s) into records.
 ///
 /// The format is detected from the first bytes and the header, never from the file name:
-/// `{` or `[` → ``ImportFormat/comtradeAPIJSON``; a CSV header with `cmdCode` and
+/// a first line that is one whole JSON object with the TradeSync CSV column names as keys
+/// → ``ImportFormat/tradeSyncJSONL``; other `{` or `[` → ``ImportFormat/comtradeAPIJSON``;
+/// a CSV header with `cmdCode` and
 /// `primaryValue` → ``ImportFormat/comtradePlusCSV``; with `Commodity Code` and
 /// `Trade Value (US$)` → ``ImportFormat/comtradeLegacyCSV``; with `reporter`, `partner`,
 /// `flow`, `hs6`/`commodity`, `period`, `value_usd` → ``ImportFormat/tradeSyncCSV``.
@@ -16,13 +18,27 @@ import TradeSyncModel
 /// Complexity: O(file bytes) time; memory is the file plus the records. Encoding: UTF-8
 /// when the whole file is valid UTF-8, else Windows-1252; a UTF-8 BOM is skipped.
 public enum TradeFileImporter {
+    /// Told how far a parse got: bytes of the file parsed so far and the file's size.
+    /// Called every 8192 rows and once at the end, on the parsing thread.
+    public typealias Progress = (_ bytesParsed: Int, _ bytesTotal: Int) -> Void
+
+    /// The record fields of TradeSync JSON Lines, in row order (`hs6` is read as `commodity`).
+    static let jsonLinesFieldNames = [
+        "reporter", "partner", "flow", "commodity", "period", "customs", "transport", "value_usd", "net_weight_kg",
+        "qty", "qty_unit", "flags",
+    ]
+
+    /// Most bytes of a file's first line looked at to tell JSON Lines from a Comtrade
+    /// JSON document (a TradeSync record line is about 250 bytes).
+    static let jsonLinesProbeBytesMax = 64 * 1024
+
     /// Reads and parses the file at `path` (the report's `file` is `path` as given).
     /// - Throws: ``ImportError/unreadable(file:reason:)`` when the file cannot be read,
     ///   is not a regular file or exceeds ``ImportLimits/fileBytesMax``; otherwise as
     ///   ``parse(bytes:file:)``.
-    public static func read(path: String) throws(ImportError) -> ImportReport {
+    public static func read(path: String, progress: Progress? = nil) throws(ImportError) -> ImportReport {
         var bytes = try FileBytes.load(path: path)
-        return try parse(owned: &bytes, file: path)  // unescapes in place: no copy of the file
+        return try parse(owned: &bytes, file: path, progress: progress)  // unescapes in place: no copy of the file
     }
 
     /// Parses a whole file's bytes. `file` is used only in messages and the report.
@@ -35,23 +51,28 @@ public enum TradeFileImporter {
     }
 
     /// Parses `bytes`, overwriting escaped text in place (the array is scratch afterwards).
-    private static func parse(owned bytes: inout [UInt8], file: String) throws(ImportError) -> ImportReport {
+    private static func parse(owned bytes: inout [UInt8], file: String, progress: Progress? = nil) throws(ImportError)
+        -> ImportReport
+    {
         var outcome: Result<ImportReport, ImportError> = .failure(
             .unknownFormat(file: file, reason: "the file is empty"))
+        let total = bytes.count
+        let report: (Int) -> Void = { done in progress?(done, total) }
         bytes.withUnsafeMutableBufferPointer { pointer in
             let whole = pointer
             do throws(ImportError) {
-                outcome = .success(try parseBuffer(whole, file: file))
+                outcome = .success(try parseBuffer(whole, file: file, progress: report))
             } catch {
                 outcome = .failure(error)
             }
         }
+        if case .success = outcome { progress?(total, total) }
         return try outcome.get()
     }
 
-    private static func parseBuffer(_ bytes: UnsafeMutableBufferPointer<UInt8>, file: String) throws(ImportError)
-        -> ImportReport
-    {
+    private static func parseBuffer(
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, file: String, progress: (Int) -> Void
+    ) throws(ImportError) -> ImportReport {
         let readOnly = UnsafeBufferPointer(bytes)
         let hasBOM = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
         let start = hasBOM ? 3 : 0
@@ -63,10 +84,40 @@ public enum TradeFileImporter {
             first += 1
         }
         guard first < bytes.count else { throw .unknownFormat(file: file, reason: "the file is empty") }
+        if bytes[first] == UInt8(ascii: "{") && isTradeSyncJSONLines(UnsafeBufferPointer(bytes), from: first) {
+            return try importJSONLines(bytes, start: start, decoder: decoder, file: file, progress: progress)
+        }
         if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
             return try importJSON(bytes, start: start, decoder: decoder, file: file)
         }
-        return try importCSV(bytes, start: start, decoder: decoder, file: file)
+        return try importCSV(bytes, start: start, decoder: decoder, file: file, progress: progress)
+    }
+
+    /// True when the line starting at `first` is one whole JSON object whose keys name
+    /// the TradeSync CSV columns (a Comtrade document's first line is not: it opens an
+    /// envelope or an array of Comtrade records).
+    private static func isTradeSyncJSONLines(_ bytes: UnsafeBufferPointer<UInt8>, from first: Int) -> Bool {
+        let limit = min(bytes.count, first + jsonLinesProbeBytesMax)
+        var end = first
+        while end < limit && bytes[end] != 0x0A { end += 1 }
+        guard end < limit || limit == bytes.count else { return false }
+        var scratch = Array(bytes[first..<end])  // the reader unescapes in place: probe a copy
+        guard let keys = JSONRecordReader.objectKeys(&scratch) else { return false }
+        return TradeSyncCSVMapper.matches(HeaderColumns(names: keys))
+    }
+
+    private static func importJSONLines(
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String,
+        progress: (Int) -> Void
+    ) throws(ImportError) -> ImportReport {
+        let header = HeaderColumns(names: jsonLinesFieldNames)
+        var mapper = TradeSyncCSVMapper(header: header, decoder: decoder)
+        var builder = ReportBuilder(file: file, rowsExpected: 0)
+        var reader = JSONRecordReader(
+            bytes: bytes, offset: start, file: file, fieldNames: jsonLinesFieldNames, aliases: ["hs6": "commodity"])
+        let readOnly = UnsafeBufferPointer(bytes)
+        try reader.readLines(each: { row in builder.add(row, bytes: readOnly, mapper: &mapper) }, progress: progress)
+        return builder.report(format: .tradeSyncJSONL)
     }
 
     private static func importJSON(
@@ -84,7 +135,8 @@ public enum TradeFileImporter {
     }
 
     private static func importCSV(
-        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String,
+        progress: (Int) -> Void
     ) throws(ImportError) -> ImportReport {
         var scanner = CSVScanner(bytes: bytes, offset: start, file: file)
         var row = FieldRow()
@@ -95,31 +147,38 @@ public enum TradeFileImporter {
         let signature: (([String]) -> Bool) = { names in names.allSatisfy { header.index($0) != nil } }
         if signature(ComtradePlusMapper.signature) {
             var mapper = try ComtradePlusMapper(header: header, decoder: decoder, file: file)
-            return try readRows(&scanner, mapper: &mapper, format: .comtradePlusCSV, columns: row.count, file: file)
+            return try readRows(
+                &scanner, mapper: &mapper, format: .comtradePlusCSV, columns: row.count, file: file, progress: progress)
         }
         if signature(ComtradeLegacyMapper.signature) {
             var mapper = try ComtradeLegacyMapper(header: header, decoder: decoder, file: file)
-            return try readRows(&scanner, mapper: &mapper, format: .comtradeLegacyCSV, columns: row.count, file: file)
+            return try readRows(
+                &scanner, mapper: &mapper, format: .comtradeLegacyCSV, columns: row.count, file: file, progress: progress)
         }
         if TradeSyncCSVMapper.matches(header) {
             var mapper = TradeSyncCSVMapper(header: header, decoder: decoder)
-            return try readRows(&scanner, mapper: &mapper, format: .tradeSyncCSV, columns: row.count, file: file)
+            return try readRows(
+                &scanner, mapper: &mapper, format: .tradeSyncCSV, columns: row.count, file: file, progress: progress)
         }
         throw .unknownFormat(
             file: file,
             reason: "header \(header.quoted) (line \(row.line)) is none of comtrade-legacy-csv, comtrade-plus-csv, "
-                + "comtrade-api-json, tradesync-csv")
+                + "comtrade-api-json, tradesync-csv, tradesync-jsonl")
     }
 
     /// Reads the data rows after the header. A row must have as many fields as the
     /// header, or exactly one more that is empty (the Comtrade Plus trailing comma).
     private static func readRows<Mapper: RowMapper>(
-        _ scanner: inout CSVScanner, mapper: inout Mapper, format: ImportFormat, columns: Int, file: String
+        _ scanner: inout CSVScanner, mapper: inout Mapper, format: ImportFormat, columns: Int, file: String,
+        progress: (Int) -> Void
     ) throws(ImportError) -> ImportReport {
         let bytes = scanner.readOnlyBytes
         var builder = ReportBuilder(file: file, rowsExpected: lineCount(bytes[scanner.offset...]))
         var row = FieldRow()
+        var rows = 0
         while try scanner.nextRow(into: &row) {
+            rows += 1
+            if rows % 8192 == 0 { progress(scanner.offset) }
             let trailingEmpty = row.count == columns + 1 && row.starts[columns] == row.ends[columns]
             if row.count != columns && !trailingEmpty && row.damage == nil {
                 row.damage = "row has \(row.count) fields, the header has \(columns)"

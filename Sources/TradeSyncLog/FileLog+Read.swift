@@ -83,6 +83,21 @@ extension FileLog {
         return try readRecords(max(0, count - max(0, limit))..<count)
     }
 
+    /// The entries at record numbers `first ..< first + limit` in append order (record 0
+    /// is the first entry ever appended), clamped to the log: for `tradesync log --follow`,
+    /// which asks for what came after the last entry it printed.
+    ///
+    /// Shape: none when `first` is at or past ``entryCount`` or `limit` is zero or less.
+    /// Complexity: O(returned bytes), one `pread` per MiB.
+    /// - Throws: as ``recent(limit:)``.
+    public func entries(from first: Int, limit: Int) throws(LogError) -> [Entry] {
+        try checkOpen()
+        let count = index.count
+        let lower = min(max(0, first), count)
+        let upper = limit > 0 && lower < count ? lower + min(limit, count - lower) : lower
+        return try readRecords(lower..<upper)
+    }
+
     /// Reads and checks the records numbered `numbers`; see ``readSealedRecords(_:)``.
     func readRecords(_ numbers: Range<Int>) throws(LogError) -> [Entry] {
         try readSealedRecords(numbers).map(\.entry)

@@ -69,6 +69,12 @@ public struct Replica: Sendable {
     private(set) var keys: [TradeKey: KeyState] = [:]
     private(set) var clock = HybridLogicalClock()
     private(set) var digestCache: [UInt8]?
+    // Set and read by Replica+Export.swift; this file only clears them when the state changes.
+    /// ``contentDigest()`` until the next apply.
+    var contentDigestCache: [UInt8]?
+    /// Every key in key order, kept while an export pages through the state (see
+    /// ``livePage(after:limit:)``); cleared when a new key appears.
+    var exportOrder: [TradeKey]?
 
     public init(localID: NodeID) {
         self.localID = localID
@@ -99,8 +105,10 @@ public struct Replica: Sendable {
         guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
         vector.add(entry.dot)
         clock.observe(entry.hlc)
-        var state = keys[entry.key] ?? KeyState()
-        let before = Self.contribution(of: keys[entry.key])
+        let existing = keys[entry.key]
+        if existing == nil { exportOrder = nil }
+        var state = existing ?? KeyState()
+        let before = Self.contribution(of: existing)
         let survived = state.apply(entry)
         keys[entry.key] = state
         let after = Self.contribution(of: state)
@@ -109,6 +117,7 @@ public struct Replica: Sendable {
         counts.conflicts += after.conflicts - before.conflicts
         counts.tombstones += after.tombstones - before.tombstones
         digestCache = nil
+        contentDigestCache = nil
         return survived ? .applied : .obsolete
     }
 

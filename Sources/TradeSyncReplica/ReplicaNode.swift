@@ -251,6 +251,16 @@ public struct ReplicaNode<Store: LogStore> {
     /// The replica's state digest (cached until the next write); see ``Replica/digest()``.
     public mutating func digest() -> [UInt8] { replica.digest() }
 
+    /// The content digest of the live records (cached until the next write); see
+    /// ``Replica/contentDigest()``.
+    public mutating func contentDigest() -> [UInt8] { replica.contentDigest() }
+
+    /// One page of live records for an export; see ``Replica/livePage(after:limit:)``.
+    /// - Precondition: `limit > 0`.
+    public mutating func livePage(after: TradeKey?, limit: Int) -> LivePage {
+        replica.livePage(after: after, limit: limit)
+    }
+
     /// Applies entries just written to the store.
     mutating func applyWritten(_ entries: [Entry]) {
         for entry in entries {

@@ -1,16 +1,37 @@
 import ArgumentParser
+import Synchronization
 import TradeSyncControl
 
-/// `tradesync log`: the node's most recent log entries.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tradesync log [--limit N] [--follow]`: the node's most recent log entries, and with
+/// `--follow` every entry appended after them until interrupted.
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Show recent log entries: dot, HLC, op, key, values.")
+        abstract: "Show recent log entries: dot, HLC, op, key, values; --follow keeps printing new ones.",
+        discussion: """
+            --follow prints the last --limit entries, then each entry as the node appends it \
+            (local writes, imports and entries from peers), polling every 250 ms, until \
+            interrupted (Ctrl-C: exit 0). If the node goes away: exit 3. With --json, --follow \
+            prints one JSON object per line (JSON Lines); without --follow, a JSON array. Each \
+            entry has "position", its place in the log (1 = the first entry appended).
+            """)
+
+    /// Time between two polls with `--follow`.
+    static let pollInterval = Duration.milliseconds(250)
+    /// Entries asked for per poll with `--follow` (the node caps it too).
+    static let followPageEntries = 10_000
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: ArgumentHelp("At most this many entries.", valueName: "n"))
+    @Option(help: ArgumentHelp("At most this many entries (with --follow: shown before following).", valueName: "n"))
     var limit = 20
+
+    @Flag(name: [.short, .long], help: "Keep printing entries as they are appended, until interrupted.")
+    var follow = false
 
     func validate() throws {
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -19,7 +40,40 @@ struct LogCommand: ParsableCommand {
     func run() throws(CLIFailure) {
         let response = try options.call(ControlRequest(command: .log, limit: limit))
         let entries = try options.require(response.entries, "entries")
-        try options.printer.emit(entries) { Self.text(entries) }
+        guard follow else {
+            try options.printer.emit(entries) { Self.text(entries) }
+            return
+        }
+        FollowSignal.install()
+        var position = try options.require(response.logPosition, "log position")
+        if !options.json { guard Self.write(Self.followHeader) else { return } }
+        guard try printFollowed(entries) else { return }
+        while !FollowSignal.interrupted {  // bound: until SIGINT/SIGTERM, stdout closing or the node going away
+            SyncCommand.sleep(Self.pollInterval)
+            if FollowSignal.interrupted { break }
+            var request = ControlRequest(command: .log, limit: Self.followPageEntries)
+            request.after = position
+            let next: ControlResponse
+            do { next = try options.call(request) } catch {
+                if FollowSignal.interrupted { break }
+                throw error
+            }
+            guard try printFollowed(try options.require(next.entries, "entries")) else { return }
+            position = try options.require(next.logPosition, "log position")
+        }
+    }
+
+    /// Writes entries as JSON Lines or as fixed-width lines, and flushes at once so a
+    /// reader of a pipe sees each entry when it is appended. Returns false once stdout is
+    /// closed (the reader of the pipe left): following ends, exit 0, as `tail -f` does.
+    private func printFollowed(_ entries: [LogEntryView]) throws(CLIFailure) -> Bool {
+        guard !entries.isEmpty else { return true }
+        var text = ""
+        for entry in entries {
+            text += options.json ? try Printer.encodeJSONLine(entry) : Self.followLine(entry)
+            text += "\n"
+        }
+        return Self.write(text)
     }
 
     /// A table of entries in the node's order; `no entries` when the log is empty.
@@ -34,5 +88,60 @@ struct LogCommand: ParsableCommand {
             table.append([entry.dot, entry.hlc, entry.op, entry.key, values])
         }
         return table.rendered
+    }
+
+    /// Column widths of the `--follow` lines (wider cells push the rest along).
+    static let followWidths = [20, 18, 6, 32]
+
+    /// The `--follow` header line.
+    static var followHeader: String { padded(["DOT", "HLC", "OP", "KEY", "VALUES"]) + "\n" }
+
+    /// One entry as a `--follow` line: the `text` table's columns at fixed widths.
+    static func followLine(_ entry: LogEntryView) -> String {
+        let values = entry.op == "delete" ? "" : entry.values.map(Format.values) ?? ""
+        return padded([entry.dot, entry.hlc, entry.op, entry.key, values])
+    }
+
+    private static func padded(_ cells: [String]) -> String {
+        var line = ""
+        for (index, cell) in cells.enumerated() {
+            line += cell
+            if index < followWidths.count { line += String(repeating: " ", count: max(1, followWidths[index] - cell.count) + 1) }
+        }
+        while line.last == " " { line.removeLast() }
+        return line
+    }
+
+    /// Writes to stdout with `write(2)` (unbuffered: nothing waits in a stdio buffer);
+    /// false when stdout is closed.
+    private static func write(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {  // bound: each pass writes at least one byte or stops
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
+    }
+}
+
+/// SIGINT/SIGTERM while following: the loop ends at its next check and the command
+/// exits 0 (the handler only sets a flag; everything else happens on the main thread).
+enum FollowSignal {
+    private static let flag = Atomic<Bool>(false)
+
+    /// True once SIGINT or SIGTERM arrived.
+    static var interrupted: Bool { flag.load(ordering: .relaxed) }
+
+    /// Installs the handlers (without SA_RESTART, so a sleep or a read is cut short).
+    static func install() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in FollowSignal.flag.store(true, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
     }
 }

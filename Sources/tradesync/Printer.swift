@@ -36,6 +36,18 @@ struct Printer: Sendable {
         }
     }
 
+    /// The JSON text of `value` on one line (JSON Lines): sorted keys, slashes unescaped.
+    /// - Throws: ``CLIFailure`` (exit 3) when encoding fails.
+    static func encodeJSONLine<Value: Encodable>(_ value: Value) throws(CLIFailure) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            throw CLIFailure(.unreachable, "cannot encode the answer as JSON: \(error)")
+        }
+    }
+
     /// Writes `lines` to stderr, each followed by a newline, in one buffered pass.
     static func diagnose(_ lines: [String]) {
         guard !lines.isEmpty else { return }

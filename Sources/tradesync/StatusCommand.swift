@@ -5,7 +5,7 @@ import TradeSyncControl
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the node's identity, counts, version vector, digest and peers.")
+        abstract: "Show the node's identity, counts, version vector, digests and peers.")
 
     @OptionGroup var options: GlobalOptions
 
@@ -27,6 +27,7 @@ struct StatusCommand: ParsableCommand {
             ("tombstones", "\(status.tombstones)"),
             ("entries", "\(status.entries)"),
             ("digest", status.digest),
+            ("content digest", status.contentDigest ?? Format.absent),
             ("writes", status.writesRefused ?? "accepted"),
             (
                 "refused",

@@ -8,7 +8,8 @@ import ArgumentParser
 ///
 /// Each subcommand sends one request over the node's control socket (a Unix socket,
 /// `--control`) and prints the answer as text or, with `--json`, as JSON. `import` parses
-/// the trade file here and sends the good records in one request.
+/// the trade file here and sends the good records in chunks; `export`, `sync --wait` and
+/// `log --follow` send one request after another.
 ///
 /// Failures print one line `tradesync: <reason>` on stderr and exit with an ``ExitCode``.
 @main
@@ -21,14 +22,18 @@ struct TradeSync: ParsableCommand {
             else ./tradesync-data/control.sock. Keys are REPORTER:PARTNER:FLOW:COMMODITY:PERIOD\
             [:CUSTOMS:TRANSPORT], e.g. CHN:DEU:X:850760:2022.
 
+            Every command prints text by default and JSON with --json; errors are one line on \
+            stderr.
+
             Exit codes: 0 success; 1 the node refused or the thing was not found; 2 invalid \
-            input (key, field, period, dot, file rows, unreadable file); 3 cannot reach the node; \
-            4 verify found damage; 64 usage error.
+            input (key, field, period, dot, file rows, unreadable file, unwritable --output); \
+            3 cannot reach the node; 4 verify found damage; 5 sync: a peer is down or behind \
+            (--wait: when --timeout passed); 64 usage error.
             """,
         subcommands: [
-            StatusCommand.self, ImportCommand.self, GetCommand.self, QueryCommand.self, PutCommand.self,
-            DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, VerifyCommand.self,
-            PeersCommand.self, IdCommand.self,
+            StatusCommand.self, ImportCommand.self, ExportCommand.self, GetCommand.self, QueryCommand.self,
+            PutCommand.self, DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self,
+            SyncCommand.self, VerifyCommand.self, PeersCommand.self, IdCommand.self, CompletionsCommand.self,
         ])
 
     /// Parses, runs, and turns a ``CLIFailure`` into its line on stderr and its exit code.

@@ -147,6 +147,8 @@ struct VerifyReport: Encodable {
     let vector: [String: UInt64]
     /// The state digest, as `status` shows it.
     let digest: String
+    /// The content digest (live records only), as `status` shows it.
+    let contentDigest: String
     /// Bytes of a torn tail found after the last whole record (0 when none).
     let tornTailBytes: Int
     /// Entries the checkpoint covers when its snapshot matches; nil otherwise.
@@ -176,6 +178,7 @@ struct VerifyReport: Encodable {
         for (origin, seq) in node.replica.vector.sorted { vector[origin.hex] = seq }
         self.vector = vector
         digest = Hex.encode(node.digest())
+        contentDigest = Hex.encode(node.contentDigest())
         tornTailBytes = log.recovery.truncatedTailBytes
         if case .matches(let covered) = checkpoint { checkpointEntries = covered } else { checkpointEntries = nil }
         self.checkpoint = checkpoint.text
@@ -188,7 +191,7 @@ struct VerifyReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case log, segments, entries, records, keys, conflicts, tombstones, vector, digest, checkpoint, signatures, chains
         case dataDir = "data_dir", logInstance = "log_instance", tornTailBytes = "torn_tail_bytes"
-        case checkpointEntries = "checkpoint_entries"
+        case checkpointEntries = "checkpoint_entries", contentDigest = "content_digest"
     }
 
     var text: String {
@@ -197,6 +200,7 @@ struct VerifyReport: Encodable {
                 ("log", log), ("log instance", logInstance), ("segments", "\(segments)"), ("entries", "\(entries)"),
                 ("records", "\(records)"), ("keys", "\(keys)"), ("conflicts", "\(conflicts)"),
                 ("tombstones", "\(tombstones)"), ("origins", "\(vector.count)"), ("digest", digest),
+                ("content digest", contentDigest),
                 (
                     "checksums",
                     tornTailBytes == 0

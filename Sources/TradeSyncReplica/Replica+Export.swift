@@ -1,0 +1,115 @@
+import Crypto
+import TradeSyncClock
+import TradeSyncLog
+import TradeSyncModel
+
+/// The content digest: SHA-256 over the live records only, fed one record at a time in
+/// key order, so the daemon (over its state) and the CLI (over what it exported) compute
+/// it the same way.
+///
+/// Input per record: the key's canonical encoding (``TradeKey/encode(into:)``) followed by
+/// the values' canonical encoding (``TradeValues/encode(into:)``), the same bytes an
+/// import blob carries. Both encodings are self-delimiting, so the concatenation is
+/// unambiguous. Records must be added in ascending key order, each key once.
+public struct ContentDigester: Sendable {
+    private var hasher = SHA256()
+    private var last: TradeKey?
+    /// Records added so far.
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Adds the next record.
+    /// - Precondition: `record.key` is greater than every key added before.
+    public mutating func add(_ record: TradeRecord) {
+        if let last { precondition(last < record.key, "content digest records must come in ascending key order") }
+        var writer = ByteWriter(capacity: 96)
+        record.key.encode(into: &writer)
+        record.values.encode(into: &writer)
+        hasher.update(data: writer.bytes)
+        last = record.key
+        count += 1
+    }
+
+    /// The digest of the records added (32 bytes; SHA-256 of nothing when none was).
+    public func finalize() -> [UInt8] { Array(hasher.finalize()) }
+}
+
+/// One page of live records for `tradesync export`.
+public struct LivePage: Sendable, Equatable {
+    /// Live records (the winner of keys whose winner is a put), in key order.
+    public var records: [TradeRecord]
+    /// How many of ``records`` are keys in conflict (their winner was taken).
+    public var conflicts: Int
+    /// The last key this page looked at, to pass as `after` for the next page; nil when
+    /// the page reached the last key.
+    public var next: TradeKey?
+}
+
+extension Replica {
+    /// SHA-256 over the live content only: for each key whose winner is a put, in key
+    /// order, the winning record (key, then values) as ``ContentDigester`` encodes it.
+    /// Tombstones, losing siblings, dots, HLCs and causal contexts are not part of it, so
+    /// a fresh node that imports an export of this state gets the same content digest,
+    /// while the state ``digest()`` (which covers dots and HLCs) differs.
+    ///
+    /// Complexity: O(n log n) over the keys; cached until the next apply.
+    public mutating func contentDigest() -> [UInt8] {
+        if let contentDigestCache { return contentDigestCache }
+        var digester = ContentDigester()
+        for key in keys.keys.sorted() {
+            guard let winner = keys[key]?.winner, let values = winner.operation.values else { continue }
+            digester.add(TradeRecord(key: key, values: values))
+        }
+        let digest = digester.finalize()
+        contentDigestCache = digest
+        return digest
+    }
+
+    /// Up to `limit` live records (keys whose winner is a put, with the winner's values)
+    /// after the key `after` (exclusive; from the first key when nil), in key order.
+    ///
+    /// Keys whose winner is a tombstone are skipped and not exported, even when in conflict.
+    /// Looks at most `4 × limit` keys, so a page stays bounded over long runs of
+    /// tombstones; it may then hold fewer than `limit` records while ``LivePage/next`` is
+    /// set. The sorted key list is built at the first page (O(n log n)) and kept for the
+    /// following pages until the last page is served or a new key appears.
+    ///
+    /// Complexity: O(log n + limit) per page once the key list is built.
+    /// - Precondition: `limit > 0`.
+    public mutating func livePage(after: TradeKey?, limit: Int) -> LivePage {
+        precondition(limit > 0, "a page holds at least one record")
+        let order = exportOrder ?? keys.keys.sorted()
+        exportOrder = order
+        var index = after.map { Self.firstIndex(in: order, above: $0) } ?? 0
+        let scannedMax = limit.multipliedReportingOverflow(by: 4).overflow ? Int.max : limit * 4
+        var page = LivePage(records: [], conflicts: 0, next: nil)
+        page.records.reserveCapacity(min(limit, order.count - index))
+        var scanned = 0
+        while index < order.count, page.records.count < limit, scanned < scannedMax {
+            let key = order[index]
+            index += 1
+            scanned += 1
+            guard let state = keys[key], let values = state.winner?.operation.values else { continue }
+            page.records.append(TradeRecord(key: key, values: values))
+            if state.siblingCount > 1 { page.conflicts += 1 }
+        }
+        if index < order.count {
+            page.next = order[index - 1]
+        } else {
+            exportOrder = nil
+        }
+        return page
+    }
+
+    /// The index of the first key in `order` (ascending) greater than `key`.
+    private static func firstIndex(in order: [TradeKey], above key: TradeKey) -> Int {
+        var low = 0
+        var high = order.count
+        while low < high {  // bound: the range halves each pass
+            let middle = (low + high) / 2
+            if order[middle] <= key { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}
