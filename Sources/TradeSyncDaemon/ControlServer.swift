@@ -117,7 +117,9 @@ final class ControlServer: Sendable {
                     var blob: [UInt8] = []
                     do {
                         let request = try JSONDecoder().decode(ControlRequest.self, from: Data(frame.json))
-                        (response, blob) = await node.respond(to: request, blob: frame.blob)
+                        let answer = await node.respond(to: request, blob: frame.blob)
+                        response = answer.response
+                        blob = answer.blob
                     } catch {
                         response = .failure("invalid", "malformed control request: \(error)")
                     }

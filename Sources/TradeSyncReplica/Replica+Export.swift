@@ -11,7 +11,7 @@ import TradeSyncModel
 /// the values' canonical encoding (``TradeValues/encode(into:)``), the same bytes an
 /// import blob carries. Both encodings are self-delimiting, so the concatenation is
 /// unambiguous. Records must be added in ascending key order, each key once.
-public struct ContentDigester: Sendable {
+public struct ContentDigester {
     private var hasher = SHA256()
     private var last: TradeKey?
     /// Records added so far.

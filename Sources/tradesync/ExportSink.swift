@@ -25,17 +25,17 @@ struct ExportSink {
     /// - Throws: ``CLIFailure`` (exit 2) when the temporary file cannot be created.
     init(path: String?) throws(CLIFailure) {
         self.path = path
-        buffer.reserveCapacity(Self.bufferBytesMax)
-        guard let path else {
+        if let path {
+            let temporary = "\(path).tmp-\(getpid())"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw Self.failure(temporary, "cannot create") }
+            temporaryPath = temporary
+            descriptor = fd
+        } else {
             temporaryPath = nil
             descriptor = 1
-            return
         }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.failure(temporary, "cannot create") }
-        temporaryPath = temporary
-        descriptor = fd
+        buffer.reserveCapacity(Self.bufferBytesMax)
     }
 
     /// What the summary calls the output: the file, or `-` for stdout.

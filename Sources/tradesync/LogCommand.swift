@@ -70,7 +70,11 @@ struct LogCommand: ParsableCommand {
         guard !entries.isEmpty else { return true }
         var text = ""
         for entry in entries {
-            text += options.json ? try Printer.encodeJSONLine(entry) : Self.followLine(entry)
+            if options.json {
+                text += try Printer.encodeJSONLine(entry)
+            } else {
+                text += Self.followLine(entry)
+            }
             text += "\n"
         }
         return Self.write(text)

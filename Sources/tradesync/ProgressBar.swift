@@ -47,7 +47,7 @@ struct ProgressBar {
         self.unit = unit
         self.total = max(0, total)
         self.enabled = enabled
-        started = clock.now
+        started = ContinuousClock.now
     }
 
     /// Records progress; redraws unless the last redraw was under ``redrawInterval`` ago.

@@ -124,4 +124,31 @@ import TradeSyncModel
         let response = ControlResponse(records: [view])
         #expect(try Self.roundTrip(response) == response)
     }
+
+    @Test("Export and log --follow: cursor, after, log_position, export page and content_digest keys")
+    func exportAndFollowWireNames() throws {
+        var request = ControlRequest(command: .export, limit: 20_000)
+        request.cursor = "AUS:W00:X:252310:1988"
+        #expect(try Self.keyNames(of: request) == ["command", "cursor", "limit"])
+        #expect(try Self.roundTrip(request) == request)
+        var follow = ControlRequest(command: .log, limit: 10_000)
+        follow.after = 9_553
+        #expect(try Self.keyNames(of: follow) == ["command", "after", "limit"])
+        var page = ControlResponse()
+        page.export = ExportPage(records: 2, conflicts: 1, next: "AZE:W00:M:252310:2019:C01:3200")
+        #expect(try Self.keyNames(of: page) == ["ok", "export"])
+        #expect(try Self.keyNames(of: try #require(page.export)) == ["records", "conflicts", "next"])
+        #expect(try Self.roundTrip(page) == page)
+        var entry = LogEntryView(dot: "3f2a9c1b0d4e:12", hlc: "1700000000000.3", key: "AUS:W00:X:252310:1988", op: "delete", values: nil, context: [:])
+        entry.position = 12
+        var entries = ControlResponse(entries: [entry])
+        entries.logPosition = 12
+        #expect(try Self.keyNames(of: entries) == ["ok", "entries", "log_position"])
+        #expect(try Self.keyNames(of: entry).contains("position"))
+        #expect(try Self.roundTrip(entries) == entries)
+        var status = Self.status
+        status.contentDigest = String(repeating: "ef", count: 32)
+        #expect(try Self.keyNames(of: status).contains("content_digest"))
+        #expect(try Self.roundTrip(status) == status)
+    }
 }
