@@ -5,7 +5,7 @@ import TradeSyncImport
 import TradeSyncModel
 import TradeSyncReplica
 
-extension ExportFormat: @retroactive ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
 
 /// `tradesync export --format csv|jsonl [--output FILE]`: every live record, in a layout
 /// `tradesync import` reads back to the same records.

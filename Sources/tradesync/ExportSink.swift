@@ -64,7 +64,7 @@ struct ExportSink {
     /// Flushes; for a file, fsyncs it, renames it over ``path`` and fsyncs the directory.
     /// - Throws: ``CLIFailure`` (exit 2); the temporary file is then removed.
     mutating func commit() throws(CLIFailure) {
-        do {
+        do throws(CLIFailure) {
             try flush()
             guard let path, let temporaryPath else { return }
             guard fsync(descriptor) == 0 else { throw Self.failure(temporaryPath, "cannot fsync") }
