@@ -139,7 +139,9 @@ enum FollowSignal {
     /// True once SIGINT or SIGTERM arrived.
     static var interrupted: Bool { flag.load(ordering: .relaxed) }
 
-    /// Installs the handlers (without SA_RESTART, so a sleep or a read is cut short).
+    /// Installs the handlers (without SA_RESTART, so a sleep or a read is cut short) and
+    /// unblocks both signals: a parent may have started us with them blocked (a blocked
+    /// mask is inherited), and then Ctrl-C would never reach the handler.
     static func install() {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in FollowSignal.flag.store(true, ordering: .relaxed) }
@@ -147,5 +149,10 @@ enum FollowSignal {
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 }

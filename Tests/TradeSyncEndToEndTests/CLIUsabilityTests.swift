@@ -222,7 +222,7 @@ final class Follower {
 
     deinit {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
@@ -241,8 +241,14 @@ final class Follower {
         return waitForExit()
     }
 
-    /// Waits for the process to end; its exit status, or -1 when a signal ended it.
+    /// Waits up to 30 s for the process to end; its exit status, -1 when a signal ended
+    /// it, -2 when it was still running (it is then killed).
     func waitForExit() -> Int32 {
+        guard Harness.waitUntil(seconds: 30, { !process.isRunning }) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return -2
+        }
         process.waitUntilExit()
         return process.terminationReason == .exit ? process.terminationStatus : -1
     }
