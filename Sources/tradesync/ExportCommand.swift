@@ -59,6 +59,7 @@ struct ExportCommand: ParsableCommand {
         var bar = ProgressBar(
             label: "exporting", unit: "records", total: expected, enabled: progressOptions.enabled(json: options.json))
         var tally = ExportTally()
+        if output != nil { Interrupt.install() }  // Ctrl-C: remove the temporary file first
         do {
             if format == .csv { try sink.writeLine(TradeRecordWriter.csvHeader) }
             try exportPages(into: &sink, tally: &tally, bar: &bar)
@@ -66,6 +67,7 @@ struct ExportCommand: ParsableCommand {
         } catch {
             bar.clear()
             sink.discard()
+            if Interrupt.interrupted { Interrupt.reraise() }
             throw error
         }
         bar.finish()
@@ -112,6 +114,7 @@ struct ExportCommand: ParsableCommand {
             }
             tally.conflicts += page.conflicts
             bar.update(done: tally.digester.count)
+            if Interrupt.interrupted { throw CLIFailure(.refused, "interrupted") }
             guard let nextText = page.next else { return }
             guard let next = try? TradeKey(parsing: nextText), cursor.map({ $0 < next }) ?? true else {
                 throw CLIFailure.missing("a cursor past \(cursor?.description ?? "the start") (got \(nextText))", path: options.controlPath)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Synchronization
 import TradeSyncControl
 
 #if canImport(Glibc)
@@ -44,18 +43,18 @@ struct LogCommand: ParsableCommand {
             try options.printer.emit(entries) { Self.text(entries) }
             return
         }
-        FollowSignal.install()
+        Interrupt.install()
         var position = try options.require(response.logPosition, "log position")
         if !options.json { guard Self.write(Self.followHeader) else { return } }
         guard try printFollowed(entries) else { return }
-        while !FollowSignal.interrupted {  // bound: until SIGINT/SIGTERM, stdout closing or the node going away
+        while !Interrupt.interrupted {  // bound: until SIGINT/SIGTERM, stdout closing or the node going away
             SyncCommand.sleep(Self.pollInterval)
-            if FollowSignal.interrupted { break }
+            if Interrupt.interrupted || Self.stdoutClosed() { break }
             var request = ControlRequest(command: .log, limit: Self.followPageEntries)
             request.after = position
             let next: ControlResponse
             do { next = try options.call(request) } catch {
-                if FollowSignal.interrupted { break }
+                if Interrupt.interrupted { break }
                 throw error
             }
             guard try printFollowed(try options.require(next.entries, "entries")) else { return }
@@ -116,6 +115,14 @@ struct LogCommand: ParsableCommand {
         return line
     }
 
+    /// True when stdout is a pipe whose reader has gone (`| head` finished): `poll(2)`
+    /// reports an error on its write end, so following stops without waiting for the next
+    /// entry to fail to write.
+    private static func stdoutClosed() -> Bool {
+        var descriptor = pollfd(fd: 1, events: 0, revents: 0)
+        return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLERR | POLLHUP) != 0
+    }
+
     /// Writes to stdout with `write(2)` (unbuffered: nothing waits in a stdio buffer);
     /// false when stdout is closed.
     private static func write(_ text: String) -> Bool {
@@ -128,31 +135,5 @@ struct LogCommand: ParsableCommand {
             offset += written
         }
         return true
-    }
-}
-
-/// SIGINT/SIGTERM while following: the loop ends at its next check and the command
-/// exits 0 (the handler only sets a flag; everything else happens on the main thread).
-enum FollowSignal {
-    private static let flag = Atomic<Bool>(false)
-
-    /// True once SIGINT or SIGTERM arrived.
-    static var interrupted: Bool { flag.load(ordering: .relaxed) }
-
-    /// Installs the handlers (without SA_RESTART, so a sleep or a read is cut short) and
-    /// unblocks both signals: a parent may have started us with them blocked (a blocked
-    /// mask is inherited), and then Ctrl-C would never reach the handler.
-    static func install() {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in FollowSignal.flag.store(true, ordering: .relaxed) }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 }

@@ -74,8 +74,8 @@ struct SyncCommand: ParsableCommand {
         try options.printer.emit(report) { Self.text(peers) }
         guard report.inSync else {
             let reason = peers.filter { !Self.inSync($0) }.map(Self.describe).joined(separator: ", ")
-            let waited = wait ? "after \(Format.fixed(report.waitedSeconds, digits: 1)) s, " : ""
-            throw CLIFailure(.notInSync, "not in sync \(waited)\(reason)")
+            let waited = wait ? " after \(Format.fixed(report.waitedSeconds, digits: 1)) s" : ""
+            throw CLIFailure(.notInSync, "not in sync\(waited): \(reason)")
         }
     }
 
