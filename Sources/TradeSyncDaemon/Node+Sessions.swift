@@ -51,6 +51,7 @@ extension Node: SessionHost {
     /// against the old instance is dropped (the session itself always starts from the
     /// peer's VECTOR, so it is resent everything it lacks, from zero if need be).
     public func peerHello(link: LinkID, direction: LinkDirection, address: String, hello: Hello) {
+        let logger = sessionLogger(link, address: address, peer: hello.nodeID)
         guard hello.nodeID != identity.nodeID else { return }
         let key = peers.key(outbound: direction == .outbound, address: address, node: hello.nodeID)
         linkRecords[link] = key
@@ -82,6 +83,7 @@ extension Node: SessionHost {
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
         authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
     ) -> Bool {
+        let logger = sessionLogger(link, address: address, peer: peer)
         if peer == identity.nodeID {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
             return false
@@ -126,7 +128,7 @@ extension Node: SessionHost {
 
     public func inSync(link: LinkID) {
         guard let state = links[link] else { return }
-        logger.debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
+        sessionLogger(link, address: state.address, peer: state.peer).debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
     }
 
     public func counters(link: LinkID, _ counters: SessionCounters) {
@@ -140,7 +142,13 @@ extension Node: SessionHost {
                 record.knownVector = Dictionary(uniqueKeysWithValues: state.peerVector.sorted.map { ($0.0.hex, $0.1) })
                 update(key, record)
             }
-            logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
+            sessionLogger(link, address: address, peer: state.peer).info("session with \(state.peer.short) at \(address) ended: \(localCloseReason(link) ?? reason ?? "shutdown")")
+        }
+        // Closed by this node (stopping, or the peer left the config on a reload): said above.
+        if localCloseReason(link) != nil {
+            closedLocally.remove(link)
+            linkRecords[link] = nil
+            return
         }
         if let reason, reason != "duplicate session" {
             recordEnd(link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false)
@@ -152,6 +160,7 @@ extension Node: SessionHost {
     /// once per run, when it first appears for that peer; repeats (every redial meets the
     /// same refusal) go to the debug level only.
     private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+        let logger = sessionLogger(link, address: address, peer: links[link]?.peer)
         // The transport already logged a TLS refusal as a warning naming the IDs.
         let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
@@ -183,6 +192,23 @@ extension Node: SessionHost {
         record.lastError = reason
         record.lastErrorAt = utcTimestamp()
         update(key, record)
+    }
+
+    /// Why this node closed `link` itself, if it did: not a peer problem to warn about.
+    private func localCloseReason(_ link: LinkID) -> String? {
+        if stopping { return "closed, this node is stopping" }
+        return closedLocally.contains(link) ? "closed, the peer is no longer configured" : nil
+    }
+
+    /// The node's logger with the metadata of one session: `peer` (its address), `session`
+    /// (the connection's number, as the transport's lines show it; absent for a dial that
+    /// never connected) and `node` (the peer's short node ID, once its HELLO told it).
+    func sessionLogger(_ link: LinkID, address: String, peer: NodeID?) -> Logger {
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(address)"
+        if link.rawValue != 0 { logger[metadataKey: "session"] = "\(link.rawValue)" }
+        if let peer { logger[metadataKey: "node"] = "\(peer.short)" }
+        return logger
     }
 
     /// Replaces a peer-book record and saves the book when it changed. A failed save is

@@ -34,7 +34,8 @@ struct LinkState {
 /// concurrent writers share fsyncs (group commit, `Node+Durability.swift`).
 public actor Node {
     public let identity: NodeIdentity
-    public let config: NodeConfig
+    /// The config in effect: as started, with the reloadable keys of the last reload (``reconfigure(_:)``).
+    public internal(set) var config: NodeConfig
     /// The log's instance ID, made when the log was created.
     public let logInstanceID: UInt64
     let logger: Logger
@@ -54,6 +55,10 @@ public actor Node {
     var refusedHosts: Set<String> = []
     /// Peer-book key and reason of each peer refusal warned about since start.
     var warnedPeers: Set<String> = []
+    /// Sessions this node closed because a reload removed their peer.
+    var closedLocally: Set<LinkID> = []
+    /// Set once shutdown began (``beginShutdown()``).
+    var stopping = false
     /// Counters of ended sessions, summed per peer.
     var endedTotals: [NodeID: PeerTotals] = [:]
     /// Group commit: appends waiting for an fsync, and the one in flight.
