@@ -58,9 +58,16 @@ public enum Daemon {
             if let error = error as? StartupError { throw error }
             throw StartupError("cannot create control socket \(config.controlPath): \(describe(error))")
         }
+        let metrics: MetricsServer?
+        do { metrics = try await MetricsServer.start(serving: node, group: group, logger: logger) } catch {
+            server.channel.close(promise: nil)
+            control.close()
+            throw error
+        }
+        defer { metrics?.close() }  // after the node shut down: /health says "stopping" until then
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
-            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")")
+            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")\(metrics.map { ", metrics on \($0.url)" } ?? "")")
         let entries = await node.entryCount
         systemd.notify(
             "READY=1\nSTATUS=serving: \(entries) entries, listening on \(bound ?? config.listen.description), \(config.dialTargets.count) peer(s) to dial")
