@@ -78,6 +78,11 @@ public enum MetricsEndpoint {
             let snapshot = await node.metricsSnapshot()
             return MetricsReply(status: 200, contentType: metricsContentType, body: node.metrics.render(snapshot))
         case .health:
+            // Stopping or failed: answered without waiting for the (busy) node.
+            let health = node.metrics.health
+            guard health == .serving else {
+                return healthReply(health, entries: 0, peersConnected: 0, peersConfigured: 0)
+            }
             let snapshot = await node.metricsSnapshot()
             return healthReply(
                 snapshot.health, entries: snapshot.entries, peersConnected: snapshot.peersConnected,
@@ -202,21 +207,22 @@ public final class MetricsServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
-                parts: for try await part in inbound {
+                var parts = inbound.makeAsyncIterator()  // the only iterator the stream allows
+                reading: while let part = try await parts.next() {
                     switch part {
                     case .head(let request): head = request
                     case .body: continue  // no endpoint takes a body
                     case .end:
-                        guard let request = head else { break parts }
+                        guard let request = head else { break reading }
                         let reply = await respond(request.method.rawValue, request.uri)
                         try await Self.write(reply, version: request.version, to: outbound)
-                        break parts
+                        break reading
                     }
                 }
                 // Closing now could drop the end of a large answer still queued: half-close
                 // once it is flushed, and let the client (which reads to the end) close.
                 outbound.finish()
-                for try await _ in inbound {}
+                while try await parts.next() != nil {}
             }
         } catch {
             logger.debug("metrics connection failed: \(error)")

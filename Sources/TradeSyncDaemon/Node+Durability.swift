@@ -104,6 +104,7 @@ extension Node {
     func fail(_ reason: String) {
         guard fatalReason == nil else { return }
         fatalReason = reason
+        metrics.noteHealth(.failed(reason: reason))
         logger.critical("node stopping: \(reason)")
         let waiters = commit.waiters
         commit.waiters = []

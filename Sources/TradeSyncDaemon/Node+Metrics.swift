@@ -110,7 +110,7 @@ extension Node {
         }
         for pin in config.pinnedPeers where pin.address == nil { sample(pin.id, address: nil, known: nil) }
         for link in links.values { sample(link.peer, address: nil, known: nil) }
-        let health: NodeHealth = fatalReason.map { .failed(reason: $0) } ?? (stopping ? .stopping : .serving)
+        let health: NodeHealth = fatalReason.map { .failed(reason: $0) } ?? metrics.health
         let counts = replica.counts
         return MetricsSnapshot(
             takenAt: now, entries: log.entryCount, records: counts.records, keys: counts.keys,

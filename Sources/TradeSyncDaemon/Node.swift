@@ -71,8 +71,6 @@ public actor Node {
     var fatalReason: String?
     /// Batches refused since start because an entry was forged or altered.
     var forgedBatches = 0
-    /// True once ``shutdown()`` began (`/health` answers 503 `stopping`).
-    var stopping = false
     /// The node's Prometheus metrics (`/metrics`); thread-safe.
     public nonisolated let metrics = NodeMetrics()
     /// When each peer last told its vector (VECTOR, ACK, or a BATCH it sent).
@@ -161,7 +159,7 @@ public actor Node {
     /// checkpoint (so the next start loads it instead of replaying), closes the log and
     /// stops the worker threads. Called once, at shutdown, after every session ended.
     public func shutdown() async {
-        stopping = true
+        metrics.noteHealth(.stopping)
         await finishBackgroundWork()
         if fatalReason == nil {
             do {

@@ -33,6 +33,7 @@ public final class NodeMetrics: Sendable {
     let importRowsAccepted: CoreMetrics.Counter
     let importRowsRejected: CoreMetrics.Counter
     private let scrape = Mutex(ScrapeState())
+    private let lifecycle = Mutex(NodeHealth.serving)
 
     /// A fresh registry with every event metric registered (at zero).
     public init() {
@@ -69,6 +70,20 @@ public final class NodeMetrics: Sendable {
     public func countImportRows(accepted: Int, rejected: Int) {
         if accepted > 0 { importRowsAccepted.increment(by: Int64(accepted)) }
         if rejected > 0 { importRowsRejected.increment(by: Int64(rejected)) }
+    }
+
+    // MARK: Health
+
+    /// Whether the node serves, is stopping or failed; readable without the node's actor,
+    /// so `/health` answers at once while the node is busy shutting down.
+    public var health: NodeHealth { lifecycle.withLock { $0 } }
+
+    /// Records that the node stops: a failure is kept (it says more than `stopping`).
+    public func noteHealth(_ health: NodeHealth) {
+        lifecycle.withLock { current in
+            if case .failed = current { return }
+            current = health
+        }
     }
 
     // MARK: Scrapes
