@@ -36,6 +36,16 @@ import TradeSyncTransport
         #expect(decoded?["reason"] == "fsync of \"segment-1.log\" failed:\tEIO\n")
     }
 
+    @Test("Metrics: import requests carry rejected_rows; a request without it (an older CLI) decodes to nil")
+    func rejectedRowsKey() throws {
+        let request = ControlRequest(command: .importRecords, file: "cement.csv", rejectedRows: 6_630)
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        #expect(json.contains("\"rejected_rows\":6630"), "\(json)")
+        #expect(try JSONDecoder().decode(ControlRequest.self, from: Data(json.utf8)) == request)
+        let old = try JSONDecoder().decode(ControlRequest.self, from: Data("{\"command\":\"status\"}".utf8))
+        #expect(old.rejectedRows == nil && old.command == .status)
+    }
+
     @Test("Metrics: a real node's /metrics: log, counts, appended entries, import rows, fsyncs, a HELP per metric; stopping after shutdown")
     func nodeMetrics() async throws {
         let directory = "/tmp/tradesync-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
