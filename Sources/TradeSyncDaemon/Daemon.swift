@@ -27,7 +27,8 @@ public enum Daemon {
     /// Under systemd (`Type=notify`, `$NOTIFY_SOCKET`): `STATUS=` lines while it opens the
     /// log, `READY=1` once the log is open and the listener and the control socket are
     /// bound, `WATCHDOG=1` from an event loop every half `WatchdogSec=`, and `STOPPING=1`
-    /// at shutdown (``SystemdNotifier``).
+    /// at shutdown (``SystemdNotifier``). With `config.metrics` set, `/metrics` and
+    /// `/health` are served there (``MetricsServer``) from then until the node has shut down.
     public static func run(
         config: NodeConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws {

@@ -11,10 +11,12 @@ public struct MetricsReply: Sendable, Equatable {
     public var status: Int
     /// The `Content-Type` header.
     public var contentType: String
+    /// The body, UTF-8 (sent with its `Content-Length`).
     public var body: String
     /// The `Allow` header of a 405.
     public var allow: String?
 
+    /// A reply with these header values and body.
     public init(status: Int, contentType: String, body: String, allow: String? = nil) {
         self.status = status
         self.contentType = contentType
@@ -35,6 +37,7 @@ public struct MetricsReply: Sendable, Equatable {
 public enum MetricsEndpoint {
     /// Where a request goes.
     public enum Route: Equatable, Sendable {
+        /// `GET /metrics`, `GET /health`, an unknown path, another method on a known path.
         case metrics, health, notFound, methodNotAllowed
     }
 
@@ -51,7 +54,8 @@ public enum MetricsEndpoint {
         return path == "/metrics" ? .metrics : .health
     }
 
-    /// The `/health` answer for a node in state `health`.
+    /// The `/health` answer for a node in state `health`, with its entry count and
+    /// connected and configured peers (used only while it serves).
     public static func healthReply(
         _ health: NodeHealth, entries: Int, peersConnected: Int, peersConfigured: Int
     ) -> MetricsReply {
@@ -71,7 +75,9 @@ public enum MetricsEndpoint {
         }
     }
 
-    /// Answers one request from `node`'s state.
+    /// Answers one request from `node`'s state: `/metrics` and a serving node's `/health`
+    /// wait for the node's actor (one ``Node/metricsSnapshot()``); a stopping or failed
+    /// node's `/health` does not.
     public static func reply(method: String, uri: String, node: Node) async -> MetricsReply {
         switch route(method: method, uri: uri) {
         case .metrics:

@@ -10,10 +10,13 @@ public struct MetricsSnapshot: Sendable {
     public var takenAt: MonotonicInstant
     /// Entries in the log.
     public var entries: Int
-    /// The replica's counts: records, keys, conflicts and tombstones (keys).
+    /// Keys whose winner is a put (as `status` shows).
     public var records: Int
+    /// Keys with any surviving version, tombstoned ones included.
     public var keys: Int
+    /// Keys with more than one sibling.
     public var conflicts: Int
+    /// Keys whose winner is a delete.
     public var tombstones: Int
     /// Every configured or seen peer, sorted by label.
     public var peers: [PeerSample]
@@ -21,9 +24,9 @@ public struct MetricsSnapshot: Sendable {
     public var peersConnected: Int
     /// Peers in the configuration: `[[peer]]` tables plus unpinned `peers`.
     public var peersConfigured: Int
-    /// Over every BATCH sent since start: uncompressed payload bytes, and payload bytes
-    /// as sent (deflated where that helped).
+    /// Uncompressed payload bytes of every BATCH sent since start (bytes).
     public var batchUncompressedBytesSent: UInt64
+    /// Payload bytes of every BATCH sent since start, as sent: deflated where that helped (bytes).
     public var batchPayloadBytesSent: UInt64
     /// Whether the node serves, is stopping, or failed.
     public var health: NodeHealth
@@ -32,16 +35,20 @@ public struct MetricsSnapshot: Sendable {
     public struct PeerSample: Sendable, Equatable {
         /// The peer's short node ID (12 hex digits), or its address while its ID is unknown.
         public var label: String
+        /// True while a session with the peer is up.
         public var connected: Bool
         /// Per origin of the local vector (short node ID), entries the peer has not
         /// acknowledged; empty when the peer's vector was never known.
         public var lag: [OriginLag]
         /// Seconds since the peer last told its vector; nil if it has not since start.
         public var lastAckAgeSeconds: Double?
-        /// Totals since start, over every session with the peer (bytes, frames).
+        /// Bytes sent to the peer since start, over all its sessions, frame headers included.
         public var bytesSent: UInt64 = 0
+        /// Bytes received from the peer since start, frame headers included.
         public var bytesReceived: UInt64 = 0
+        /// Frames sent to the peer since start.
         public var framesSent: UInt64 = 0
+        /// Frames received from the peer since start.
         public var framesReceived: UInt64 = 0
     }
 }
@@ -50,11 +57,13 @@ public struct MetricsSnapshot: Sendable {
 public struct OriginLag: Sendable, Equatable {
     /// The origin's short node ID (12 hex digits).
     public var origin: String
+    /// Entries of that origin held here and not acknowledged by the peer.
     public var entries: UInt64
 }
 
 /// Whether the node serves (`/health` answers 200) or not (503).
 public enum NodeHealth: Sendable, Equatable {
+    /// Serving writes and sessions.
     case serving
     /// Shutting down (SIGTERM or SIGINT): sessions end, the log is synced and closed.
     case stopping

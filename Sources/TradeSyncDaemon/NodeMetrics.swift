@@ -169,27 +169,28 @@ private struct SeriesKey: Hashable {
     }
 }
 
-/// The metric names, each with its unit per Prometheus conventions, and their HELP texts.
-public enum MetricName {
-    public static let logEntries = "tradesync_log_entries"
-    public static let entriesAppended = "tradesync_entries_appended_total"
-    public static let records = "tradesync_records"
-    public static let keys = "tradesync_keys"
-    public static let conflicts = "tradesync_conflicts"
-    public static let tombstones = "tradesync_tombstones"
-    public static let peerConnected = "tradesync_peer_connected"
-    public static let peerLag = "tradesync_peer_lag_entries"
-    public static let peerLastAckAge = "tradesync_peer_last_ack_age_seconds"
-    public static let bytesSent = "tradesync_bytes_sent_total"
-    public static let bytesReceived = "tradesync_bytes_received_total"
-    public static let framesSent = "tradesync_frames_sent_total"
-    public static let framesReceived = "tradesync_frames_received_total"
-    public static let compressionRatio = "tradesync_batch_compression_ratio"
-    public static let fsyncDuration = "tradesync_fsync_duration_seconds"
-    public static let importRows = "tradesync_import_rows_total"
+/// The metric names, each with its unit per Prometheus conventions, and their HELP texts
+/// (README "Metrics and health" lists them with their labels).
+enum MetricName {
+    static let logEntries = "tradesync_log_entries"
+    static let entriesAppended = "tradesync_entries_appended_total"
+    static let records = "tradesync_records"
+    static let keys = "tradesync_keys"
+    static let conflicts = "tradesync_conflicts"
+    static let tombstones = "tradesync_tombstones"
+    static let peerConnected = "tradesync_peer_connected"
+    static let peerLag = "tradesync_peer_lag_entries"
+    static let peerLastAckAge = "tradesync_peer_last_ack_age_seconds"
+    static let bytesSent = "tradesync_bytes_sent_total"
+    static let bytesReceived = "tradesync_bytes_received_total"
+    static let framesSent = "tradesync_frames_sent_total"
+    static let framesReceived = "tradesync_frames_received_total"
+    static let compressionRatio = "tradesync_batch_compression_ratio"
+    static let fsyncDuration = "tradesync_fsync_duration_seconds"
+    static let importRows = "tradesync_import_rows_total"
 
     /// The HELP line of each metric: what it is, and its unit.
-    public static let help: [String: String] = [
+    static let help: [String: String] = [
         logEntries: "Entries in the node's log, of every origin (entries).",
         entriesAppended:
             "Entries appended to the log since start, once durable, by source: local (put, delete, resolve), import, received (from peers) (entries).",
@@ -215,7 +216,7 @@ public enum MetricName {
     ]
 
     /// Histogram buckets of ``fsyncDuration``: 0.1 ms to 1 s.
-    public static let fsyncBuckets: [Duration] = [
+    static let fsyncBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1),
