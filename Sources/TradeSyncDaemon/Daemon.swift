@@ -27,7 +27,8 @@ public enum Daemon {
     /// Under systemd (`Type=notify`, `$NOTIFY_SOCKET`): `STATUS=` lines while it opens the
     /// log, `READY=1` once the log is open and the listener and the control socket are
     /// bound, `WATCHDOG=1` from an event loop every half `WatchdogSec=`, and `STOPPING=1`
-    /// at shutdown (``SystemdNotifier``).
+    /// at shutdown (``SystemdNotifier``). With `config.metrics` set, `/metrics` and
+    /// `/health` are served there (``MetricsServer``) from then until the node has shut down.
     ///
     /// SIGHUP calls `reload` and applies what it returns (``Node/reconfigure(_:)``): the
     /// peer list and pins, `[[origin]]`, `checkpoint_entries`, and `log_level` through
@@ -65,9 +66,16 @@ public enum Daemon {
             if let error = error as? StartupError { throw error }
             throw StartupError("cannot create control socket \(config.controlPath): \(describe(error))")
         }
+        let metrics: MetricsServer?
+        do { metrics = try await MetricsServer.start(serving: node, group: group, logger: logger) } catch {
+            server.channel.close(promise: nil)
+            control.close()
+            throw error
+        }
+        defer { metrics?.close() }  // after the node shut down: /health says "stopping" until then
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
-            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")")
+            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")\(metrics.map { ", metrics on \($0.url)" } ?? "")")
         let entries = await node.entryCount
         systemd.notify(
             "READY=1\nSTATUS=serving: \(entries) entries, listening on \(bound ?? config.listen.description), \(config.dialTargets.count) peer(s) to dial")

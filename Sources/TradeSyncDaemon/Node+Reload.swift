@@ -33,6 +33,7 @@ extension NodeConfig {
         if insecure != other.insecure { changed.append("insecure") }
         if insecureForce != other.insecureForce { changed.append("insecure_force") }
         if segmentBytes != other.segmentBytes { changed.append("segment_bytes") }
+        if metrics != other.metrics { changed.append("metrics") }
         return changed
     }
 }
@@ -75,7 +76,10 @@ public struct ReloadOutcome: Sendable, Equatable {
 extension Node {
     /// Marks the node as stopping: sessions that end from now on were closed by this
     /// node, and are logged as such rather than as peer failures.
-    public func beginShutdown() { stopping = true }
+    public func beginShutdown() {
+        stopping = true
+        metrics.noteHealth(.stopping)
+    }
 
     /// Applies a re-read config (SIGHUP): the peer list (`[[peer]]`, `peers`, with their
     /// pins and `origins`), `[[origin]]` reporters, `checkpoint_entries` and `log_level`

@@ -41,6 +41,7 @@ extension Node: SessionHost {
         if received.refusals.total > 0 { noteRefusals(received.refusals, link: link) }
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }
         try await waitDurable(received.ticket)
+        metrics.countAppended(received.written, source: .received)
         if guarded && core.authoringGuard == nil { saveGuard() }
         return PersistResult(vector: core.durableVector, forks: received.forks.map(\.dot))
     }
@@ -123,6 +124,7 @@ extension Node: SessionHost {
     public func peerVector(link: LinkID, _ vector: VersionVector) {
         guard let peer = links[link]?.peer else { return }
         links[link]?.peerVector = vector
+        notePeerVector(from: peer)
         observeOwnOriginClaim(vector, from: peer)
     }
 

@@ -76,6 +76,10 @@ public actor Node {
     var fatalReason: String?
     /// Batches refused since start because an entry was forged or altered.
     var forgedBatches = 0
+    /// The node's Prometheus metrics (`/metrics`); thread-safe.
+    public nonisolated let metrics = NodeMetrics()
+    /// When each peer last told its vector (VECTOR, ACK, or a BATCH it sent).
+    var peerVectorSeenAt: [NodeID: MonotonicInstant] = [:]
 
     /// Opens the log in `config.dataDir` and rebuilds the replica: from the checkpoint's
     /// snapshot plus the entries after it, or by a full replay without one.
@@ -125,6 +129,7 @@ public actor Node {
     public func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) async throws(NodeError) -> [Entry] {
         let staged = try core.stageLocal(writes, nowMs: Self.wallClockMs())
         try await waitDurable(staged.ticket)
+        metrics.countAppended(staged.entries.count, source: .local)
         return staged.entries
     }
 
@@ -133,6 +138,7 @@ public actor Node {
     public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
         let staged = try core.stageImport(records, nowMs: Self.wallClockMs())
         try await waitDurable(staged.ticket)
+        metrics.countAppended(staged.entries.count, source: .import)
         return staged.entries
     }
 
@@ -158,6 +164,7 @@ public actor Node {
     /// checkpoint (so the next start loads it instead of replaying), closes the log and
     /// stops the worker threads. Called once, at shutdown, after every session ended.
     public func shutdown() async {
+        metrics.noteHealth(.stopping)
         await finishBackgroundWork()
         if fatalReason == nil {
             do {

@@ -37,7 +37,7 @@ struct ImportCommand: ParsableCommand {
         Printer.diagnose(report.rejected.map(\.description))
 
         let records = report.rows.map(\.record)
-        let request = ControlRequest(command: .importRecords, file: file)
+        let request = ControlRequest(command: .importRecords, file: file, rejectedRows: report.rejected.count)
         let response = try options.call(request, blob: ControlFrame.encodeRecords(records))
         let result = try options.require(response.importResult, "import result")
         let summary = ImportSummary(

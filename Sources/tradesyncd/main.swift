@@ -45,11 +45,18 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, control_group, log_level, segment_bytes, checkpoint_entries, [[origin]] (see Deploy/tradesyncd.toml).")
+        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, control_group, log_level, segment_bytes, checkpoint_entries, metrics, [[origin]] (see Deploy/tradesyncd.toml).")
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus) and /health over HTTP on this loopback address (127.0.0.0/8 or ::1; port 0 picks one). Default: off.",
+            valueName: "host:port"))
+    var metrics: String?
 
     /// Exit status when the configuration (file or flags) is invalid.
     static let exitConfigInvalid: Int32 = 2
@@ -85,7 +92,7 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
     var sources: ConfigSources {
         ConfigSources(
             file: config, dataDir: dataDir, listen: listen, peers: peer, insecure: insecure,
-            insecureForce: insecureForce, control: control, logLevel: logLevel)
+            insecureForce: insecureForce, control: control, logLevel: logLevel, metrics: metrics)
     }
 
     /// The config file (if any) overridden by the flags given.
@@ -129,6 +136,7 @@ struct ConfigSources: Sendable {
     let insecureForce: Bool
     let control: String?
     let logLevel: String?
+    let metrics: String?
 
     /// - Throws: ``NodeConfig/ConfigError`` naming the file or flag and the reason.
     func resolve() throws(NodeConfig.ConfigError) -> NodeConfig {
@@ -141,6 +149,7 @@ struct ConfigSources: Sendable {
         if insecureForce { settings.insecureForce = true }
         if let control { settings.control = control }
         if let logLevel { settings.logLevel = try NodeConfig.level(logLevel, "--log-level") }
+        if let metrics { settings.metrics = try NodeConfig.metricsAddress(metrics, "", "--metrics") }
         try settings.validateSecurity(source: file ?? "command line")
         return settings
     }

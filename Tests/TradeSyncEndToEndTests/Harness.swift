@@ -132,6 +132,9 @@ final class NodeProcess {
     /// Sets `JOURNAL_STREAM` to the log file's device and inode, as systemd does for a
     /// journal stream, so the daemon writes for journald.
     var journald = false
+    /// When set, `--metrics ADDRESS` (for example `127.0.0.1:0`); ``metricsPort()`` reads
+    /// the bound port from the startup line.
+    var metrics: String?
     private var process: Process?
     private var logHandle: FileHandle?
 
@@ -158,6 +161,7 @@ final class NodeProcess {
                 "--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug", "--insecure",
             ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
         }
+        if let metrics { process.arguments? += ["--metrics", metrics] }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()
@@ -233,6 +237,15 @@ final class NodeProcess {
     }
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The metrics endpoint's port, from the last startup line (`metrics on http://HOST:PORT/metrics`).
+    func metricsPort() -> Int? {
+        guard let line = log().split(separator: "\n").last(where: { $0.contains("metrics on http://") }),
+            let url = line.split(separator: " ").last(where: { $0.hasPrefix("http://") }),
+            let port = url.split(separator: "/").dropFirst().first?.split(separator: ":").last
+        else { return nil }
+        return Int(port)
+    }
 
     /// Runs `tradesync ARGS --control THIS`.
     func cli(_ arguments: [String]) throws -> Harness.Result {
