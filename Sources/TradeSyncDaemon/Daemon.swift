@@ -189,7 +189,7 @@ struct NodeService: Service {
                 waits.cancelAll()
                 return first
             }
-            await node.beginShutdown()
+            await node.beginShutdown()  // ERROR shutdown to every peer, then they end
             server.channel.close(promise: nil)
             control.close()
             group.cancelAll()

@@ -82,8 +82,10 @@ extension Node: SessionHost {
 
     public func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void,
+        close: @escaping @Sendable (String) -> Void
     ) -> Bool {
+        if stopping { return false }
         let logger = sessionLogger(link, address: address, peer: peer)
         if peer == identity.nodeID {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
@@ -102,7 +104,7 @@ extension Node: SessionHost {
             }
             links[otherID] = nil
             endedTotals[peer, default: PeerTotals()].add(other.counters)
-            other.close()
+            other.close("replaced by a newer connection from this node")
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
         links[link] = LinkState(
@@ -153,7 +155,9 @@ extension Node: SessionHost {
             return
         }
         if let reason, reason != "duplicate session" {
-            recordEnd(link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false)
+            recordEnd(
+                link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false,
+                orderly: error?.isOrderlyClose ?? false)
         }
         linkRecords[link] = nil
     }
@@ -161,10 +165,12 @@ extension Node: SessionHost {
     /// Keeps why a session or dial ended in the peer book. A reason is logged as a warning
     /// once per run, when it first appears for that peer; repeats (every redial meets the
     /// same refusal) go to the debug level only.
-    private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+    /// An orderly close (the peer said it is stopping, or dropped us from its config) is
+    /// logged at info: nothing is wrong.
+    private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool, orderly: Bool = false) {
         let logger = sessionLogger(link, address: address, peer: links[link]?.peer)
         // The transport already logged a TLS refusal as a warning naming the IDs.
-        let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
+        let level: Logger.Level = orderly ? .info : reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
             // Refused before its HELLO (garbage, a scanner, a TLS client): once per host and
             // reason (the reason without the connection's own port).
@@ -223,6 +229,7 @@ extension Node: SessionHost {
 
     /// True unless the peer last seen at `address` is connected through some link.
     public func shouldDial(_ address: String) -> Bool {
+        if stopping { return false }
         guard let key = peers.key(configuredAddress: address), let node = peers[key]?.nodeID else { return true }
         return !links.values.contains { $0.peer.hex == node }
     }

@@ -19,7 +19,8 @@ struct LinkState {
     let peer: NodeID
     let version: UInt16
     let notify: @Sendable (VersionVector) -> Void
-    let close: @Sendable () -> Void
+    /// Ends the session on purpose, telling the peer the reason (ERROR `shutdown`).
+    let close: @Sendable (String) -> Void
     var peerVector = VersionVector()
     var counters = SessionCounters()
     /// The node ID the peer's TLS certificate proved; nil on an insecure connection.

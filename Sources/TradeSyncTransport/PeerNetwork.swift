@@ -215,7 +215,7 @@ public final class PeerNetwork: Sendable {
                     if ContinuousClock.now - start > .seconds(5) { backoff.reset() }
                 } catch {
                     await host.sessionEnded(
-                        link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(error)", error: nil)
+                        link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(Self.dialFailure(error))", error: nil)
                 }
             }
             // A peer that refused us (no common version) will refuse the next attempt too:
@@ -227,6 +227,24 @@ public final class PeerNetwork: Sendable {
                 try? await Task.sleep(for: backoff.next(using: &generator))
             }
         }
+    }
+
+    /// One short reason for a failed dial: the OS's words for each address tried
+    /// (`connection refused`, `no route to host`), `timed out after 5 s`, or the error.
+    static func dialFailure(_ error: any Error) -> String {
+        func one(_ error: any Error) -> String {
+            if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+            if case ChannelError.connectTimeout = error { return "timed out after 5 s" }
+            if let error = error as? NIOConnectionError {
+                let reasons = error.connectionErrors.map { one($0.error) } + (error.dnsAAAAError.map { [one($0)] } ?? [])
+                    + (error.dnsAError.map { [one($0)] } ?? [])
+                var unique: [String] = []
+                for reason in reasons where !unique.contains(reason) { unique.append(reason) }
+                return unique.isEmpty ? "no address to connect to" : unique.joined(separator: "; ")
+            }
+            return "\(error)"
+        }
+        return one(error)
     }
 
     /// `IP:PORT` (IPv6 in brackets) for logs and status, not NIO's `[IPv4]host/ip:port`.

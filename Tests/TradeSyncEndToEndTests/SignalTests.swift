@@ -45,6 +45,15 @@ import Glibc
         // Its own stop is no peer failure: nothing about the session at warning level.
         let warnings = Self.lines(log, containing: " warning ").filter { !$0.contains("insecure = true") }
         #expect(warnings.isEmpty, "warnings at shutdown: \(warnings)")
+        // B was told (ERROR shutdown) and says so at info, not as a failure.
+        let aID = String(try b.status().peers.first { $0.connected == false }?.nodeID?.prefix(12) ?? "?")
+        #expect(
+            Harness.waitUntil(seconds: 10) {
+                b.log().contains("(node \(aID)): peer closed the session: this node is stopping")
+            }, "\(b.log())")
+        // B's redials fail while A is down: that is worth a warning, in the OS's words.
+        let peerWarnings = Self.lines(b.log(), containing: " warning ").filter { !$0.contains("insecure = true") }
+        #expect(peerWarnings.allSatisfy { $0.contains("dial failed: connection refused") }, "B warned: \(peerWarnings)")
 
         // The log was synced and the checkpoint covers it: the restart replays nothing.
         try a.start()
