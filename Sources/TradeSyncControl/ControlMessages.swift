@@ -76,10 +76,18 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var limit: Int?
     /// The imported file's path, for messages and the log.
     public var file: String?
+    /// For import: rows of the file the CLI skipped as invalid (`--skip-invalid`) and did
+    /// not send; counted in the node's `tradesync_import_rows_total{result="rejected"}`.
+    public var rejectedRows: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case command, key, fields, pick, filter, after, cursor, limit, file
+        case rejectedRows = "rejected_rows"
+    }
 
     public init(
         command: ControlCommand, key: String? = nil, fields: [FieldAssignment]? = nil, pick: String? = nil,
-        filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil
+        filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil, rejectedRows: Int? = nil
     ) {
         self.command = command
         self.key = key
@@ -88,6 +96,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.filter = filter
         self.limit = limit
         self.file = file
+        self.rejectedRows = rejectedRows
     }
 }
 

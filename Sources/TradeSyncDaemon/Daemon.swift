@@ -27,9 +27,17 @@ public enum Daemon {
     /// Under systemd (`Type=notify`, `$NOTIFY_SOCKET`): `STATUS=` lines while it opens the
     /// log, `READY=1` once the log is open and the listener and the control socket are
     /// bound, `WATCHDOG=1` from an event loop every half `WatchdogSec=`, and `STOPPING=1`
-    /// at shutdown (``SystemdNotifier``).
+    /// at shutdown (``SystemdNotifier``). With `config.metrics` set, `/metrics` and
+    /// `/health` are served there (``MetricsServer``) from then until the node has shut down.
+    ///
+    /// SIGHUP calls `reload` and applies what it returns (``Node/reconfigure(_:)``): the
+    /// peer list and pins, `[[origin]]`, `checkpoint_entries`, and `log_level` through
+    /// `levels`; sessions of peers that stay configured are kept. A config that fails to
+    /// load is logged and the running one kept.
     public static func run(
-        config: NodeConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
+        config: NodeConfig, logger: Logger, levels: LogLevelSwitch? = nil,
+        reload: (@Sendable () throws -> NodeConfig)? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws {
         let systemd = SystemdNotifier(environment: environment)
         do { try config.validateSecurity(source: "config") } catch { throw StartupError(error.description) }
@@ -58,9 +66,16 @@ public enum Daemon {
             if let error = error as? StartupError { throw error }
             throw StartupError("cannot create control socket \(config.controlPath): \(describe(error))")
         }
+        let metrics: MetricsServer?
+        do { metrics = try await MetricsServer.start(serving: node, group: group, logger: logger) } catch {
+            server.channel.close(promise: nil)
+            control.close()
+            throw error
+        }
+        defer { metrics?.close() }  // after the node shut down: /health says "stopping" until then
         let bound = server.channel.localAddress.map { "\($0.ipAddress ?? config.listen.host):\($0.port ?? 0)" }
         logger.info(
-            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")")
+            "tradesyncd node \(identity.nodeID.short) listening on \(bound ?? config.listen.description), control socket \(control.path), peers \(config.dialTargets.map(\.address.description)), \(config.insecure ? "INSECURE plain TCP" : "TLS 1.3, \(config.pinnedPeers.count) pinned peer(s)")\(metrics.map { ", metrics on \($0.url)" } ?? "")")
         let entries = await node.entryCount
         systemd.notify(
             "READY=1\nSTATUS=serving: \(entries) entries, listening on \(bound ?? config.listen.description), \(config.dialTargets.count) peer(s) to dial")
@@ -70,10 +85,11 @@ public enum Daemon {
             systemd.notify("STOPPING=1\nSTATUS=stopping")
         }
         let service = NodeService(
-            node: node, network: network, server: server, control: control, peers: config.dialTargets)
+            node: node, network: network, server: server, control: control,
+            reloader: Reloader(reload: reload, levels: levels, systemd: systemd, logger: logger))
         // ServiceLifecycle's debug lines print whole service descriptions; keep it at info.
         var lifecycleLogger = logger
-        lifecycleLogger.logLevel = max(logger.logLevel, .info)
+        lifecycleLogger.logLevel = .info
         let serviceGroup = ServiceGroup(
             configuration: .init(
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: lifecycleLogger))
@@ -145,19 +161,21 @@ struct NodeService: Service {
     let network: PeerNetwork
     let server: PeerNetwork.Listener
     let control: ControlServer
-    let peers: [(address: PeerAddress, expected: NodeID?)]
+    let reloader: Reloader
 
     /// Runs until SIGTERM/SIGINT (returns) or a node failure (throws, so the process
     /// exits 1 and systemd restarts it into recovery).
     func run() async throws {
         var failure: String?
+        let dials = DialSupervisor(network: network, node: node)
+        dials.start(await node.config.dialTargetSet)
+        // Trap SIGHUP before anything else can deliver it: its default action ends the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withDiscardingTaskGroup { group in
             group.addTask { await network.serve(server) }
             group.addTask { await control.serve() }
-            for (peer, expected) in peers {
-                group.addTask {
-                    await network.dial(peer, expected: expected, shouldDial: { await node.shouldDial(peer.description) })
-                }
+            group.addTask {
+                for await _ in hangups { await reloader.reload(node: node, network: network, dials: dials) }
             }
             // Wait for SIGTERM/SIGINT (or a node failure), then close listeners and end
             // every session.
@@ -171,11 +189,44 @@ struct NodeService: Service {
                 waits.cancelAll()
                 return first
             }
+            await node.beginShutdown()  // ERROR shutdown to every peer, then they end
             server.channel.close(promise: nil)
             control.close()
             group.cancelAll()
         }
+        await dials.stopAll()
         await node.shutdown()
         if let failure { throw StartupError(failure) }
+    }
+}
+
+/// Re-reads the config on SIGHUP and applies it to the running node.
+struct Reloader: Sendable {
+    let reload: (@Sendable () throws -> NodeConfig)?
+    let levels: LogLevelSwitch?
+    let systemd: SystemdNotifier
+    let logger: Logger
+
+    /// Loads the config again and applies the reloadable keys; logs one line saying what
+    /// changed. A config that does not load (bad TOML, a bad key, an insecure address)
+    /// changes nothing and is logged as an error naming the file and key.
+    func reload(node: Node, network: PeerNetwork, dials: DialSupervisor) async {
+        guard let reload else {
+            logger.notice("SIGHUP: no config file to re-read (started without --config); nothing changed")
+            return
+        }
+        systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())\nSTATUS=reloading the config")
+        defer { systemd.notify("READY=1\nSTATUS=serving (config reloaded)") }
+        let fresh: NodeConfig
+        do { fresh = try reload() } catch {
+            logger.error("config reload failed, keeping the running config: \(error)")
+            return
+        }
+        if let level = Logger.Level(rawValue: fresh.logLevel) { levels?.current = level }
+        let outcome = await node.reconfigure(fresh)
+        if !fresh.insecure { network.updatePinning(fresh.pinning) }
+        await dials.stop(outcome.removed)
+        dials.start(fresh.dialTargetSet)
+        logger.notice("config reloaded: \(outcome.summary)")
     }
 }

@@ -23,7 +23,7 @@ extension Node {
     func markForged(_ error: NodeError, link: LinkID) -> SyncError {
         let peer = links[link]?.peer
         forgedBatches += 1
-        logger.error(
+        sessionLogger(link, address: links[link]?.address ?? "?", peer: peer).error(
             "FORGED: refused a batch from peer \(peer?.short ?? "?"): \(error.description); nothing of it was written, the session is closed and the peer is marked")
         if let key = linkRecords[link], var record = peers[key] {
             record.forged = "\(utcTimestamp()) \(error.description)"
@@ -36,7 +36,7 @@ extension Node {
     /// the first reason.
     func noteRefusals(_ refusals: Refusals, link: LinkID) {
         let peer = links[link]?.peer
-        logger.warning(
+        sessionLogger(link, address: links[link]?.address ?? "?", peer: peer).warning(
             "refused \(refusals.total) entr\(refusals.total == 1 ? "y" : "ies") from peer \(peer?.short ?? "?") (\(refusals.origin) of origins it may not send, \(refusals.reporter) for reporters their origin may not author): \(refusals.reason ?? "")")
         if let key = linkRecords[link], var record = peers[key] {
             record.refused = (record.refused ?? 0) + refusals.total

@@ -212,11 +212,14 @@ extension Node {
     }
 
     /// Writes the records that differ from what the node holds, all in one append and
-    /// one fsync: an import lands whole or not at all.
+    /// one fsync: one import request (the CLI sends a file in chunks of 50,000 records)
+    /// lands whole or not at all. Once it landed, every record sent
+    /// counts as an accepted import row, and the request's `rejectedRows` as rejected ones.
     func importRecords(_ request: ControlRequest, blob: [UInt8]) async throws -> ControlResponse {
         let records: [TradeRecord]
         do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
         let entries = try await importRecords(records)
+        metrics.countImportRows(accepted: records.count, rejected: max(0, request.rejectedRows ?? 0))
         let file = request.file ?? "import"
         logger.info("import \(file): \(records.count) records, \(entries.count) written")
         return ControlResponse(

@@ -57,7 +57,16 @@ extension Node {
         let pool = syncPool
         commit.inFlight = Task {
             let result: Int32
-            do { result = try await pool.runIfActive { request.perform() } } catch { result = syncThreadGoneErrno }
+            do {
+                // Timed on the sync thread: the fsync alone, not the hops to and from it.
+                let (code, nanoseconds) = try await pool.runIfActive {
+                    let started = MonotonicClock.now()
+                    let code = request.perform()
+                    return (code, Int64(clamping: MonotonicClock.now().nanoseconds &- started.nanoseconds))
+                }
+                result = code
+                self.metrics.recordFsync(nanoseconds: nanoseconds)
+            } catch { result = syncThreadGoneErrno }
             self.syncFinished(request, errno: result)
         }
     }
@@ -95,6 +104,7 @@ extension Node {
     func fail(_ reason: String) {
         guard fatalReason == nil else { return }
         fatalReason = reason
+        metrics.noteHealth(.failed(reason: reason))
         logger.critical("node stopping: \(reason)")
         let waiters = commit.waiters
         commit.waiters = []

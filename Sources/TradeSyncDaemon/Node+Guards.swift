@@ -114,7 +114,7 @@ extension Node {
             else { continue }
             if Head(dot: entry.dot, hash: entry.hash) != head {
                 comparison.resend.append(head.dot)
-                logger.warning(
+                sessionLogger(link, address: links[link]?.address ?? "?", peer: links[link]?.peer).warning(
                     "peer \(links[link]?.peer.short ?? "?") holds another entry for dot \(head.dot) than this node (a fork): sending ours so both sides keep the evidence")
             }
         }
@@ -126,6 +126,7 @@ extension Node {
     func recordForks(_ forks: [ForkEvidence], link: LinkID) {
         let store = ForkEvidenceStore(dataDirectory: config.dataDir)
         let peer = links[link]?.peer
+        let logger = sessionLogger(link, address: links[link]?.address ?? "?", peer: peer)
         for fork in forks {
             var stored = "evidence not stored"
             do {

@@ -41,6 +41,7 @@ extension Node: SessionHost {
         if received.refusals.total > 0 { noteRefusals(received.refusals, link: link) }
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }
         try await waitDurable(received.ticket)
+        metrics.countAppended(received.written, source: .received)
         if guarded && core.authoringGuard == nil { saveGuard() }
         return PersistResult(vector: core.durableVector, forks: received.forks.map(\.dot))
     }
@@ -51,6 +52,7 @@ extension Node: SessionHost {
     /// against the old instance is dropped (the session itself always starts from the
     /// peer's VECTOR, so it is resent everything it lacks, from zero if need be).
     public func peerHello(link: LinkID, direction: LinkDirection, address: String, hello: Hello) {
+        let logger = sessionLogger(link, address: address, peer: hello.nodeID)
         guard hello.nodeID != identity.nodeID else { return }
         let key = peers.key(outbound: direction == .outbound, address: address, node: hello.nodeID)
         linkRecords[link] = key
@@ -80,8 +82,11 @@ extension Node: SessionHost {
 
     public func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void,
+        close: @escaping @Sendable (String) -> Void
     ) -> Bool {
+        if stopping { return false }
+        let logger = sessionLogger(link, address: address, peer: peer)
         if peer == identity.nodeID {
             recordEnd(link: link, address: address, reason: "connected to itself (node \(peer.short))", refusal: true)
             return false
@@ -99,7 +104,7 @@ extension Node: SessionHost {
             }
             links[otherID] = nil
             endedTotals[peer, default: PeerTotals()].add(other.counters)
-            other.close()
+            other.close("replaced by a newer connection from this node")
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
         links[link] = LinkState(
@@ -121,12 +126,13 @@ extension Node: SessionHost {
     public func peerVector(link: LinkID, _ vector: VersionVector) {
         guard let peer = links[link]?.peer else { return }
         links[link]?.peerVector = vector
+        notePeerVector(from: peer)
         observeOwnOriginClaim(vector, from: peer)
     }
 
     public func inSync(link: LinkID) {
         guard let state = links[link] else { return }
-        logger.debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
+        sessionLogger(link, address: state.address, peer: state.peer).debug("peer \(state.peer.short) at \(state.address) is in sync at \(replica.vector)")
     }
 
     public func counters(link: LinkID, _ counters: SessionCounters) {
@@ -140,10 +146,18 @@ extension Node: SessionHost {
                 record.knownVector = Dictionary(uniqueKeysWithValues: state.peerVector.sorted.map { ($0.0.hex, $0.1) })
                 update(key, record)
             }
-            logger.info("session with \(state.peer.short) at \(address) ended: \(reason ?? "shutdown")")
+            sessionLogger(link, address: address, peer: state.peer).info("session with \(state.peer.short) at \(address) ended: \(localCloseReason(link) ?? reason ?? "shutdown")")
+        }
+        // Closed by this node (stopping, or the peer left the config on a reload): said above.
+        if localCloseReason(link) != nil {
+            closedLocally.remove(link)
+            linkRecords[link] = nil
+            return
         }
         if let reason, reason != "duplicate session" {
-            recordEnd(link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false)
+            recordEnd(
+                link: link, address: address, reason: reason, refusal: error?.isPersistentRefusal ?? false,
+                orderly: error?.isOrderlyClose ?? false)
         }
         linkRecords[link] = nil
     }
@@ -151,9 +165,12 @@ extension Node: SessionHost {
     /// Keeps why a session or dial ended in the peer book. A reason is logged as a warning
     /// once per run, when it first appears for that peer; repeats (every redial meets the
     /// same refusal) go to the debug level only.
-    private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool) {
+    /// An orderly close (the peer said it is stopping, or dropped us from its config) is
+    /// logged at info: nothing is wrong.
+    private func recordEnd(link: LinkID, address: String, reason: String, refusal: Bool, orderly: Bool = false) {
+        let logger = sessionLogger(link, address: address, peer: links[link]?.peer)
         // The transport already logged a TLS refusal as a warning naming the IDs.
-        let level: Logger.Level = reason.hasPrefix("TLS refused: ") ? .debug : .warning
+        let level: Logger.Level = orderly ? .info : reason.hasPrefix("TLS refused: ") ? .debug : .warning
         guard let key = linkRecords[link] ?? peers.key(configuredAddress: address), var record = peers[key] else {
             // Refused before its HELLO (garbage, a scanner, a TLS client): once per host and
             // reason (the reason without the connection's own port).
@@ -185,6 +202,23 @@ extension Node: SessionHost {
         update(key, record)
     }
 
+    /// Why this node closed `link` itself, if it did: not a peer problem to warn about.
+    private func localCloseReason(_ link: LinkID) -> String? {
+        if stopping { return "closed, this node is stopping" }
+        return closedLocally.contains(link) ? "closed, the peer is no longer configured" : nil
+    }
+
+    /// The node's logger with the metadata of one session: `peer` (its address), `session`
+    /// (the connection's number, as the transport's lines show it; absent for a dial that
+    /// never connected) and `node` (the peer's short node ID, once its HELLO told it).
+    func sessionLogger(_ link: LinkID, address: String, peer: NodeID?) -> Logger {
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(address)"
+        if link.rawValue != 0 { logger[metadataKey: "session"] = "\(link.rawValue)" }
+        if let peer { logger[metadataKey: "node"] = "\(peer.short)" }
+        return logger
+    }
+
     /// Replaces a peer-book record and saves the book when it changed. A failed save is
     /// logged, not fatal: the book only remembers what sessions tell again.
     func update(_ key: String, _ record: PeerRecord) {
@@ -195,6 +229,7 @@ extension Node: SessionHost {
 
     /// True unless the peer last seen at `address` is connected through some link.
     public func shouldDial(_ address: String) -> Bool {
+        if stopping { return false }
         guard let key = peers.key(configuredAddress: address), let node = peers[key]?.nodeID else { return true }
         return !links.values.contains { $0.peer.hex == node }
     }

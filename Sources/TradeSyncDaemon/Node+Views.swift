@@ -55,16 +55,25 @@ extension Node {
     }
 }
 
-/// Byte and entry counts for one peer, summed over its sessions.
+/// Byte, frame and entry counts for one peer, summed over its sessions.
 struct PeerTotals {
     var bytesIn: UInt64 = 0
     var bytesOut: UInt64 = 0
     var entriesSent: UInt64 = 0
     var entriesReceived: UInt64 = 0
+    var framesIn: UInt64 = 0
+    var framesOut: UInt64 = 0
+    /// BATCH payload bytes sent: before and after compression.
+    var uncompressedBytesSent: UInt64 = 0
+    var payloadBytesSent: UInt64 = 0
 
     mutating func add(_ counters: SessionCounters) {
         bytesIn += counters.bytesIn
         bytesOut += counters.bytesOut
+        framesIn += counters.framesIn
+        framesOut += counters.framesOut
+        uncompressedBytesSent += counters.uncompressedBytesSent
+        payloadBytesSent += counters.payloadBytesSent
         entriesSent += counters.entriesSent
         entriesReceived += counters.entriesReceived
     }

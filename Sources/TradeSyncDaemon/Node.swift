@@ -19,7 +19,8 @@ struct LinkState {
     let peer: NodeID
     let version: UInt16
     let notify: @Sendable (VersionVector) -> Void
-    let close: @Sendable () -> Void
+    /// Ends the session on purpose, telling the peer the reason (ERROR `shutdown`).
+    let close: @Sendable (String) -> Void
     var peerVector = VersionVector()
     var counters = SessionCounters()
     /// The node ID the peer's TLS certificate proved; nil on an insecure connection.
@@ -34,7 +35,8 @@ struct LinkState {
 /// concurrent writers share fsyncs (group commit, `Node+Durability.swift`).
 public actor Node {
     public let identity: NodeIdentity
-    public let config: NodeConfig
+    /// The config in effect: as started, with the reloadable keys of the last reload (``reconfigure(_:)``).
+    public internal(set) var config: NodeConfig
     /// The log's instance ID, made when the log was created.
     public let logInstanceID: UInt64
     let logger: Logger
@@ -54,6 +56,10 @@ public actor Node {
     var refusedHosts: Set<String> = []
     /// Peer-book key and reason of each peer refusal warned about since start.
     var warnedPeers: Set<String> = []
+    /// Sessions this node closed because a reload removed their peer.
+    var closedLocally: Set<LinkID> = []
+    /// Set once shutdown began (``beginShutdown()``).
+    var stopping = false
     /// Counters of ended sessions, summed per peer.
     var endedTotals: [NodeID: PeerTotals] = [:]
     /// Group commit: appends waiting for an fsync, and the one in flight.
@@ -71,6 +77,10 @@ public actor Node {
     var fatalReason: String?
     /// Batches refused since start because an entry was forged or altered.
     var forgedBatches = 0
+    /// The node's Prometheus metrics (`/metrics`); thread-safe.
+    public nonisolated let metrics = NodeMetrics()
+    /// When each peer last told its vector (VECTOR, ACK, or a BATCH it sent).
+    var peerVectorSeenAt: [NodeID: MonotonicInstant] = [:]
 
     /// Opens the log in `config.dataDir` and rebuilds the replica: from the checkpoint's
     /// snapshot plus the entries after it, or by a full replay without one.
@@ -120,6 +130,7 @@ public actor Node {
     public func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) async throws(NodeError) -> [Entry] {
         let staged = try core.stageLocal(writes, nowMs: Self.wallClockMs())
         try await waitDurable(staged.ticket)
+        metrics.countAppended(staged.entries.count, source: .local)
         return staged.entries
     }
 
@@ -128,6 +139,7 @@ public actor Node {
     public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
         let staged = try core.stageImport(records, nowMs: Self.wallClockMs())
         try await waitDurable(staged.ticket)
+        metrics.countAppended(staged.entries.count, source: .import)
         return staged.entries
     }
 
@@ -153,6 +165,7 @@ public actor Node {
     /// checkpoint (so the next start loads it instead of replaying), closes the log and
     /// stops the worker threads. Called once, at shutdown, after every session ended.
     public func shutdown() async {
+        metrics.noteHealth(.stopping)
         await finishBackgroundWork()
         if fatalReason == nil {
             do {

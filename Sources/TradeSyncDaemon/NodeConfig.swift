@@ -20,6 +20,7 @@ import Glibc
 /// log_level = "info"                 # trace, debug, info, notice, warning, error, critical
 /// segment_bytes = 67108864           # a new log segment starts past this size (≥ 4096)
 /// checkpoint_entries = 100000        # entries past the last checkpoint that trigger one
+/// metrics  = "127.0.0.1:7480"        # loopback HOST:PORT serving /metrics and /health; default: off
 ///
 /// # Transport security (NodeConfig+Security.swift): TLS 1.3, peers pinned by node ID.
 /// insecure = false          # plain TCP, no authentication: only with this set
@@ -57,6 +58,10 @@ public struct NodeConfig: Sendable, Equatable {
     /// Per origin, the reporter countries it may author (TOML `[[origin]]` tables); an
     /// origin not listed may author any.
     public var originReporters: [NodeID: Set<AreaCode>] = [:]
+    /// Where the HTTP endpoint serving `/metrics` (Prometheus text) and `/health` listens
+    /// (`metrics`, `--metrics`); nil (the default): not served. Loopback only, since the
+    /// endpoint has no authentication; port 0 picks a free port (the startup line names it).
+    public var metrics: PeerAddress?
 
     // MARK: Transport security (issue 6 §2; parsing in NodeConfig+Security.swift)
 
@@ -111,6 +116,7 @@ public struct NodeConfig: Sendable, Equatable {
                 config.peers = try array.map { item throws(ConfigError) in try address(string(item, key, path), key, path) }
             case "segment_bytes": config.segmentBytes = try integer(value, key, path, minimum: 4096)
             case "checkpoint_entries": config.checkpointEntries = try integer(value, key, path, minimum: 1)
+            case "metrics": config.metrics = try metricsAddress(string(value, key, path), key, path)
             case "origin": config.originReporters = try originTables(value, path)
             case "insecure", "insecure_force": try config.loadSecurityKey(key, value, path)
             case "peer": peerTables = value  // after `peers`, whatever the table order
@@ -118,7 +124,7 @@ public struct NodeConfig: Sendable, Equatable {
                 throw ConfigError(
                     source: path,
                     reason:
-                        "unknown key '\(key)' (data_dir, listen, peers, control, control_group, log_level, segment_bytes, checkpoint_entries, insecure, insecure_force, peer, origin)")
+                        "unknown key '\(key)' (data_dir, listen, peers, control, control_group, log_level, segment_bytes, checkpoint_entries, metrics, insecure, insecure_force, peer, origin)")
             }
         }
         if let peerTables { try config.loadSecurityKey("peer", peerTables, path) }
@@ -147,6 +153,21 @@ public struct NodeConfig: Sendable, Equatable {
             let outOfRange = port.map { !(0...65535).contains($0) } ?? false
             let subject = key.isEmpty ? "'\(text)'" : "\(key) '\(text)'"
             throw ConfigError(source: source, reason: "\(subject) is \(outOfRange ? "a port out of range 0–65535" : "not HOST:PORT")")
+        }
+        return parsed
+    }
+
+    /// Parses the metrics endpoint's `HOST:PORT` given as `key` in `source` (a file, or a
+    /// flag with an empty key): it must be loopback (127.0.0.0/8 or ::1), since the
+    /// endpoint has no authentication.
+    /// - Throws: ``ConfigError`` naming the key and the address.
+    public static func metricsAddress(_ text: String, _ key: String, _ source: String) throws(ConfigError) -> PeerAddress {
+        let parsed = try address(text, key, source)
+        guard parsed.isLoopback else {
+            let subject = key.isEmpty ? "'\(text)'" : "\(key) '\(text)'"
+            throw ConfigError(
+                source: source,
+                reason: "\(subject) is not a loopback address (127.0.0.0/8 or ::1): the metrics endpoint has no authentication")
         }
         return parsed
     }

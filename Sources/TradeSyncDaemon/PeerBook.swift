@@ -74,6 +74,16 @@ struct PeerBook: Sendable {
             warning = "\(path) is unreadable (\(error)); set aside as \(aside), starting with an empty peer book"
             records = []
         }
+        var book = PeerBook(path: path, records: records)
+        book.configure(configured)
+        return (book, warning)
+    }
+
+    /// Marks exactly these addresses as configured (in config order, first), as at load
+    /// and on a config reload. Peers dropped from the config, and peers that dialled in,
+    /// stay as unconfigured records of their node ID (they may dial in); addresses never
+    /// reached are dropped.
+    mutating func configure(_ configured: [String]) {
         var ordered: [PeerRecord] = []
         for address in configured {
             var record = records.first { $0.configured && $0.address == address }
@@ -88,7 +98,7 @@ struct PeerBook: Sendable {
             guard let node = record.nodeID, !ordered.contains(where: { $0.nodeID == node }) else { continue }
             ordered.append(record)
         }
-        return (PeerBook(path: path, records: ordered), warning)
+        records = ordered
     }
 
     /// Most unconfigured records kept (peers that dialled in): beyond this the oldest

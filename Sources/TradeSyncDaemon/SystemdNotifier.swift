@@ -66,4 +66,10 @@ public struct SystemdNotifier: Sendable {
             notifier.notify("WATCHDOG=1")
         }
     }
+
+    /// CLOCK_MONOTONIC in microseconds, for `MONOTONIC_USEC=` beside `RELOADING=1`
+    /// (sd_notify(3)).
+    public static func monotonicMicroseconds() -> UInt64 {
+        NIODeadline.now().uptimeNanoseconds / 1000  // CLOCK_MONOTONIC
+    }
 }

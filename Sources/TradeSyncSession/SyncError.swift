@@ -29,6 +29,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
     case sameNode(NodeID)
     /// The connection ended (the driver reported `.disconnected`).
     case disconnected
+    /// This node ends the session on purpose (it is stopping, or the peer left its
+    /// config): ERROR `shutdown` tells the peer so, with this reason.
+    case closing(String)
     /// The node refused a batch: an entry its origin's signature does not vouch for
     /// (forged or altered on the way). The text names origin, dots and reason.
     case forgedEntry(String)
@@ -46,7 +49,9 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .windowExceeded(let batchID, let max):
             "BATCH \(batchID) beyond the window: windowBatchesMax = \(max) batches already unacknowledged"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
+        case .peerError(let code, let reason) where code == .shutdown: "peer closed the session: \(reason)"
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
+        case .closing(let reason): reason
         case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"
         case .disconnected: "connection closed"
         case .forgedEntry(let reason): "forged entry refused: \(reason)"
@@ -63,7 +68,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .protocolViolation: .unexpectedMessage
         case .peerError(let code, _): code
         case .sameNode: .sameNode
-        case .disconnected: .shutdown
+        case .disconnected, .closing: .shutdown
         case .forgedEntry: .forgedEntry
         }
     }
@@ -78,7 +83,7 @@ extension SyncError {
         case .handshakeTimeout: "handshakeTimeout"
         case .idleTimeout, .ackTimeout: "idleTimeout"
         case .windowExceeded: "windowBatchesMax"
-        case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected, .forgedEntry: nil
+        case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected, .closing, .forgedEntry: nil
         }
     }
 
@@ -90,6 +95,13 @@ extension SyncError {
         case .peerError(let code, _): code == .versionMismatch || code == .sameNode
         default: false
         }
+    }
+
+    /// True when the peer ended the session on purpose (ERROR `shutdown`: it is stopping,
+    /// or it no longer configures this node): a normal event, not a failure.
+    public var isOrderlyClose: Bool {
+        if case .peerError(let code, _) = self { return code == .shutdown }
+        return false
     }
 }
 

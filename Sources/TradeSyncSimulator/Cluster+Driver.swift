@@ -194,7 +194,7 @@ extension Cluster {
         closeSide(conn: conn, side: connections[conn].side(of: node), fin: fin)
         closesSinceMark += 1
         switch reason {
-        case .disconnected: stats.closedByDisconnect += 1
+        case .disconnected, .closing: stats.closedByDisconnect += 1
         case .handshakeTimeout, .idleTimeout, .ackTimeout: stats.closedByTimeout += 1
         case .wire, .versionMismatch, .protocolViolation, .windowExceeded, .peerError, .sameNode, .forgedEntry:
             stats.closedByFault += 1

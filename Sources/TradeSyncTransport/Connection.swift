@@ -192,7 +192,8 @@ private struct Driver {
                 let continuation = continuation
                 let keep = await host.sessionStarted(
                     link: link, direction: direction, address: address, peer: peer, version: version,
-                    authenticated: proof?.provenID, notify: { continuation.yield(.localEntries($0)) }, close: close)
+                    authenticated: proof?.provenID, notify: { continuation.yield(.localEntries($0)) },
+                    close: { continuation.yield(.refuse(.closing($0))) })
                 if !keep { return "duplicate session" }
                 // Writes made durable between `.connected` (whose vector was read before the
                 // handshake, TLS included) and the registration of `notify` just now were

@@ -13,6 +13,19 @@ public enum TransportSecurity: Sendable {
     case tls(TLSContexts, pinning: PeerPinning)
 }
 
+/// The pins in effect, shared by every connection's verification callback and replaced
+/// when the node reloads its config (``PeerNetwork/updatePinning(_:)``).
+final class PinningStore: Sendable {
+    private let pinning: Mutex<PeerPinning>
+
+    init(_ pinning: PeerPinning) { self.pinning = Mutex(pinning) }
+
+    var current: PeerPinning {
+        get { pinning.withLock { $0 } }
+        set { pinning.withLock { $0 = newValue } }
+    }
+}
+
 /// What TLS proved about one connection. Written by the certificate verification
 /// callback (on the channel's event loop), read by the connection's driver task.
 public final class LinkProof: Sendable {
@@ -70,13 +83,14 @@ extension PeerNetwork {
     /// - Throws: NIO's pipeline errors, or NIOSSL's when the client handler cannot be made.
     static func secure(
         _ channel: any Channel, direction: LinkDirection, address: String, expected: NodeID?,
-        security: TransportSecurity, refusals: RefusalLog, logger: Logger
+        security: TransportSecurity, pins: PinningStore, refusals: RefusalLog, logger: Logger
     ) throws -> LinkProof? {
-        guard case .tls(let contexts, let pinning) = security else { return nil }
+        guard case .tls(let contexts, _) = security else { return nil }
         let proof = LinkProof()
         let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
+            // The pins in effect now: a config reload (SIGHUP) may have changed them.
             let verdict = Self.verdict(
-                certificates, pinning: pinning, direction: direction, address: address, expected: expected)
+                certificates, pinning: pins.current, direction: direction, address: address, expected: expected)
             switch verdict {
             case .success(let id):
                 proof.prove(id)

@@ -107,6 +107,7 @@ public final class PeerNetwork: Sendable {
     private let logger: Logger
     private let links = LinkCounter()
     private let refusals = RefusalLog()
+    private let pins: PinningStore
 
     /// - Parameter security: ``TransportSecurity/tls(_:pinning:)`` for authenticated
     ///   peers, ``TransportSecurity/insecure`` for plain TCP.
@@ -119,13 +120,24 @@ public final class PeerNetwork: Sendable {
         self.configuration = configuration
         self.security = security
         self.logger = logger
+        if case .tls(_, let pinning) = security {
+            pins = PinningStore(pinning)
+        } else {
+            pins = PinningStore(PeerPinning(pins: []))
+        }
     }
+
+    /// Replaces the pins TLS checks peers against (a config reload). Connections already
+    /// authenticated are not re-checked here; the node closes those of peers it no longer
+    /// pins. Dials pass their own expected ID (``dial(_:expected:shouldDial:)``).
+    public func updatePinning(_ pinning: PeerPinning) { pins.current = pinning }
 
     /// Binds the listen address. Returns the bound server; run it with ``serve(_:)``.
     /// - Throws: NIO's bind error (address in use, permission).
     public func bind(_ address: PeerAddress) async throws -> Listener {
         let security = security
         let refusals = refusals
+        let pins = pins
         let logger = logger
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
@@ -136,7 +148,7 @@ public final class PeerNetwork: Sendable {
                     let remote = Self.text(channel.remoteAddress)
                     let proof = try Self.secure(
                         channel, direction: .inbound, address: remote, expected: nil, security: security,
-                        refusals: refusals, logger: logger)
+                        pins: pins, refusals: refusals, logger: logger)
                     let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     return AcceptedLink(channel: wrapped, proof: proof, address: remote)
                 }
@@ -180,6 +192,7 @@ public final class PeerNetwork: Sendable {
             if await shouldDial() {
                 do {
                     let security = security
+                    let pins = pins
                     let refusalLog = self.refusals
                     let logger = logger
                     let text = address.description
@@ -190,7 +203,7 @@ public final class PeerNetwork: Sendable {
                             channel.eventLoop.makeCompletedFuture {
                                 let proof = try Self.secure(
                                     channel, direction: .outbound, address: text, expected: expected,
-                                    security: security, refusals: refusalLog, logger: logger)
+                                    security: security, pins: pins, refusals: refusalLog, logger: logger)
                                 let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                                     wrappingChannelSynchronously: channel)
                                 return (wrapped, proof)
@@ -202,7 +215,7 @@ public final class PeerNetwork: Sendable {
                     if ContinuousClock.now - start > .seconds(5) { backoff.reset() }
                 } catch {
                     await host.sessionEnded(
-                        link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(error)", error: nil)
+                        link: LinkID(rawValue: 0), address: address.description, reason: "dial failed: \(Self.dialFailure(error))", error: nil)
                 }
             }
             // A peer that refused us (no common version) will refuse the next attempt too:
@@ -214,6 +227,24 @@ public final class PeerNetwork: Sendable {
                 try? await Task.sleep(for: backoff.next(using: &generator))
             }
         }
+    }
+
+    /// One short reason for a failed dial: the OS's words for each address tried
+    /// (`connection refused`, `no route to host`), `timed out after 5 s`, or the error.
+    static func dialFailure(_ error: any Error) -> String {
+        func one(_ error: any Error) -> String {
+            if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+            if case ChannelError.connectTimeout = error { return "timed out after 5 s" }
+            if let error = error as? NIOConnectionError {
+                let reasons = error.connectionErrors.map { one($0.error) } + (error.dnsAAAAError.map { [one($0)] } ?? [])
+                    + (error.dnsAError.map { [one($0)] } ?? [])
+                var unique: [String] = []
+                for reason in reasons where !unique.contains(reason) { unique.append(reason) }
+                return unique.isEmpty ? "no address to connect to" : unique.joined(separator: "; ")
+            }
+            return "\(error)"
+        }
+        return one(error)
     }
 
     /// `IP:PORT` (IPv6 in brackets) for logs and status, not NIO's `[IPv4]host/ip:port`.
@@ -230,7 +261,7 @@ public final class PeerNetwork: Sendable {
         let link = links.next()
         var logger = logger
         logger[metadataKey: "peer"] = "\(address)"
-        logger[metadataKey: "link"] = "\(link.rawValue)"
+        logger[metadataKey: "session"] = "\(link.rawValue)"
         logger.debug("connection open", metadata: ["direction": "\(direction.rawValue)"])
         let end = await Connection.run(
             channel: channel, link: link, direction: direction, address: address, configuration: configuration,

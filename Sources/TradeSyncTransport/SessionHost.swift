@@ -85,10 +85,13 @@ public protocol SessionHost: Sendable {
     /// `authenticated` is the node ID the peer's TLS certificate proved (equal to `peer`,
     /// which the transport checked), nil on a plain-TCP (insecure) connection; per-peer
     /// settings apply to it. `notify` feeds the session a grown local vector (live push);
-    /// `close` ends the connection (used when a later duplicate wins and this one must go).
+    /// `close` ends the session on purpose, telling the peer why (ERROR `shutdown` with
+    /// the reason given): a later duplicate won, the node is stopping, or the peer left
+    /// the config.
     func sessionStarted(
         link: LinkID, direction: LinkDirection, address: String, peer: NodeID, version: UInt16,
-        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void, close: @escaping @Sendable () -> Void
+        authenticated: NodeID?, notify: @escaping @Sendable (VersionVector) -> Void,
+        close: @escaping @Sendable (String) -> Void
     ) async -> Bool
 
     /// The peer acknowledged (or announced) this vector.

@@ -53,7 +53,8 @@ struct ImportCommand: ParsableCommand {
         Printer.diagnose(report.rejected.map(\.description))
 
         let records = report.rows.map(\.record)
-        let request = ControlRequest(command: .importRecords, file: file)
+        // The rows skipped as invalid are reported once, with the first chunk (node metrics).
+        var request = ControlRequest(command: .importRecords, file: file, rejectedRows: report.rejected.count)
         var sending = ProgressBar(label: "importing", unit: "records", total: records.count, enabled: showProgress)
         var result = ImportResult(file: file, received: 0, written: 0, unchanged: 0)
         var sent = 0
@@ -70,6 +71,7 @@ struct ImportCommand: ParsableCommand {
                 }
                 throw error
             }
+            request.rejectedRows = nil
             let part = try options.require(response.importResult, "import result")
             result.received += part.received
             result.written += part.written

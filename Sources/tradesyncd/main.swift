@@ -45,11 +45,18 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, control_group, log_level, segment_bytes, checkpoint_entries, [[origin]] (see Deploy/tradesyncd.toml).")
+        help: "TOML config file with the keys data_dir, listen, [[peer]], peers, insecure, insecure_force, control, control_group, log_level, segment_bytes, checkpoint_entries, metrics, [[origin]] (see Deploy/tradesyncd.toml).")
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus) and /health over HTTP on this loopback address (127.0.0.0/8 or ::1; port 0 picks one). Default: off.",
+            valueName: "host:port"))
+    var metrics: String?
 
     /// Exit status when the configuration (file or flags) is invalid.
     static let exitConfigInvalid: Int32 = 2
@@ -66,36 +73,31 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
             FileHandle.standardErrorWrite("tradesyncd: \(error.description)\n")
             throw ExitCode(Self.exitConfigInvalid)
         }
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let levels = LogLevelSwitch(Logger.Level(rawValue: settings.logLevel) ?? .info)
+        let journald = DaemonLogHandler.journaldAttached()
+        LoggingSystem.bootstrap { _ in DaemonLogHandler(levels: levels, journald: journald) }
         let logger = Logger(label: "tradesyncd")
+        // SIGHUP re-reads the same sources: the config file, then the same flags over it.
+        let sources = sources
+        let reload: (@Sendable () throws -> NodeConfig)? = config == nil ? nil : { @Sendable in try sources.resolve() }
         do {
-            try await Daemon.run(config: settings, logger: logger)
+            try await Daemon.run(config: settings, logger: logger, levels: levels, reload: reload)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(Self.exitStartFailed)
         }
     }
 
+    /// The config file and the flags that override it.
+    var sources: ConfigSources {
+        ConfigSources(
+            file: config, dataDir: dataDir, listen: listen, peers: peer, insecure: insecure,
+            insecureForce: insecureForce, control: control, logLevel: logLevel, metrics: metrics)
+    }
+
     /// The config file (if any) overridden by the flags given.
     /// - Throws: ``NodeConfig/ConfigError`` naming the file or flag and the reason.
-    func resolvedConfig() throws(NodeConfig.ConfigError) -> NodeConfig {
-        var settings = NodeConfig()
-        if let config { settings = try NodeConfig.load(path: config) }
-        if let dataDir { settings.dataDir = dataDir }
-        if let listen { settings.listen = try NodeConfig.address(listen, "", "--listen") }
-        try settings.applyPeerFlags(peer)
-        if insecure { settings.insecure = true }
-        if insecureForce { settings.insecureForce = true }
-        if let control { settings.control = control }
-        if let logLevel { settings.logLevel = try NodeConfig.level(logLevel, "--log-level") }
-        try settings.validateSecurity(source: config ?? "command line")
-        return settings
-    }
+    func resolvedConfig() throws(NodeConfig.ConfigError) -> NodeConfig { try sources.resolve() }
 
     /// `--print-id`: loads or makes the node key in the data directory (flag, else the
     /// config file's, else the default) and prints its ID, so admins can exchange IDs
@@ -120,6 +122,36 @@ struct TradeSyncDaemonCommand: AsyncParsableCommand {
         } else {
             print("\(full)\nshort  \(short)\nhex    \(id.hex)")
         }
+    }
+}
+
+/// Where a node's config comes from: a TOML file, then the command-line flags over it.
+/// Read at start and again on SIGHUP.
+struct ConfigSources: Sendable {
+    let file: String?
+    let dataDir: String?
+    let listen: String?
+    let peers: [String]
+    let insecure: Bool
+    let insecureForce: Bool
+    let control: String?
+    let logLevel: String?
+    let metrics: String?
+
+    /// - Throws: ``NodeConfig/ConfigError`` naming the file or flag and the reason.
+    func resolve() throws(NodeConfig.ConfigError) -> NodeConfig {
+        var settings = NodeConfig()
+        if let file { settings = try NodeConfig.load(path: file) }
+        if let dataDir { settings.dataDir = dataDir }
+        if let listen { settings.listen = try NodeConfig.address(listen, "", "--listen") }
+        try settings.applyPeerFlags(peers)
+        if insecure { settings.insecure = true }
+        if insecureForce { settings.insecureForce = true }
+        if let control { settings.control = control }
+        if let logLevel { settings.logLevel = try NodeConfig.level(logLevel, "--log-level") }
+        if let metrics { settings.metrics = try NodeConfig.metricsAddress(metrics, "", "--metrics") }
+        try settings.validateSecurity(source: file ?? "command line")
+        return settings
     }
 }
 

@@ -53,6 +53,9 @@ private func writeTemp(_ text: String) -> String {
             ("colour = \"blue\"", "unknown key 'colour'"),
             ("log_level = \"loud\"", "log level 'loud' is not one of"),
             ("listen = ", "invalid TOML"),
+            ("metrics = \"10.0.0.1:7480\"", "metrics '10.0.0.1:7480' is not a loopback address (127.0.0.0/8 or ::1)"),
+            ("metrics = \"[2001:db8::1]:7480\"", "metrics '[2001:db8::1]:7480' is not a loopback address"),
+            ("metrics = \"127.0.0.1\"", "metrics '127.0.0.1' is not HOST:PORT"),
         ])
     func errors(text: String, expected: String) {
         let path = writeTemp(text)
@@ -62,6 +65,20 @@ private func writeTemp(_ text: String) -> String {
         } throws: { error in
             let message = "\(error)"
             return message.hasPrefix(path + ": ") && message.contains(expected)
+        }
+    }
+
+    @Test("Config: metrics is off by default; a loopback HOST:PORT (port 0 too) turns it on; the flag form names the flag")
+    func metricsAddress() throws {
+        #expect(NodeConfig().metrics == nil)
+        let path = writeTemp("metrics = \"127.0.0.1:7480\"\n")
+        defer { unlink(path) }
+        #expect(try NodeConfig.load(path: path).metrics == PeerAddress(host: "127.0.0.1", port: 7480))
+        #expect(try NodeConfig.metricsAddress("[::1]:0", "", "--metrics") == PeerAddress(host: "::1", port: 0))
+        #expect(try NodeConfig.metricsAddress("localhost:9", "", "--metrics") == PeerAddress(host: "127.0.0.1", port: 9))
+        #expect(try NodeConfig.metricsAddress("127.8.9.10:1", "", "--metrics").isLoopback)
+        #expect { try NodeConfig.metricsAddress("0.0.0.0:7480", "", "--metrics") } throws: {
+            "\($0)" == "--metrics: '0.0.0.0:7480' is not a loopback address (127.0.0.0/8 or ::1): the metrics endpoint has no authentication"
         }
     }
 

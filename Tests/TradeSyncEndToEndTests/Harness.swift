@@ -127,6 +127,14 @@ final class NodeProcess {
     var pins: [(id: String, port: Int?)] = []
     /// TLS mode: `origins` of a pin's `[[peer]]` table, by the pin's ID.
     var pinOrigins: [String: [String]] = [:]
+    /// Extra environment variables for the daemon (over the test's own).
+    var environment: [String: String] = [:]
+    /// Sets `JOURNAL_STREAM` to the log file's device and inode, as systemd does for a
+    /// journal stream, so the daemon writes for journald.
+    var journald = false
+    /// When set, `--metrics ADDRESS` (for example `127.0.0.1:0`); ``metricsPort()`` reads
+    /// the bound port from the startup line.
+    var metrics: String?
     private var process: Process?
     private var logHandle: FileHandle?
 
@@ -153,11 +161,19 @@ final class NodeProcess {
                 "--data-dir", dataDir.path, "--listen", "127.0.0.1:\(port)", "--log-level", "debug", "--insecure",
             ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
         }
+        if let metrics { process.arguments? += ["--metrics", metrics] }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()
+        if journald {
+            let stream = try Harness.run("/usr/bin/stat", ["-c", "%d:%i", logPath]).stdout
+            environment["JOURNAL_STREAM"] = stream.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         process.standardError = handle
         process.standardOutput = handle
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
         self.process = process
         self.logHandle = handle
@@ -175,7 +191,7 @@ final class NodeProcess {
     }
 
     /// Writes `DATA_DIR.toml` for TLS mode: listen, debug logs, one `[[peer]]` per pin.
-    private func writeTLSConfig() throws -> String {
+    func writeTLSConfig() throws -> String {
         var text = """
             data_dir = "\(dataDir.path)"
             listen = "127.0.0.1:\(port)"
@@ -205,7 +221,31 @@ final class NodeProcess {
         return process.terminationStatus
     }
 
+    /// Sends `signal` to the running daemon.
+    func send(_ signal: Int32) {
+        guard let process else { return }
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits up to `seconds` for the daemon to exit; its exit status, or nil if it still runs.
+    func waitForExit(seconds: Double) -> Int32? {
+        guard let process else { return nil }
+        guard Harness.waitUntil(seconds: seconds, { !process.isRunning }) else { return nil }
+        try? logHandle?.close()
+        self.process = nil
+        return process.terminationStatus
+    }
+
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The metrics endpoint's port, from the last startup line (`metrics on http://HOST:PORT/metrics`).
+    func metricsPort() -> Int? {
+        guard let line = log().split(separator: "\n").last(where: { $0.contains("metrics on http://") }),
+            let url = line.split(separator: " ").last(where: { $0.hasPrefix("http://") }),
+            let port = url.split(separator: "/").dropFirst().first?.split(separator: ":").last
+        else { return nil }
+        return Int(port)
+    }
 
     /// Runs `tradesync ARGS --control THIS`.
     func cli(_ arguments: [String]) throws -> Harness.Result {

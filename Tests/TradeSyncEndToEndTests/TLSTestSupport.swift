@@ -138,8 +138,12 @@ struct TLSTestClient {
                     try channel.pipeline.syncOperations.addHandler(OutcomeHandler(outcome))
                 }
             }
-            .connect(host: "127.0.0.1", port: port).wait()
-        return TLSTestClient(channel: channel, outcome: outcome, localPort: channel.localAddress?.port ?? -1)
+            .connect(host: "127.0.0.1", port: port)
+            // Read on the event loop as the connect completes: a refusing node may close the
+            // connection before this thread gets to look, and a closed channel has no address.
+            .map { channel in (channel, channel.localAddress?.port ?? -1) }
+            .wait()
+        return TLSTestClient(channel: channel.0, outcome: outcome, localPort: channel.1)
     }
 
     /// Waits until the handshake completed or the connection failed or closed.
