@@ -7,19 +7,19 @@
 /// ever passes through `Double`. Strings are unescaped in place (`\uXXXX` to UTF-8).
 /// `null` and absent keys are blank fields; `true`/`false` keep their text.
 ///
-/// With ``readLines(each:)`` it reads JSON Lines instead (TradeSync JSONL, as
+/// With ``readLines(each:progress:)`` (`JSONRecordReader+Lines.swift`) it reads JSON Lines instead (TradeSync JSONL, as
 /// `tradesync export --format jsonl` writes it): one flat record object per line, laid
 /// out as the `fieldNames` given.
 ///
 /// Iterative, no recursion: ignored values are skipped with an explicit stack bounded by
 /// ``ImportLimits/jsonDepthMax``. Complexity O(n).
 struct JSONRecordReader {
-    private let bytes: UnsafeMutableBufferPointer<UInt8>
+    let bytes: UnsafeMutableBufferPointer<UInt8>
     private let file: String
-    private(set) var offset: Int
-    private var line = 1
+    var offset: Int
+    var line = 1
     private let columnByKey: [String: Int]
-    private let columnCount: Int
+    let columnCount: Int
 
     /// - Parameters:
     ///   - fieldNames: the row layout: a record's key `fieldNames[i]` fills field `i`.
@@ -36,56 +36,6 @@ struct JSONRecordReader {
         for (alias, name) in aliases { columns[alias] = columns[name] }
         columnByKey = columns
         columnCount = fieldNames.count
-    }
-
-    /// Reads JSON Lines: each non-blank line one record object (a value that is not an
-    /// object is a damaged row). `progress` is called every 8192 records with the offset
-    /// reached. - Throws: ``ImportError/malformed(file:line:reason:)`` for invalid JSON.
-    mutating func readLines(each: (FieldRow) -> Void, progress: (Int) -> Void) throws(ImportError) {
-        var row = FieldRow()
-        var records = 0
-        skipWhitespace()
-        while offset < bytes.count {  // bound: each pass consumes one value
-            row.removeAll()
-            row.line = line
-            for _ in 0..<columnCount { row.append(start: 0, end: 0) }
-            if try peek() == UInt8(ascii: "{") {
-                try readRecord(into: &row)
-            } else {
-                try skipValue()
-                row.damage = "line is not a JSON object"
-            }
-            each(row)
-            records += 1
-            if records % 8192 == 0 { progress(offset) }
-            skipWhitespace()
-        }
-    }
-
-    /// The keys of the one flat JSON object `scratch` holds (nested values skipped), or
-    /// nil when it holds anything else or invalid JSON. Unescapes `scratch` in place.
-    static func objectKeys(_ scratch: inout [UInt8]) -> [String]? {
-        scratch.withUnsafeMutableBufferPointer { buffer -> [String]? in
-            var reader = JSONRecordReader(bytes: buffer, offset: 0, file: "", fieldNames: [])
-            return try? reader.readObjectKeys()
-        }
-    }
-
-    private mutating func readObjectKeys() throws(ImportError) -> [String] {
-        skipWhitespace()
-        try expect(UInt8(ascii: "{"))
-        var keys: [String] = []
-        skipWhitespace()
-        var more = try peek() != UInt8(ascii: "}")
-        if !more { offset += 1 }
-        while more {
-            keys.append(String(decoding: bytes[try readKeyAndColon()], as: UTF8.self))
-            try skipValue()
-            more = try afterMember(closer: UInt8(ascii: "}"))
-        }
-        skipWhitespace()
-        guard offset == bytes.count else { throw malformed("more than one value") }
-        return keys
     }
 
     /// Reads the document, handing each record of `data` to `each` in order.
@@ -171,7 +121,7 @@ struct JSONRecordReader {
     }
 
     /// Reads one flat record object into `row` (already sized, all fields blank).
-    private mutating func readRecord(into row: inout FieldRow) throws(ImportError) {
+    mutating func readRecord(into row: inout FieldRow) throws(ImportError) {
         try expect(UInt8(ascii: "{"))
         skipWhitespace()
         var more = try peek() != UInt8(ascii: "}")
@@ -200,7 +150,7 @@ struct JSONRecordReader {
     // MARK: - Tokens
 
     /// After a member or element: true at `,` (another follows), false at `closer`.
-    private mutating func afterMember(closer: UInt8) throws(ImportError) -> Bool {
+    mutating func afterMember(closer: UInt8) throws(ImportError) -> Bool {
         skipWhitespace()
         let next = try peek()
         offset += 1
@@ -262,7 +212,7 @@ struct JSONRecordReader {
         return offset - start
     }
 
-    private mutating func readKeyAndColon() throws(ImportError) -> Range<Int> {
+    mutating func readKeyAndColon() throws(ImportError) -> Range<Int> {
         skipWhitespace()
         let key = try readString()
         skipWhitespace()
@@ -348,7 +298,7 @@ struct JSONRecordReader {
     }
 
     /// Skips one value of any shape, iteratively.
-    private mutating func skipValue() throws(ImportError) {
+    mutating func skipValue() throws(ImportError) {
         var closers: [UInt8] = []
         while true {
             skipWhitespace()
@@ -381,7 +331,7 @@ struct JSONRecordReader {
         }
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while offset < bytes.count {
             switch bytes[offset] {
             case 0x0A: line += 1
@@ -392,12 +342,12 @@ struct JSONRecordReader {
         }
     }
 
-    private func peek() throws(ImportError) -> UInt8 {
+    func peek() throws(ImportError) -> UInt8 {
         guard offset < bytes.count else { throw malformed("unexpected end of file") }
         return bytes[offset]
     }
 
-    private mutating func expect(_ byte: UInt8) throws(ImportError) {
+    mutating func expect(_ byte: UInt8) throws(ImportError) {
         guard try peek() == byte else {
             throw malformed(
                 "expected '\(Character(Unicode.Scalar(byte)))', found '\(Character(Unicode.Scalar(bytes[offset])))'")
@@ -405,7 +355,7 @@ struct JSONRecordReader {
         offset += 1
     }
 
-    private func malformed(_ reason: String) -> ImportError {
+    func malformed(_ reason: String) -> ImportError {
         .malformed(file: file, line: line, reason: "invalid JSON: \(reason)")
     }
 }
