@@ -96,6 +96,7 @@ public struct ExportPage: Codable, Sendable, Equatable {
     /// The key to send as the next request's `cursor`; nil after the last page.
     public var next: String?
 
+    /// A page summary; see the properties.
     public init(records: Int, conflicts: Int, next: String?) {
         self.records = records
         self.conflicts = conflicts

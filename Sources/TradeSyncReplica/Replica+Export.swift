@@ -17,6 +17,7 @@ public struct ContentDigester {
     /// Records added so far.
     public private(set) var count = 0
 
+    /// A digester with no record yet.
     public init() {}
 
     /// Adds the next record.
