@@ -2,7 +2,8 @@ import TradeSyncModel
 
 /// The commands the CLI sends to a running node over its control socket.
 public enum ControlCommand: String, Codable, Sendable {
-    case status, get, query, put, delete, conflicts, resolve, log, export
+    /// `peers`: the status without its digests (cheap enough to poll).
+    case status, peers, get, query, put, delete, conflicts, resolve, log, export
     case importRecords = "import"
 }
 

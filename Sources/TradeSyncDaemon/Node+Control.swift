@@ -15,6 +15,7 @@ extension Node {
         do {
             switch request.command {
             case .status: return ControlResponse(status: status())
+            case .peers: return ControlResponse(status: status(digests: false))
             case .get: return try get(request)
             case .query: return try query(request)
             case .put: return try await put(request)
@@ -38,15 +39,18 @@ extension Node {
         }
     }
 
-    func status() -> StatusReport {
+    /// The node's status. `digests: false` leaves `digest` empty and `content_digest` out:
+    /// each costs a pass over the whole state after every write, and `peers` and
+    /// `sync --wait` (which polls) need neither.
+    func status(digests: Bool = true) -> StatusReport {
         var vector: [String: UInt64] = [:]
         for (origin, seq) in replica.vector.sorted { vector[origin.hex] = seq }
         var report = StatusReport(
             nodeID: identity.nodeID.hex, records: replica.counts.records, keys: replica.counts.keys,
             conflicts: replica.counts.conflicts, tombstones: replica.counts.tombstones, entries: log.entryCount,
-            vector: vector, digest: Hex.encode(core.digest()), peers: peerStatuses(), listen: config.listen.description,
-            dataDir: config.dataDir, logInstance: Self.instanceText(log.instanceID))
-        report.contentDigest = Hex.encode(core.contentDigest())
+            vector: vector, digest: digests ? Hex.encode(core.digest()) : "", peers: peerStatuses(),
+            listen: config.listen.description, dataDir: config.dataDir, logInstance: Self.instanceText(log.instanceID))
+        if digests { report.contentDigest = Hex.encode(core.contentDigest()) }
         report.writesRefused = writesRefusedReason()
         let store = ForkEvidenceStore(dataDirectory: config.dataDir)
         let forks = core.quarantineList.map { fork in

@@ -17,7 +17,7 @@ struct PeersCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws(CLIFailure) {
-        let response = try options.call(ControlRequest(command: .status))
+        let response = try options.call(ControlRequest(command: .peers))
         let status = try options.require(response.status, "status")
         try options.printer.emit(status.peers) { Self.text(status.peers) }
     }

@@ -80,7 +80,7 @@ struct SyncCommand: ParsableCommand {
     }
 
     private func poll() throws(CLIFailure) -> [PeerStatus] {
-        try options.require(options.call(ControlRequest(command: .status)).status, "status").peers
+        try options.require(options.call(ControlRequest(command: .peers)).status, "status").peers
     }
 
     /// The configured peers and the other peers with a live session.
