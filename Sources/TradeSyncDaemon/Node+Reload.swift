@@ -76,13 +76,14 @@ public struct ReloadOutcome: Sendable, Equatable {
 extension Node {
     /// Marks the node as stopping: sessions that end from now on were closed by this
     /// node, and are logged as such rather than as peer failures.
-    /// Every session is closed with ERROR `shutdown` ("this node is stopping"), so peers
+    /// Every session is closed with ERROR `shutdown` ("it is stopping": the reason is
+    /// written for the peer, which logs "closed by the peer: it is stopping"), so peers
     /// log an orderly close rather than a failure; returns once they all ended, or after
     /// `grace` (a peer that does not answer).
     public func beginShutdown(grace: Duration = .seconds(2)) async {
         stopping = true
         metrics.noteHealth(.stopping)
-        for link in links.values { link.close("this node is stopping") }
+        for link in links.values { link.close("it is stopping") }
         let deadline = ContinuousClock.now + grace
         while !links.isEmpty && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(5))
@@ -124,7 +125,7 @@ extension Node {
             guard dialled || unpinned else { continue }
             outcome.closedSessions.append("\(link.peer.short) at \(link.address)")
             closedLocally.insert(id)
-            link.close("this node no longer configures you as a peer")
+            link.close("it no longer has this node among its peers")
         }
         return outcome
     }

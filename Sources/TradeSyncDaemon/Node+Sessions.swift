@@ -104,7 +104,7 @@ extension Node: SessionHost {
             }
             links[otherID] = nil
             endedTotals[peer, default: PeerTotals()].add(other.counters)
-            other.close("replaced by a newer connection from this node")
+            other.close("it replaced this connection with a newer one")
             logger.info("replacing duplicate session with \(peer.short) (\(other.address)) by \(address)")
         }
         links[link] = LinkState(

@@ -49,7 +49,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .windowExceeded(let batchID, let max):
             "BATCH \(batchID) beyond the window: windowBatchesMax = \(max) batches already unacknowledged"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
-        case .peerError(let code, let reason) where code == .shutdown: "peer closed the session: \(reason)"
+        case .peerError(let code, let reason) where code == .shutdown: "closed by the peer: \(reason)"
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
         case .closing(let reason): reason
         case .sameNode(let id): "peer has our own node ID \(id.short) (connected to itself, or a cloned data directory)"

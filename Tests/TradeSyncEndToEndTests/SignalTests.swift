@@ -49,7 +49,7 @@ import Glibc
         let aID = String(try b.status().peers.first { $0.connected == false }?.nodeID?.prefix(12) ?? "?")
         #expect(
             Harness.waitUntil(seconds: 10) {
-                b.log().contains("(node \(aID)): peer closed the session: this node is stopping")
+                b.log().contains("(node \(aID)): closed by the peer: it is stopping")
             }, "\(b.log())")
         // B's redials fail while A is down: that is worth a warning, in the OS's words.
         let peerWarnings = Self.lines(b.log(), containing: " warning ").filter { !$0.contains("insecure = true") }
