@@ -9,15 +9,7 @@ extension JSONRecordReader {
         var records = 0
         skipWhitespace()
         while offset < bytes.count {  // bound: each pass consumes one value
-            row.removeAll()
-            row.line = line
-            for _ in 0..<columnCount { row.append(start: 0, end: 0) }
-            if try peek() == UInt8(ascii: "{") {
-                try readRecord(into: &row)
-            } else {
-                try skipValue()
-                row.damage = "line is not a JSON object"
-            }
+            try readElement(into: &row, notObject: "line is not a JSON object")
             each(row)
             records += 1
             if records % 8192 == 0 { progress(offset) }
@@ -49,5 +41,20 @@ extension JSONRecordReader {
         skipWhitespace()
         guard offset == bytes.count else { throw malformed("more than one value") }
         return keys
+    }
+
+    /// Reads one value into a fresh `row` (at the current line, every column empty): a
+    /// record when it is an object, else skipped and marked damaged with `notObject`.
+    /// - Throws: ``ImportError/malformed(file:line:reason:)`` for invalid JSON.
+    mutating func readElement(into row: inout FieldRow, notObject: String) throws(ImportError) {
+        row.removeAll()
+        row.line = line
+        for _ in 0..<columnCount { row.append(start: 0, end: 0) }
+        if try peek() == UInt8(ascii: "{") {
+            try readRecord(into: &row)
+        } else {
+            try skipValue()
+            row.damage = notObject
+        }
     }
 }

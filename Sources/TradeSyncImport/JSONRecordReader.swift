@@ -104,15 +104,7 @@ struct JSONRecordReader {
         if !more { offset += 1 }
         while more {
             skipWhitespace()
-            row.removeAll()
-            row.line = line
-            for _ in 0..<columnCount { row.append(start: 0, end: 0) }
-            if try peek() == UInt8(ascii: "{") {
-                try readRecord(into: &row)
-            } else {
-                try skipValue()
-                row.damage = "data element is not a JSON object"
-            }
+            try readElement(into: &row, notObject: "data element is not a JSON object")
             records += 1
             each(row)
             more = try afterMember(closer: UInt8(ascii: "]"))
