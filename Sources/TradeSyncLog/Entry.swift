@@ -68,18 +68,58 @@ public struct Entry: Hashable, Sendable {
     public let key: TradeKey
     public let operation: Operation
 
+    /// The canonical encoding, made once: at ``init(dot:hlc:context:key:operation:)``, or
+    /// kept from the bytes ``decode(from:)`` read. The log, the wire and the chain hash all
+    /// use these bytes, so an entry received and stored is never encoded again.
+    private let canonical: [UInt8]
+    /// True when ``canonical`` came from a decode that accepted it (so it decodes again).
+    public let wasDecoded: Bool
+
     public init(dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
         self.dot = dot
         self.hlc = hlc
         self.context = context
         self.key = key
         self.operation = operation
+        var writer = ByteWriter(capacity: 128)
+        Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
+        self.canonical = writer.bytes
+        self.wasDecoded = false
+    }
+
+    private init(
+        dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation, canonical: [UInt8]
+    ) {
+        self.dot = dot
+        self.hlc = hlc
+        self.context = context
+        self.key = key
+        self.operation = operation
+        self.canonical = canonical
+        self.wasDecoded = true
+    }
+
+    /// Equal fields; the canonical encodings then agree too.
+    public static func == (lhs: Entry, rhs: Entry) -> Bool {
+        lhs.dot == rhs.dot && lhs.hlc == rhs.hlc && lhs.context == rhs.context && lhs.key == rhs.key
+            && lhs.operation == rhs.operation
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(dot)
+        hasher.combine(hlc)
+        hasher.combine(key)
     }
 
     /// Appends the canonical encoding:
     /// `version u8 | origin 32B | seq varint | hlc u64 | context | key | operation`.
-    public func encode(into writer: inout ByteWriter) {
-        writer.writeU8(Self.formatVersion)
+    public func encode(into writer: inout ByteWriter) { writer.writeBytes(canonical) }
+
+    private static func encode(
+        dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation,
+        into writer: inout ByteWriter
+    ) {
+        writer.writeU8(formatVersion)
         dot.origin.encode(into: &writer)
         writer.writeVarint(dot.seq)
         writer.writeU64(hlc.rawValue)
@@ -88,12 +128,11 @@ public struct Entry: Hashable, Sendable {
         operation.encode(into: &writer)
     }
 
-    /// The canonical encoding as a byte array.
-    public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 128)
-        encode(into: &writer)
-        return writer.bytes
-    }
+    /// The canonical encoding as a byte array (no work: it is kept).
+    public func encoded() -> [UInt8] { canonical }
+
+    /// The canonical encoding's length in bytes.
+    public var encodedCount: Int { canonical.count }
 
     /// Reads one entry written by ``encode(into:)``.
     /// - Throws: ``DecodeError`` on an unknown format version, a zero seq, or any
@@ -112,7 +151,15 @@ public struct Entry: Hashable, Sendable {
         let context = try VersionVector.decode(from: &reader, originsLimit: EntryLimits.contextOrigins)
         let key = try TradeKey.decode(from: &reader)
         let operation = try Operation.decode(from: &reader)
-        return Entry(dot: Dot(origin: origin, seq: seq), hlc: hlc, context: context, key: key, operation: operation)
+        let entry = Entry(
+            dot: Dot(origin: origin, seq: seq), hlc: hlc, context: context, key: key, operation: operation,
+            canonical: reader.bytes(in: start..<reader.offset))
+        // Decoders accept canonical encodings only, so the bytes kept are the ones the
+        // fields encode to; debug builds (every test, the fuzzers' seeds) check it.
+        assert(
+            Entry(dot: entry.dot, hlc: hlc, context: context, key: key, operation: operation).canonical == entry.canonical,
+            "entry \(entry.dot) decoded from a non-canonical encoding")
+        return entry
     }
 
     /// Decodes exactly one entry occupying all of `bytes`.
@@ -125,7 +172,7 @@ public struct Entry: Hashable, Sendable {
     }
 
     /// SHA-256 of the canonical encoding.
-    public var hash: [UInt8] { Array(SHA256.hash(data: encoded())) }
+    public var hash: [UInt8] { Array(SHA256.hash(data: canonical)) }
 
     /// SHA-256 of an entry's canonical encoding already at hand (the entry hash).
     public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }

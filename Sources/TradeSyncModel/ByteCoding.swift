@@ -142,6 +142,10 @@ public struct ByteReader: Sendable {
     /// The number of unread bytes.
     public var remaining: Int { end - offset }
 
+    /// A copy of the bytes in `range` (offsets into the whole array, already read or not).
+    /// - Precondition: `range` lies within the reader's bytes.
+    public func bytes(in range: Range<Int>) -> [UInt8] { Array(bytes[range]) }
+
     /// True when every byte has been read.
     public var isAtEnd: Bool { offset >= end }
 
@@ -239,16 +243,32 @@ public struct ByteReader: Sendable {
     ///   ``DecodeError/badUTF8(offset:)``, or truncation.
     public mutating func readString(limit: NamedLimit) throws(DecodeError) -> String {
         let start = offset
-        let raw = try readLengthPrefixed(limit: limit)
-        guard let text = String(validating: raw, as: UTF8.self) else { throw .badUTF8(offset: start) }
-        return text
+        let length = try readVarint()
+        guard length <= UInt64(limit.value) else { throw .limitExceeded(offset: start, limit: limit, value: length) }
+        return try readUTF8(count: Int(length), start: start)
     }
 
     /// Reads a varint-length UTF-8 string of at most `lengthMax` bytes.
     public mutating func readString(lengthMax: Int) throws(DecodeError) -> String {
         let start = offset
-        let raw = try readLengthPrefixed(lengthMax: lengthMax)
-        guard let text = String(validating: raw, as: UTF8.self) else { throw .badUTF8(offset: start) }
+        let length = try readVarint()
+        guard length <= UInt64(lengthMax) else { throw .lengthTooLarge(offset: start, length: length, lengthMax: lengthMax) }
+        return try readUTF8(count: Int(length), start: start)
+    }
+
+    /// `count` bytes as a String, straight from the buffer: ASCII (every code and unit
+    /// this project stores) needs no validation pass beyond the byte check and, up to 15
+    /// bytes, no allocation; anything else is validated as UTF-8.
+    private mutating func readUTF8(count: Int, start: Int) throws(DecodeError) -> String {
+        try need(count)
+        let range = offset..<offset + count
+        offset += count
+        let text: String? = bytes.withUnsafeBufferPointer { all in
+            let raw = UnsafeBufferPointer(rebasing: all[range])
+            if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+            return String(validating: raw, as: UTF8.self)
+        }
+        guard let text else { throw .badUTF8(offset: start) }
         return text
     }
 

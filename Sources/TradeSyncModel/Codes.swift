@@ -66,6 +66,15 @@ public struct AreaCode: Hashable, Sendable, Comparable, TextCodable {
         rawValue = trimmed == "WLD" ? "W00" : trimmed
     }
 
+    /// Accepts `text` only when it already is a canonical code (what ``rawValue`` holds):
+    /// no allocation, for decoders of canonical encodings. Nil otherwise.
+    package init?(canonical text: String) {
+        guard text.utf8.count >= 2, text.utf8.count <= RecordLimits.areaCodeBytesMax, text.utf8.allSatisfy(isCodeByte),
+            text != "WLD"
+        else { return nil }
+        rawValue = text
+    }
+
     public var description: String { rawValue }
     public static func < (lhs: AreaCode, rhs: AreaCode) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -129,6 +138,15 @@ public struct CommodityCode: Hashable, Sendable, Comparable, TextCodable {
             trimmed.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) })
         else { throw FieldError(field: "commodity", reason: "'\(text)' is not an HS code (2–10 digits or Comtrade's letters, as in 9999AA) or TOTAL") }
         rawValue = trimmed
+    }
+
+    /// Accepts `text` only when it already is a canonical code: no allocation, for
+    /// decoders of canonical encodings. Nil otherwise.
+    package init?(canonical text: String) {
+        guard text.utf8.count >= 2, text.utf8.count <= RecordLimits.commodityBytesMax,
+            text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) })
+        else { return nil }
+        rawValue = text
     }
 
     public var description: String { rawValue }

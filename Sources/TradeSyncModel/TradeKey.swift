@@ -136,8 +136,10 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         writer.writeString(transport)
     }
 
-    /// Reads a key written by ``encode(into:)``, validating every field.
-    /// - Throws: ``DecodeError`` (`badValue` names the field) on malformed input.
+    /// Reads a key written by ``encode(into:)``, validating every field. Only the canonical
+    /// encoding is accepted (codes as ``AreaCode/rawValue`` and the others hold them), so an
+    /// entry's bytes are a function of its fields.
+    /// - Throws: ``DecodeError`` (`badValue` names the field) on malformed or non-canonical input.
     public static func decode(from reader: inout ByteReader) throws(DecodeError) -> TradeKey {
         let start = reader.offset
         let reporter = try reader.readString(limit: RecordLimits.areaCode)
@@ -148,17 +150,31 @@ public struct TradeKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         let month = try reader.readU8()
         let customs = try reader.readString(limit: RecordLimits.breakdownCode)
         let transport = try reader.readString(limit: RecordLimits.breakdownCode)
+        // Fast path: every field already canonical (what an encoder writes).
+        if let reporterCode = AreaCode(canonical: reporter), let partnerCode = AreaCode(canonical: partner),
+            let flowValue = Flow(rawValue: flow), let commodityCode = CommodityCode(canonical: commodity),
+            let period = try? Period(year: Int(year), month: Int(month)),
+            customs == all || (try? breakdownCode(customs, field: "customs", totals: customsTotals)) == customs,
+            transport == all || (try? breakdownCode(transport, field: "transport", totals: transportTotals)) == transport
+        {
+            return TradeKey(
+                validatedReporter: reporterCode, partner: partnerCode, flow: flowValue, commodity: commodityCode,
+                period: period, customs: customs, transport: transport)
+        }
         do throws(FieldError) {
             guard let flowValue = Flow(rawValue: flow) else {
                 throw FieldError(field: "flow", reason: "unknown flow code '\(flow)'")
             }
-            return try TradeKey(
+            // Names the field that is invalid, if one is.
+            _ = try TradeKey(
                 reporter: AreaCode(reporter, field: "reporter"), partner: AreaCode(partner, field: "partner"),
                 flow: flowValue, commodity: CommodityCode(commodity), period: Period(year: Int(year), month: Int(month)),
                 customs: customs, transport: transport)
         } catch {
             throw .badValue(offset: start, field: "key \(error.field)", reason: error.reason)
         }
+        // Every field is valid, yet one is not written canonically (lower case, spaces, WLD).
+        throw .badValue(offset: start, field: "key", reason: "not canonical (codes must be written as stored)")
     }
 }
 

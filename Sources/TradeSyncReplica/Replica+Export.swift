@@ -3,37 +3,38 @@ import TradeSyncClock
 import TradeSyncLog
 import TradeSyncModel
 
-/// The content digest: SHA-256 over the live records only, fed one record at a time in
-/// key order, so the daemon (over its state) and the CLI (over what it exported) compute
-/// it the same way.
+/// The content digest: an AdHash (``SetDigest``) over the live records only, so the
+/// daemon (over its state) and the CLI (over what it exported) compute it the same way, in
+/// any order.
 ///
-/// Input per record: the key's canonical encoding (``TradeKey/encode(into:)``) followed by
-/// the values' canonical encoding (``TradeValues/encode(into:)``), the same bytes an
+/// Element per record: the key's canonical encoding (``TradeKey/encode(into:)``) followed
+/// by the values' canonical encoding (``TradeValues/encode(into:)``), the same bytes an
 /// import blob carries. Both encodings are self-delimiting, so the concatenation is
-/// unambiguous. Records must be added in ascending key order, each key once.
+/// unambiguous. Finalised with domain `TSCONTENT1` and the record count. Add each key once.
 public struct ContentDigester {
-    private var hasher = SHA256()
-    private var last: TradeKey?
+    private var set = SetDigest()
     /// Records added so far.
     public private(set) var count = 0
 
     /// A digester with no record yet.
     public init() {}
 
-    /// Adds the next record.
-    /// - Precondition: `record.key` is greater than every key added before.
-    public mutating func add(_ record: TradeRecord) {
-        if let last { precondition(last < record.key, "content digest records must come in ascending key order") }
+    /// The element of one record: key | values, canonical encodings.
+    public static func element(_ record: TradeRecord) -> [UInt8] {
         var writer = ByteWriter(capacity: 96)
         record.key.encode(into: &writer)
         record.values.encode(into: &writer)
-        hasher.update(data: writer.bytes)
-        last = record.key
+        return writer.bytes
+    }
+
+    /// Adds the next record (any order).
+    public mutating func add(_ record: TradeRecord) {
+        set.insert(Self.element(record))
         count += 1
     }
 
-    /// The digest of the records added (32 bytes; SHA-256 of nothing when none was).
-    public func finalize() -> [UInt8] { Array(hasher.finalize()) }
+    /// The digest of the records added (32 bytes).
+    public func finalize() -> [UInt8] { set.finalize(domain: "TSCONTENT1", count: count) }
 }
 
 /// One page of live records for `tradesync export`.
@@ -48,24 +49,12 @@ public struct LivePage: Sendable, Equatable {
 }
 
 extension Replica {
-    /// SHA-256 over the live content only: for each key whose winner is a put, in key
-    /// order, the winning record (key, then values) as ``ContentDigester`` encodes it.
-    /// Tombstones, losing siblings, dots, HLCs and causal contexts are not part of it, so
-    /// a fresh node that imports an export of this state gets the same content digest,
-    /// while the state ``digest()`` (which covers dots and HLCs) differs.
-    ///
-    /// Complexity: O(n log n) over the keys; cached until the next apply.
-    public mutating func contentDigest() -> [UInt8] {
-        if let contentDigestCache { return contentDigestCache }
-        var digester = ContentDigester()
-        for key in keys.keys.sorted() {
-            guard let winner = keys[key]?.winner, let values = winner.operation.values else { continue }
-            digester.add(TradeRecord(key: key, values: values))
-        }
-        let digest = digester.finalize()
-        contentDigestCache = digest
-        return digest
-    }
+    /// The content digest of the live content only: for each key whose winner is a put,
+    /// the winning record (key, then values) as ``ContentDigester`` takes it. Tombstones,
+    /// losing siblings, dots, HLCs and causal contexts are not part of it, so a fresh node
+    /// that imports an export of this state gets the same content digest, while the state
+    /// ``digest()`` (which covers dots and HLCs) differs. Kept current on every apply: O(1).
+    public func contentDigest() -> [UInt8] { contentSet.finalize(domain: "TSCONTENT1", count: counts.records) }
 
     /// Up to `limit` live records (keys whose winner is a put, with the winner's values)
     /// after the key `after` (exclusive; from the first key when nil), in key order.

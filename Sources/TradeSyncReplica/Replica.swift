@@ -68,10 +68,11 @@ public struct Replica: Sendable {
     // Readable within the module (ReplicaSnapshot.swift encodes them); only this file mutates them.
     private(set) var keys: [TradeKey: KeyState] = [:]
     private(set) var clock = HybridLogicalClock()
-    private(set) var digestCache: [UInt8]?
-    // Set and read by Replica+Export.swift; this file only clears them when the state changes.
-    /// ``contentDigest()`` until the next apply.
-    var contentDigestCache: [UInt8]?
+    /// Sum of every key's state element (``stateElement(_:_:)``): the state digest, kept current.
+    private(set) var stateSet = SetDigest()
+    /// Sum of every live record's content element (``contentElement(_:_:)``).
+    private(set) var contentSet = SetDigest()
+    // Set and read by Replica+Export.swift; this file only clears it when a key appears.
     /// Every key in key order, kept while an export pages through the state (see
     /// ``livePage(after:limit:)``); cleared when a new key appears.
     var exportOrder: [TradeKey]?
@@ -83,14 +84,15 @@ public struct Replica: Sendable {
     /// Restores a replica from parts already checked for consistency (``decodeSnapshot(_:localID:)``).
     init(
         localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: [TradeKey: KeyState],
-        clock: HybridLogicalClock, digestCache: [UInt8]?
+        clock: HybridLogicalClock, stateSet: SetDigest, contentSet: SetDigest
     ) {
         self.localID = localID
         self.vector = vector
         self.counts = counts
         self.keys = keys
         self.clock = clock
-        self.digestCache = digestCache
+        self.stateSet = stateSet
+        self.contentSet = contentSet
     }
 
     // MARK: Writes
@@ -109,16 +111,23 @@ public struct Replica: Sendable {
         if existing == nil { exportOrder = nil }
         var state = existing ?? KeyState()
         let before = Self.contribution(of: existing)
+        if let existing { forget(entry.key, existing) }
         let survived = state.apply(entry)
         keys[entry.key] = state
+        remember(entry.key, state)
         let after = Self.contribution(of: state)
         counts.records += after.records - before.records
         counts.keys += after.keys - before.keys
         counts.conflicts += after.conflicts - before.conflicts
         counts.tombstones += after.tombstones - before.tombstones
-        digestCache = nil
-        contentDigestCache = nil
         return survived ? .applied : .obsolete
+    }
+
+    /// Makes room for up to `more` new keys at once, so a large import or catch-up
+    /// grows the key table once rather than doubling it repeatedly.
+    public mutating func reserveKeys(_ more: Int) {
+        guard more > 1024, keys.capacity < keys.count + more else { return }
+        keys.reserveCapacity(keys.count + more)
     }
 
     /// Authors entries for local writes without applying them: the caller persists them
@@ -131,7 +140,7 @@ public struct Replica: Sendable {
     /// - Precondition: nothing authored earlier is still unapplied.
     public mutating func prepare(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64) -> [Entry] {
         var seq = vector[localID]
-        var batchContexts: [TradeKey: VersionVector] = [:]
+        var batchContexts: [TradeKey: VersionVector] = Dictionary(minimumCapacity: writes.count)
         var entries: [Entry] = []
         entries.reserveCapacity(writes.count)
         for write in writes {
@@ -182,36 +191,64 @@ public struct Replica: Sendable {
 
     // MARK: Digest
 
-    /// SHA-256 over the canonical encoding of the whole materialised state: keys in key
-    /// order; for each, its siblings (as ``KeyView/siblings`` lists them) with their dots,
-    /// HLC and operation. Equal on replicas that hold the same entries.
+    /// The state digest: equal on replicas that hold the same entries. An AdHash
+    /// (``SetDigest``) over one element per key with a surviving version, finalised with
+    /// domain `TSSTATE1` and the number of such keys (``ReplicaCounts/keys``).
     ///
-    /// Encoding per key: key | varint sibling count | per sibling: varint dot count,
-    /// (origin 32B, seq varint)…, hlc u64, operation. Complexity O(n log n); cached until
-    /// the next apply.
-    public mutating func digest() -> [UInt8] {
-        if let digestCache { return digestCache }
-        var hasher = SHA256()
-        for key in keys.keys.sorted() {
-            guard let state = keys[key], !state.versions.isEmpty else { continue }
-            var writer = ByteWriter(capacity: 160)
-            key.encode(into: &writer)
-            let siblings = state.siblings.sorted { $0.dots[0] < $1.dots[0] }
-            writer.writeVarint(UInt64(siblings.count))
-            for sibling in siblings {
-                writer.writeVarint(UInt64(sibling.dots.count))
-                for dot in sibling.dots {
-                    dot.origin.encode(into: &writer)
-                    writer.writeVarint(dot.seq)
-                }
-                writer.writeU64(sibling.hlc.rawValue)
-                sibling.operation.encode(into: &writer)
+    /// Element per key (``stateElement(_:_:)``): key | varint sibling count | per sibling
+    /// (as ``KeyView/siblings`` lists them, by first dot): varint dot count,
+    /// (origin 32B, seq varint)…, hlc u64, operation. Kept current on every apply: O(1).
+    public func digest() -> [UInt8] { stateSet.finalize(domain: "TSSTATE1", count: counts.keys) }
+
+    /// One key's element of the state digest; nil when no version of it survives.
+    static func stateElement(_ key: TradeKey, _ state: KeyState) -> [UInt8]? {
+        guard !state.versions.isEmpty else { return nil }
+        var writer = ByteWriter(capacity: 160)
+        key.encode(into: &writer)
+        let siblings = state.siblings.sorted { $0.dots[0] < $1.dots[0] }
+        writer.writeVarint(UInt64(siblings.count))
+        for sibling in siblings {
+            writer.writeVarint(UInt64(sibling.dots.count))
+            for dot in sibling.dots {
+                dot.origin.encode(into: &writer)
+                writer.writeVarint(dot.seq)
             }
-            hasher.update(data: writer.bytes)
+            writer.writeU64(sibling.hlc.rawValue)
+            sibling.operation.encode(into: &writer)
         }
-        let digest = Array(hasher.finalize())
-        digestCache = digest
-        return digest
+        return writer.bytes
+    }
+
+    /// One key's element of the content digest (``ContentDigester/element(_:)``); nil
+    /// unless its winner is a put.
+    static func contentElement(_ key: TradeKey, _ state: KeyState) -> [UInt8]? {
+        guard let values = state.winner?.operation.values else { return nil }
+        return ContentDigester.element(TradeRecord(key: key, values: values))
+    }
+
+    /// Both digests recomputed from every key, ignoring the running sums: O(n) hashes.
+    /// `tradesync verify` and the tests compare it with ``digest()`` and ``contentDigest()``.
+    public func digestsFromScratch() -> (state: [UInt8], content: [UInt8]) {
+        var state = SetDigest()
+        var content = SetDigest()
+        for (key, keyState) in keys {
+            if let element = Self.stateElement(key, keyState) { state.insert(element) }
+            if let element = Self.contentElement(key, keyState) { content.insert(element) }
+        }
+        return (state.finalize(domain: "TSSTATE1", count: counts.keys),
+                content.finalize(domain: "TSCONTENT1", count: counts.records))
+    }
+
+    /// Takes `state`'s elements (about to change) out of both digests.
+    private mutating func forget(_ key: TradeKey, _ state: KeyState) {
+        if let element = Self.stateElement(key, state) { stateSet.remove(element) }
+        if let element = Self.contentElement(key, state) { contentSet.remove(element) }
+    }
+
+    /// Puts `state`'s elements into both digests.
+    private mutating func remember(_ key: TradeKey, _ state: KeyState) {
+        if let element = Self.stateElement(key, state) { stateSet.insert(element) }
+        if let element = Self.contentElement(key, state) { contentSet.insert(element) }
     }
 
     static func contribution(of state: KeyState?) -> ReplicaCounts {

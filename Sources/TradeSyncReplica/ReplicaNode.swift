@@ -263,6 +263,7 @@ public struct ReplicaNode<Store: LogStore> {
 
     /// Applies entries just written to the store.
     mutating func applyWritten(_ entries: [Entry]) {
+        replica.reserveKeys(entries.count)
         for entry in entries {
             do { try replica.apply(entry) } catch {
                 preconditionFailure("written entry \(entry.dot) does not apply: \(error)")
@@ -272,6 +273,6 @@ public struct ReplicaNode<Store: LogStore> {
 }
 
 extension Entry {
-    /// The length of the canonical encoding, in bytes (computed by encoding).
-    public var encodedByteCount: Int { encoded().count }
+    /// The length of the canonical encoding, in bytes.
+    public var encodedByteCount: Int { encodedCount }
 }

@@ -9,17 +9,17 @@ import TradeSyncModel
 /// The log module stores these bytes as an opaque blob in its checkpoint file, which has its
 /// own header, CRC-32C and log position; this codec covers only the replica state.
 ///
-/// Layout, version 1. Integers are big-endian; `varint` is unsigned LEB128; `zigzag` is a
+/// Layout, version 2. Integers are big-endian; `varint` is unsigned LEB128; `zigzag` is a
 /// zig-zag varint; `str` is `varint length | UTF-8 bytes`; `idx(T)` is a varint index into table T.
 ///
 /// ```
-/// u8        format version (1)
+/// u8        format version (2; version 1 stored a sorted-order SHA-256 digest and is replayed instead)
 /// 32 B      localID
 /// varint O, O × 32 B             origin table: every distinct NodeID in the vector, contexts and dots
 /// varint V, V × (idx(origin), varint seq ≥ 1)    vector, origin indices strictly ascending
 /// u64       HLC clock: last timestamp issued or observed (raw 48-bit ms | 16-bit logical)
 /// 4 × varint                     counts: records, keys, conflicts, tombstones
-/// u8 0 | u8 1, 32 B              state digest, when it was cached (``Replica/digest()``)
+/// 32 B, 32 B                     the state and content digests' AdHash sums (``SetDigest/sumBytes``)
 /// varint n, n × str              area codes (reporters, partners), canonical, ≤ 4 B
 /// varint n, n × str              flow codes (M, X, RM, …)
 /// varint n, n × str              commodity codes, canonical, ≤ 10 B
@@ -47,13 +47,13 @@ import TradeSyncModel
 /// thread parse keys while the decoding thread fills the dictionary.
 extension Replica {
     /// Snapshot format version written by ``encodeSnapshot()``.
-    public static let snapshotFormatVersion: UInt8 = 1
+    public static let snapshotFormatVersion: UInt8 = 2
 
     /// The whole materialised state as bytes (layout above).
     ///
-    /// Pure and linear in the state's size; it computes no digest: it stores the cached one
-    /// when present, so call ``digest()`` on the copy first to make `status` instant after a
-    /// restart. Meant to run on a copy of the replica, off the actor.
+    /// Pure and linear in the state's size; it hashes nothing: it stores the digests' sums,
+    /// which the replica keeps current, so `status` is instant after a restart. Meant to run
+    /// on a copy of the replica, off the actor.
     /// - Returns: about 46 bytes per single-version key with three values, plus small tables.
     public func encodeSnapshot() -> [UInt8] { encodeSnapshot(chunkKeys: 16_384) }
 
@@ -87,12 +87,8 @@ extension Replica {
         head.writeBytes(vectorPart.bytes)
         head.writeU64(clock.last.rawValue)
         for count in [counts.records, counts.keys, counts.conflicts, counts.tombstones] { head.writeVarint(count) }
-        if let digestCache, digestCache.count == 32 {
-            head.writeU8(1)
-            head.writeBytes(digestCache)
-        } else {
-            head.writeU8(0)
-        }
+        head.writeBytes(stateSet.sumBytes)
+        head.writeBytes(contentSet.sumBytes)
         for table in [tables.areas, tables.flows, tables.commodities] { head.writeStrings(table.values) }
         head.writeVarint(tables.periods.values.count)
         for period in tables.periods.values {
@@ -117,7 +113,7 @@ extension Replica {
     }
 
     /// Rebuilds a replica from ``encodeSnapshot()``'s bytes, checking every field and the
-    /// state's consistency; the cached digest (if stored) is restored, not recomputed.
+    /// state's consistency; the digests' sums are restored, not recomputed.
     ///
     /// With more than one chunk, one helper thread (from the global dispatch queue) parses
     /// chunks while the calling thread inserts them into the dictionary, which is most of the
@@ -157,13 +153,8 @@ extension Replica {
         let clock = HybridLogicalClock(last: HLCTimestamp(rawValue: try reader.u64()))
         let countsAt = reader.offset
         let storedCounts = [try reader.varint(), try reader.varint(), try reader.varint(), try reader.varint()]
-        let digestAt = reader.offset
-        let digest: [UInt8]?
-        switch try reader.u8() {
-        case 0: digest = nil
-        case 1: digest = try reader.raw(32)
-        case let flag: throw .badValue(offset: digestAt, field: "digest flag", reason: "\(flag), expected 0 or 1")
-        }
+        let stateSet = SetDigest(sumBytes: try reader.raw(32))
+        let contentSet = SetDigest(sumBytes: try reader.raw(32))
         try tables.readCodes(&reader)
 
         var chunks: [(keys: Int, range: Range<Int>)] = []
@@ -206,7 +197,7 @@ extension Replica {
         guard hlcMax <= clock.last else {
             throw .badValue(offset: 0, field: "clock", reason: "\(clock.last) is below a version's HLC \(hlcMax)")
         }
-        return Replica(localID: localID, vector: vector, counts: counts, keys: keys, clock: clock, digestCache: digest)
+        return Replica(localID: localID, vector: vector, counts: counts, keys: keys, clock: clock, stateSet: stateSet, contentSet: contentSet)
     }
 }
 

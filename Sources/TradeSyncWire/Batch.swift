@@ -130,7 +130,7 @@ public struct BatchMessage: Equatable, Sendable {
     /// The bytes an entry adds to an uncompressed payload: its varint length prefix plus
     /// its canonical encoding. Senders sum this against ``Limits/batchBytesMax``.
     public static func payloadBytes(of entry: Entry) -> Int {
-        let count = entry.encoded().count
+        let count = entry.encodedCount
         return varintBytes(UInt64(count)) + count
     }
 

@@ -94,6 +94,12 @@ struct VerifyCommand: ParsableCommand {
         }
         let savedDigest = saved.digest()
         let replayedDigest = replayed.digest()
+        let recomputed = saved.digestsFromScratch()
+        guard recomputed.state == savedDigest, recomputed.content == saved.contentDigest() else {
+            return .mismatch(
+                "its snapshot's stored digest \(Hex.encode(savedDigest)) does not match its keys, which give "
+                    + Hex.encode(recomputed.state))
+        }
         guard savedDigest == replayedDigest, saved.vector == replayed.vector, saved.counts == replayed.counts else {
             return .mismatch(
                 "its snapshot of the first \(checkpoint.entryCount) entries has digest \(Hex.encode(savedDigest)), "

@@ -37,7 +37,7 @@ private func write(_ replica: inout Replica, _ writes: [(key: TradeKey, operatio
         try write(&b, [(azerbaijan, .put(TradeValues(valueUSD: ExactDecimal(7)))), (gone, .delete)], at: 9_000_001)
         #expect(a.contentDigest() == b.contentDigest())
         #expect(a.digest() != b.digest())
-        // The digest is SHA-256 over key | values of each live record in key order.
+        // The digest is an AdHash over key | values of each live record, in any order.
         var digester = ContentDigester()
         digester.add(TradeRecord(key: australia, values: try cementValues()))
         digester.add(TradeRecord(key: azerbaijan, values: TradeValues(valueUSD: ExactDecimal(7))))

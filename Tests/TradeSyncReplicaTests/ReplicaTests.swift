@@ -163,7 +163,15 @@ private func write(_ replica: inout Replica, _ key: TradeKey, _ op: Operation, a
             for entry in all where entry.dot.origin == node(UInt8(origin)) { try backward.apply(entry) }
         }
         #expect(forward.digest() == backward.digest(), "seed \(seed)")
+        #expect(forward.contentDigest() == backward.contentDigest(), "seed \(seed)")
         #expect(forward.counts == backward.counts, "seed \(seed)")
+        // The running sums (updated on every apply: conflicts, obsolete entries, tombstones,
+        // partial deliveries) equal a recomputation from the keys, on every replica.
+        for replica in writers + [forward, backward] {
+            let scratch = replica.digestsFromScratch()
+            #expect(replica.digest() == scratch.state, "seed \(seed)")
+            #expect(replica.contentDigest() == scratch.content, "seed \(seed)")
+        }
         // Siblings never outnumber the writers.
         for key in [keyA, keyB] { #expect((forward.read(key)?.siblings.count ?? 0) <= 3, "seed \(seed)") }
     }
