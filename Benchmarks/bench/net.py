@@ -96,7 +96,11 @@ class WireCounter:
 
     On `lo` every packet is seen exactly once by `tcpdump -i lo` (it is captured on the way
     out; the loopback receive is not a second capture), and on the veth end at A each packet
-    passes once in one direction, so no packet is counted twice."""
+    passes once in one direction, so no packet is counted twice.
+
+    --immediate-mode matters: without it packets wait in the kernel's TPACKET_V3 ring until a
+    block fills or its 1 s timeout expires, and a capture stopped sooner reads none of them.
+    -Z root keeps tcpdump from switching to user tcpdump, which cannot write in the work dir."""
 
     def __init__(self, link: Link, ports: Iterable[int], work: Path, tool: str = "wire"):
         self.link = link
@@ -112,7 +116,7 @@ class WireCounter:
     def __enter__(self):
         self.work.mkdir(parents=True, exist_ok=True)
         filt = "tcp and (" + " or ".join(f"port {p}" for p in self.ports) + ")"
-        cmd = [*self.link.capture_wrap, "tcpdump", "-i", self.link.iface_a, "-n", "-s", "128",
+        cmd = [*self.link.capture_wrap, "tcpdump", "--immediate-mode", "-Z", "root", "-i", self.link.iface_a, "-n", "-s", "128",
                "-B", "65536", "-U", "-w", str(self.pcap), filt]
         self._err = open(self.errlog, "wb")
         self._p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err,
