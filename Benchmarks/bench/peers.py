@@ -144,3 +144,218 @@ class RsyncIncremental:
         if self.daemon:
             self.daemon.close()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+# ==================================================================== Syncthing
+
+FOLDER_ID = "tsbench"
+
+
+class SyncthingPair:
+    """Two Syncthing instances (A and B) on one link, sharing folder `tsbench`; every
+    discovery, relay, NAT, upgrade and reporting feature off, file watcher off, rescans only
+    when asked (POST /rest/db/scan), not lowered in priority."""
+
+    def __init__(self, link: Link, work: Path, tool: str = "syncthing"):
+        self.link, self.tool = link, tool
+        self.work = fresh_dir(Path(work))
+        self.nodes = {}
+        self.procs = []
+
+    def _generate(self, name: str) -> dict:
+        home = self.work / name / "home"
+        folder = self.work / name / "folder"
+        folder.mkdir(parents=True)
+        (folder / ".stfolder").mkdir()
+        env = dict(os.environ, STNODEFAULTFOLDER="1", STNOUPGRADE="1")
+        p = run(["syncthing", "generate", f"--home={home}"], self.tool, f"generate keys for {name}", env=env)
+        m = re.search(r"Device ID:\s*([A-Z0-9-]{63})", p.stdout + p.stderr)
+        if not m:
+            raise BenchError(f"{self.tool}: no device ID in `syncthing generate` output for {name}")
+        return {"name": name, "home": home, "folder": folder, "id": m.group(1),
+                "port": free_port(), "gui": free_port(), "apikey": f"tsbench-{name}-{os.getpid()}",
+                "site": self.link.a if name == "A" else self.link.b}
+
+    def _write_config(self, me: dict, other: dict):
+        path = me["home"] / "config.xml"
+        tree = ET.parse(path)
+        root = tree.getroot()
+        for f in root.findall("folder"):
+            root.remove(f)
+        for d in root.findall("device"):
+            root.remove(d)
+        def device(n):
+            d = ET.Element("device", id=n["id"], name=n["name"], compression="metadata",
+                           introducer="false", skipIntroductionRemovals="false", introducedBy="")
+            ET.SubElement(d, "address").text = f"tcp://{n['site'].host}:{n['port']}"
+            ET.SubElement(d, "paused").text = "false"
+            ET.SubElement(d, "autoAcceptFolders").text = "false"
+            return d
+        folder = ET.Element("folder", id=FOLDER_ID, label=FOLDER_ID, path=str(me["folder"]),
+                            type="sendreceive", rescanIntervalS="3600", fsWatcherEnabled="false",
+                            fsWatcherDelayS="10", ignorePerms="false", autoNormalize="true")
+        ET.SubElement(folder, "filesystemType").text = "basic"
+        for n in (me, other):
+            ET.SubElement(folder, "device", id=n["id"], introducedBy="")
+        ET.SubElement(folder, "minDiskFree", unit="%").text = "1"
+        ET.SubElement(folder, "markerName").text = ".stfolder"
+        # config order: folders, then devices, then gui/options
+        root.insert(0, folder)
+        root.insert(1, device(me))
+        root.insert(2, device(other))
+        gui = root.find("gui")
+        gui.set("enabled", "true")
+        gui.set("tls", "false")
+        gui.find("address").text = f"{me['site'].host}:{me['gui']}"
+        gui.find("apikey").text = me["apikey"]
+        opts = root.find("options")
+        settings = {
+            "listenAddress": f"tcp://{me['site'].host}:{me['port']}",
+            "globalAnnounceEnabled": "false", "localAnnounceEnabled": "false",
+            "relaysEnabled": "false", "natEnabled": "false", "urAccepted": "-1",
+            "autoUpgradeIntervalH": "0", "startBrowser": "false", "crashReportingEnabled": "false",
+            "setLowPriority": "false", "announceLANAddresses": "false", "stunServer": "",
+            "reconnectionIntervalS": "1", "progressUpdateIntervalS": "-1",
+        }
+        for k, v in settings.items():
+            e = opts.find(k)
+            if e is None:
+                e = ET.SubElement(opts, k)
+            e.text = v
+        tree.write(path)
+
+    def start(self):
+        a, b = self._generate("A"), self._generate("B")
+        self.nodes = {"A": a, "B": b}
+        self._write_config(a, b)
+        self._write_config(b, a)
+        env = dict(os.environ, STNOUPGRADE="1", STNORESTART="1", STNODEFAULTFOLDER="1")
+        for n in (a, b):
+            log = self.work / f"{n['name'].lower()}.log"
+            n["log"] = log
+            n["proc"] = Proc(n["site"].cmd("syncthing", "serve", f"--home={n['home']}", "--no-browser",
+                                           "--no-restart", "--no-upgrade", f"--logfile={log}"),
+                             self.work / f"{n['name'].lower()}.out", self.tool, env=env)
+            self.procs.append(n["proc"])
+        for n in (a, b):
+            wait_until(lambda: self._get(n, "/rest/system/ping", quiet=True), 60,
+                       f"{self.tool}: {n['name']}'s REST API never answered (see {n['log']})",
+                       interval=0.05, proc=n["proc"])
+        wait_until(lambda: self._connected(b, a), 30,
+                   f"{self.tool}: B never connected to A (see {a['log']}, {b['log']})",
+                   interval=0.02, proc=b["proc"])
+
+    # REST. On loopback the API is reached directly; in a namespace through the site's wrap.
+    def _request(self, n: dict, method: str, path: str, quiet=False):
+        url = f"http://{n['site'].host}:{n['gui']}{path}"
+        if n["site"].wrap:
+            p = subprocess.run(n["site"].cmd("curl", "-sf", "-X", method, "-H", f"X-API-Key: {n['apikey']}",
+                                             url), capture_output=True, text=True)
+            if p.returncode != 0:
+                if quiet:
+                    return None
+                raise BenchError(f"{self.tool}: {method} {path} at {n['name']} failed: {p.stderr.strip()}")
+            return json.loads(p.stdout) if p.stdout.strip() else {}
+        req = urllib.request.Request(url, method=method, headers={"X-API-Key": n["apikey"]})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                body = r.read()
+        except OSError as e:
+            if quiet:
+                return None
+            raise BenchError(f"{self.tool}: {method} {path} at {n['name']} failed: {e} (see {n['log']})")
+        return json.loads(body) if body.strip() else {}
+
+    def _get(self, n, path, quiet=False):
+        return self._request(n, "GET", path, quiet)
+
+    def _connected(self, n, other) -> bool:
+        c = self._get(n, "/rest/system/connections", quiet=True)
+        return bool(c) and c.get("connections", {}).get(other["id"], {}).get("connected", False)
+
+    def scan(self, name: str = "A"):
+        self._request(self.nodes[name], "POST", f"/rest/db/scan?folder={FOLDER_ID}")
+
+    @property
+    def ports(self):
+        return [self.nodes["A"]["port"], self.nodes["B"]["port"]]
+
+    def wait_file(self, name: str, size: int, digest: str, timeout: float, step: str) -> float:
+        """Poll B's copy every 10 ms; return perf_counter() when it first had the expected size
+        (Syncthing renames a finished temporary file into place, so the size is final then);
+        then check its sha256 (not timed)."""
+        path = self.nodes["B"]["folder"] / name
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                st = path.stat().st_size
+            except FileNotFoundError:
+                st = -1
+            if st == size:
+                t_end = time.perf_counter()
+                if sha256_file(path) == digest:
+                    return t_end
+            for n in self.nodes.values():
+                n["proc"].check_alive(step)
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.tool}: {step}: B's {name} never reached {size} bytes with A's "
+                                 f"sha256 within {timeout:.0f} s (size now {st}; see "
+                                 f"{self.nodes['A']['log']}, {self.nodes['B']['log']})")
+            time.sleep(0.01)
+
+    def close(self):
+        for p in self.procs:
+            p.stop()
+        self.procs = []
+
+
+def syncthing_initial(link: Link, csv: Path, work: Path, timeout: float = 600) -> Sample:
+    """Fresh pair, connected, folders empty. The file is copied into A's folder (not timed);
+    the timer starts just before POST /rest/db/scan at A and stops when B's copy has the
+    same size (then its sha256 is checked)."""
+    pair = SyncthingPair(link, Path(work) / f"syncthing-initial-{link.name}")
+    try:
+        pair.start()
+        shutil.copyfile(csv, pair.nodes["A"]["folder"] / "trade.csv")
+        size, digest = csv.stat().st_size, sha256_file(csv)
+        with WireCounter(link, pair.ports, pair.work, "syncthing") as wc:
+            t0 = time.perf_counter()
+            pair.scan("A")
+            t1 = pair.wait_file("trade.csv", size, digest, timeout, "initial sync")
+        return Sample(t1 - t0, wc.bytes, {"file_bytes": size})
+    finally:
+        pair.close()
+
+
+class SyncthingIncremental:
+    """Pair started and the base file synced in setup(); once(): append the rows to A's file
+    (fsynced = acknowledged), start the timer, POST a scan at A at once, stop when B's copy
+    has the new size (sha256 checked after)."""
+
+    def __init__(self, link: Link, base_csv: Path, work: Path, timeout: float = 600):
+        self.link, self.base_csv, self.timeout = link, Path(base_csv), timeout
+        self.work = Path(work) / f"syncthing-incr-{link.name}"
+        self.pair = None
+
+    def setup(self):
+        self.pair = SyncthingPair(self.link, self.work)
+        self.pair.start()
+        self.file = self.pair.nodes["A"]["folder"] / "trade.csv"
+        shutil.copyfile(self.base_csv, self.file)
+        self.pair.scan("A")
+        self.pair.wait_file("trade.csv", self.file.stat().st_size, sha256_file(self.file), self.timeout,
+                            "syncing the base file in setup")
+
+    def once(self, add_csv: Path) -> Sample:
+        append_rows(self.file, add_csv)
+        size, digest = self.file.stat().st_size, sha256_file(self.file)
+        with WireCounter(self.link, self.pair.ports, self.pair.work, "syncthing") as wc:
+            t0 = time.perf_counter()
+            self.pair.scan("A")
+            t1 = self.pair.wait_file("trade.csv", size, digest, self.timeout, "incremental sync")
+        return Sample(t1 - t0, wc.bytes, {"file_bytes": size})
+
+    def close(self):
+        if self.pair:
+            self.pair.close()
+        shutil.rmtree(self.work, ignore_errors=True)
