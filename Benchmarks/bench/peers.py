@@ -359,3 +359,277 @@ class SyncthingIncremental:
         if self.pair:
             self.pair.close()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+# ==================================================================== PostgreSQL
+
+KEY = ("reporter", "partner", "flow", "hs6", "period")
+COLS = KEY + ("value_usd", "net_weight_kg", "qty", "qty_unit")
+TABLE_SQL = ("CREATE TABLE trade(reporter text, partner text, flow text, hs6 text, period text, "
+             "value_usd numeric, net_weight_kg numeric, qty numeric, qty_unit text, "
+             "PRIMARY KEY (reporter, partner, flow, hs6, period));")
+
+
+def pg_bindir() -> Path:
+    cands = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not cands:
+        raise BenchError("postgres: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")
+    return cands[-1].parent
+
+
+def _lit(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def _num(v: str) -> str:
+    return "NULL" if v == "" else _lit(v) + "::numeric"
+
+
+def read_rows_last_wins(csv: Path) -> list[list[str]]:
+    """Data rows of a CSV, one per key: a key repeated later in the file replaces the earlier row."""
+    import csv as csvmod
+    rows = {}
+    with open(csv, newline="") as f:
+        r = csvmod.reader(f)
+        header = next(r)
+        if header[:len(COLS)] != list(COLS):
+            raise BenchError(f"postgres: unexpected header in {csv}: {header}")
+        for row in r:
+            rows.pop(tuple(row[:5]), None)
+            rows[tuple(row[:5])] = row
+    return list(rows.values())
+
+
+def cleanup_stale_pg():
+    """Stop and remove clusters left under /tmp/tsbench-pg-* by an interrupted run."""
+    for base in Path("/tmp").glob("tsbench-pg-*"):
+        for data in base.glob("*/PG_VERSION"):
+            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "-D",
+                            str(data.parent), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class PgNode:
+    def __init__(self, name: str, site: Site, base: Path, sock: Path, bindir: Path):
+        self.name, self.site, self.bindir = name, site, bindir
+        self.data = base / name.lower()
+        self.sock = sock
+        self.port = free_port()
+        self.log = base / f"{name.lower()}.log"
+
+    def as_pg(self, *args) -> list:
+        return self.site.cmd("runuser", "-u", "postgres", "--", *args)
+
+    def psql_cmd(self, db="bench") -> list:
+        return self.as_pg(self.bindir / "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                          "-h", self.sock, "-p", self.port, "-d", db)
+
+    def sql(self, sql: str, step: str, db="bench", timeout=3600) -> str:
+        return run(self.psql_cmd(db) + ["-f", "-"], "postgres", f"{step} at {self.name}", input=sql,
+                   timeout=timeout).stdout.strip()
+
+
+class PostgresPair:
+    """Two clusters (initdb under /tmp/tsbench-pg-XXXX, owned by postgres), wal_level=logical,
+    fsync and synchronous_commit at their defaults (on), TCP only on the link's addresses,
+    unix sockets (used by the benchmark's own psql sessions, so not counted) in the work dir."""
+
+    def __init__(self, link: Link, work: Path):
+        self.link = link
+        self.work = fresh_dir(Path(work))
+        self.bindir = pg_bindir()
+        self.base = Path(tempfile.mkdtemp(prefix="tsbench-pg-", dir="/tmp"))
+        self.started = []
+        pg = pwd.getpwnam("postgres")
+        os.chown(self.base, pg.pw_uid, pg.pw_gid)
+        self.nodes = {}
+        for name, site in (("A", link.a), ("B", link.b)):
+            sock = self.work / f"sock-{name.lower()}"
+            sock.mkdir()
+            os.chown(sock, pg.pw_uid, pg.pw_gid)
+            self.nodes[name] = PgNode(name, site, self.base, sock, self.bindir)
+        self.a, self.b = self.nodes["A"], self.nodes["B"]
+
+    def start(self):
+        for n in (self.a, self.b):
+            self.start_node(n)
+
+    def start_node(self, n: PgNode):
+        run(n.as_pg(self.bindir / "initdb", "-D", n.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                    "--locale=C", "--no-sync"), "postgres", f"initdb for {n.name}")
+        with open(n.data / "postgresql.conf", "a") as f:
+            f.write(f"\n# tsbench\nport = {n.port}\nlisten_addresses = '{n.site.host}'\n"
+                    f"unix_socket_directories = '{n.sock}'\nwal_level = logical\n"
+                    "max_wal_senders = 10\nmax_replication_slots = 10\n")
+        run(n.as_pg(self.bindir / "pg_ctl", "-D", n.data, "-l", n.log, "-w", "-t", "120", "start"),
+            "postgres", f"starting cluster {n.name} (see {n.log})")
+        self.started.append(n)
+        n.sql("CREATE DATABASE bench;", "create database", db="postgres")
+        n.sql(TABLE_SQL, "create table")
+
+    def load_a(self, csv: Path) -> int:
+        """Load the CSV into A: staging table in file order, then one row per key, the latest
+        row of the file winning. Returns A's row count."""
+        cols = ", ".join(COLS)
+        self.a.sql(f"""
+CREATE UNLOGGED TABLE stage(reporter text, partner text, flow text, hs6 text, period text,
+  value_usd text, net_weight_kg text, qty text, qty_unit text, n bigserial);
+COPY stage({cols}) FROM {_lit(str(csv))} CSV HEADER;
+INSERT INTO trade SELECT DISTINCT ON (reporter, partner, flow, hs6, period)
+  reporter, partner, flow, hs6, period, NULLIF(value_usd,'')::numeric,
+  NULLIF(net_weight_kg,'')::numeric, NULLIF(qty,'')::numeric, qty_unit
+  FROM stage ORDER BY reporter, partner, flow, hs6, period, n DESC;
+DROP TABLE stage;
+CREATE PUBLICATION p FOR TABLE trade;
+""", "loading the CSV")
+        return int(self.a.sql("SELECT count(*) FROM trade;", "counting rows"))
+
+    def subscribe_and_wait(self, expected: int, timeout: float = 3600) -> float:
+        """CREATE SUBSCRIPTION at B, then a server-side loop at B until the table's sync state
+        is 'r' and B's count equals A's. Returns the server clock difference between just
+        before CREATE SUBSCRIPTION and the loop's end (one psql session, no process start
+        inside the interval)."""
+        conn = f"host={self.a.site.host} port={self.a.port} dbname=bench user=postgres"
+        out = self.b.sql(f"""
+SELECT 'T0 ' || extract(epoch from clock_timestamp());
+CREATE SUBSCRIPTION s CONNECTION {_lit(conn)} PUBLICATION p;
+DO $$ DECLARE deadline timestamptz := clock_timestamp() + interval '{int(timeout)} s'; BEGIN
+  LOOP
+    IF (SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_subscription_rel) THEN
+      EXIT WHEN (SELECT count(*) FROM trade) = {expected};
+    END IF;
+    IF clock_timestamp() > deadline THEN
+      RAISE EXCEPTION 'B did not reach state r with {expected} rows within {int(timeout)} s';
+    END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$;
+SELECT 'T1 ' || extract(epoch from clock_timestamp());
+""", "initial table sync", timeout=timeout + 60)
+        t = dict(line.split(" ", 1) for line in out.splitlines() if line[:3] in ("T0 ", "T1 "))
+        return float(t["T1"]) - float(t["T0"])
+
+    def reset_b(self):
+        """A new cluster B. (Reusing B after DROP SUBSCRIPTION is not the same start: its
+        logical replication launcher starts workers at most once per
+        wal_retrieve_retry_interval, 5 s, which delayed the next subscription by up to 5 s.)"""
+        b = self.b
+        subprocess.run(b.as_pg(self.bindir / "pg_ctl", "-D", b.data, "-m", "immediate", "-w", "stop"),
+                       capture_output=True)
+        self.started = [n for n in self.started if n is not b]
+        self.a.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots;",
+                   "dropping the old subscription's slots")
+        shutil.rmtree(b.data, ignore_errors=True)
+        b.log.unlink(missing_ok=True)
+        self.start_node(b)
+
+    def close(self):
+        for n in self.started:
+            subprocess.run(n.as_pg(self.bindir / "pg_ctl", "-D", n.data, "-m", "fast", "-w", "stop"),
+                           capture_output=True)
+        self.started = []
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PostgresInitial:
+    """Clusters and A's data in setup(); once(): B drops its subscription and truncates (not
+    timed), then CREATE SUBSCRIPTION ... until sync state 'r' and equal counts (timed)."""
+
+    def __init__(self, link: Link, csv: Path, work: Path):
+        self.link, self.csv = link, Path(csv)
+        self.work = Path(work) / f"postgres-initial-{link.name}"
+        self.pair = None
+
+    def setup(self):
+        self.pair = PostgresPair(self.link, self.work)
+        self.pair.start()
+        self.expected = self.pair.load_a(self.csv)
+        self.used = False
+
+    def once(self, _i=None) -> Sample:
+        if self.used:
+            self.pair.reset_b()
+        self.used = True
+        with WireCounter(self.link, [self.pair.a.port], self.work, "postgres") as wc:
+            dt = self.pair.subscribe_and_wait(self.expected)
+        return Sample(dt, wc.bytes, {"rows": self.expected})
+
+    def close(self):
+        if self.pair:
+            self.pair.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class PostgresIncremental:
+    """Subscription streaming after setup(). once(add_csv): a psql session at B is already
+    polling (server-side loop, pg_sleep 0.5 ms) for the 100 rows with their new values; a psql
+    session at A runs BEGIN; INSERT .. ON CONFLICT DO UPDATE; COMMIT and then reads
+    clock_timestamp() (the commit has been acknowledged by then). Latency = B's
+    clock_timestamp() when the rows were seen − A's after the commit (one machine, one clock)."""
+
+    def __init__(self, link: Link, base_csv: Path, work: Path):
+        self.link, self.base_csv = link, Path(base_csv)
+        self.work = Path(work) / f"postgres-incr-{link.name}"
+        self.pair = None
+
+    def setup(self):
+        self.pair = PostgresPair(self.link, self.work)
+        self.pair.start()
+        n = self.pair.load_a(self.base_csv)
+        self.pair.subscribe_and_wait(n)
+
+    def once(self, add_csv: Path, timeout: float = 60) -> Sample:
+        rows = read_rows_last_wins(add_csv)
+        values = ",\n".join("(" + ", ".join([*map(_lit, r[:5]), _num(r[5]), _num(r[6]), _num(r[7]), _lit(r[8])])
+                            + ")" for r in rows)
+        cols = ", ".join(COLS)
+        match = " AND ".join(f"t.{c} IS NOT DISTINCT FROM v.{c}" for c in COLS[5:])
+        poll = f"""
+DO $$ BEGIN RAISE NOTICE 'TSB_READY'; END $$;
+DO $$ DECLARE deadline timestamptz := clock_timestamp() + interval '{int(timeout)} s'; BEGIN
+  LOOP
+    EXIT WHEN (SELECT count(*) FROM trade t JOIN (VALUES {values}) AS v({cols})
+               USING (reporter, partner, flow, hs6, period) WHERE {match}) = {len(rows)};
+    IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'TSB_TIMEOUT'; END IF;
+    PERFORM pg_sleep(0.0005);
+  END LOOP;
+END $$;
+SELECT 'T1 ' || extract(epoch from clock_timestamp());
+"""
+        poller = subprocess.Popen(self.pair.b.psql_cmd() + ["-f", "-"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        try:
+            poller.stdin.write(poll)
+            poller.stdin.close()
+            poller.stdin = None  # communicate() below must not flush it
+            line = poller.stderr.readline()
+            if "TSB_READY" not in line:
+                raise BenchError(f"postgres: the poller at B did not start: {line}{poller.stderr.read()}")
+            update = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLS[5:])
+            write = (f"BEGIN;\nINSERT INTO trade({cols}) VALUES {values}\n"
+                     f"ON CONFLICT (reporter, partner, flow, hs6, period) DO UPDATE SET {update};\n"
+                     "COMMIT;\nSELECT 'T0 ' || extract(epoch from clock_timestamp());\n")
+            with WireCounter(self.link, [self.pair.a.port], self.work, "postgres") as wc:
+                out_a = self.pair.a.sql(write, "inserting 100 rows")
+                try:
+                    out_b, err_b = poller.communicate(timeout=timeout + 10)
+                except subprocess.TimeoutExpired:
+                    raise BenchError(f"postgres: B never showed the 100 rows within {timeout:.0f} s")
+            if poller.returncode != 0:
+                raise BenchError(f"postgres: the poller at B failed: {err_b.strip()}")
+        finally:
+            if poller.poll() is None:
+                os.killpg(poller.pid, 9)
+                poller.wait()
+        t0 = float(out_a.split("T0 ", 1)[1].split()[0])
+        t1 = float(out_b.split("T1 ", 1)[1].split()[0])
+        if t1 < t0:
+            raise BenchError("postgres: B matched the new rows before A committed them (rows not new?)")
+        return Sample(t1 - t0, wc.bytes, {"rows": len(rows)})
+
+    def close(self):
+        if self.pair:
+            self.pair.close()
+        shutil.rmtree(self.work, ignore_errors=True)
