@@ -29,7 +29,8 @@ from bench import net, peers  # noqa: E402
 from bench.common import BenchError, DataCache, Sample, count_lines, fsync_latency, measure, summary  # noqa: E402
 
 try:
-    from bench import tradesync as ts  # written separately; the runner works without it
+    import importlib
+    ts = importlib.import_module("bench.tradesync")  # written separately; the runner works without it
     TS_MISSING = None
 except ModuleNotFoundError as e:
     if e.name != "bench.tradesync":
@@ -38,8 +39,7 @@ except ModuleNotFoundError as e:
 
 ALL_CASES = ["initial", "incremental", "wan", "import", "memory", "restart"]
 ALL_TOOLS = ["tradesync", "rsync", "rsync-z", "rsync-append", "syncthing", "postgres"]
-APT = {"rsync": "rsync", "syncthing": "syncthing", "tcpdump": "tcpdump", "ip": "iproute2", "tc": "iproute2",
-       "ping": "iputils-ping"}
+APT = {"rsync": "rsync", "syncthing": "syncthing", "tcpdump": "tcpdump", "ip": "iproute2", "tc": "iproute2"}
 
 
 def human_rows(n: int) -> str:
@@ -213,7 +213,7 @@ class Runner:
         a = self.args
         cases = [c.strip() for c in a.cases.split(",") if c.strip()]
         lo = net.loopback_link()
-        sizes = [a.rows_base, a.rows_large]
+        sizes = [n for n in (a.rows_base, a.rows_large) if n]  # --rows-large 0: only the base size
         peers.cleanup_stale_pg()
         if "initial" in cases:
             self.initial(lo, a.rows_base, ["tradesync", "rsync", "rsync-z", "syncthing", "postgres"])
@@ -285,7 +285,7 @@ def print_table(rows, env):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows-base", type=int, default=1_000_000, help="the '1M' file (default 1000000)")
-    ap.add_argument("--rows-large", type=int, default=5_000_000, help="the '5M' file (default 5000000)")
+    ap.add_argument("--rows-large", type=int, default=5_000_000, help="the '5M' file (default 5000000; 0 skips it)")
     ap.add_argument("--reps", type=int, default=3, help="counted repetitions (plus 1 warm-up), default 3")
     ap.add_argument("--cases", default=",".join(ALL_CASES), help="comma list of " + ",".join(ALL_CASES))
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of " + ",".join(ALL_TOOLS))

@@ -461,7 +461,8 @@ class PostgresPair:
         with open(n.data / "postgresql.conf", "a") as f:
             f.write(f"\n# tsbench\nport = {n.port}\nlisten_addresses = '{n.site.host}'\n"
                     f"unix_socket_directories = '{n.sock}'\nwal_level = logical\n"
-                    "max_wal_senders = 10\nmax_replication_slots = 10\n")
+                    "max_wal_senders = 10\nmax_replication_slots = 10\n"
+                    "track_commit_timestamp = on\n")
         run(n.as_pg(self.bindir / "pg_ctl", "-D", n.data, "-l", n.log, "-w", "-t", "120", "start"),
             "postgres", f"starting cluster {n.name} (see {n.log})")
         self.started.append(n)
@@ -564,9 +565,12 @@ class PostgresInitial:
 class PostgresIncremental:
     """Subscription streaming after setup(). once(add_csv): a psql session at B is already
     polling (server-side loop, pg_sleep 0.5 ms) for the 100 rows with their new values; a psql
-    session at A runs BEGIN; INSERT .. ON CONFLICT DO UPDATE; COMMIT and then reads
-    clock_timestamp() (the commit has been acknowledged by then). Latency = B's
-    clock_timestamp() when the rows were seen − A's after the commit (one machine, one clock)."""
+    session at A runs BEGIN; INSERT .. ON CONFLICT DO UPDATE; COMMIT. Latency = B's
+    clock_timestamp() when the rows were seen − A's commit timestamp (track_commit_timestamp,
+    pg_xact_commit_timestamp): one machine, one clock. The commit timestamp is taken just
+    before A's WAL flush and the acknowledgement follows the flush, so the figure includes A's
+    fsync. (Reading clock_timestamp() in A's next statement instead was unusable: on a busy
+    2-core machine that statement sometimes ran 3 ms after B already had the rows.)"""
 
     def __init__(self, link: Link, base_csv: Path, work: Path):
         self.link, self.base_csv = link, Path(base_csv)
@@ -608,9 +612,11 @@ SELECT 'T1 ' || extract(epoch from clock_timestamp());
             if "TSB_READY" not in line:
                 raise BenchError(f"postgres: the poller at B did not start: {line}{poller.stderr.read()}")
             update = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLS[5:])
-            write = (f"BEGIN;\nINSERT INTO trade({cols}) VALUES {values}\n"
+            write = (f"BEGIN;\nSELECT pg_current_xact_id()::text AS xid \\gset\n"
+                     f"INSERT INTO trade({cols}) VALUES {values}\n"
                      f"ON CONFLICT (reporter, partner, flow, hs6, period) DO UPDATE SET {update};\n"
-                     "COMMIT;\nSELECT 'T0 ' || extract(epoch from clock_timestamp());\n")
+                     "COMMIT;\nSELECT 'TA ' || extract(epoch from clock_timestamp());\n"
+                     "SELECT 'T0 ' || extract(epoch from pg_xact_commit_timestamp(:'xid'::xid));\n")
             with WireCounter(self.link, [self.pair.a.port], self.work, "postgres") as wc:
                 out_a = self.pair.a.sql(write, "inserting 100 rows")
                 try:
@@ -624,10 +630,11 @@ SELECT 'T1 ' || extract(epoch from clock_timestamp());
                 os.killpg(poller.pid, 9)
                 poller.wait()
         t0 = float(out_a.split("T0 ", 1)[1].split()[0])
+        ta = float(out_a.split("TA ", 1)[1].split()[0])
         t1 = float(out_b.split("T1 ", 1)[1].split()[0])
         if t1 < t0:
-            raise BenchError("postgres: B matched the new rows before A committed them (rows not new?)")
-        return Sample(t1 - t0, wc.bytes, {"rows": len(rows)})
+            raise BenchError(f"postgres: B matched the new rows before A committed them (rows not new?)")
+        return Sample(t1 - t0, wc.bytes, {"rows": len(rows), "a_next_statement_after_commit_s": ta - t0})
 
     def close(self):
         if self.pair:
