@@ -280,6 +280,11 @@ def print_table(rows, env):
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for c in out:
         print(line(c))
+    failed = [r for r in rows if r.get("error")]
+    if failed:
+        print("\nfailures:")
+        for r in failed:
+            print(f"  {r['case']} / {r['tool']}: {r['error']}")
 
 
 def main():
