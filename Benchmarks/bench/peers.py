@@ -322,6 +322,8 @@ def syncthing_initial(link: Link, csv: Path, work: Path, timeout: float = 600) -
             t0 = time.perf_counter()
             pair.scan("A")
             t1 = pair.wait_file("trade.csv", size, digest, timeout, "initial sync")
+        pair.close()
+        shutil.rmtree(pair.work, ignore_errors=True)  # kept (with the logs) when a step failed
         return Sample(t1 - t0, wc.bytes, {"file_bytes": size})
     finally:
         pair.close()
