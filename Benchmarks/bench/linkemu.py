@@ -25,7 +25,8 @@ The devices are created inside the named namespaces (/run/netns/NAME, as made by
 with setns(2) before TUNSETIFF; no device is ever in the root namespace. The caller configures
 addresses and brings them up (`ip netns exec NS ip addr add ... dev tunA`). They disappear when
 this process exits. It prints "linkemu ready" once both devices exist; SIGTERM/SIGINT end it and
-write the final statistics (JSON, also rewritten every second) to --stats.
+write the final statistics (JSON) to --stats; SIGUSR1 rewrites them without stopping (the file's
+"seq" counts the writes).
 """
 from __future__ import annotations
 
@@ -137,6 +138,7 @@ class Direction:
         self.max_backlog = 0
         self.late = [0] * 201             # lateness histogram, 50 us buckets, last = >= 10 ms
         self.late_max = 0.0
+        self.late_events = []             # (time, lateness) of the first 50 deliveries > 1 ms late
 
     def arrive(self, pkt: bytes, now: float):
         n = len(pkt)
@@ -171,6 +173,8 @@ class Direction:
             if late > self.late_max:
                 self.late_max = late
             self.late[min(200, int(late * 20000))] += 1
+            if late > 1e-3 and len(self.late_events) < 50:
+                self.late_events.append((round(now, 4), round(late * 1e3, 3)))
 
     def stats(self) -> dict:
         tot = sum(self.late)
@@ -190,7 +194,7 @@ class Direction:
                 "write_errors": self.n_werr, "queued_now": len(self.q),
                 "max_backlog_bytes": self.max_backlog,
                 "late_p50_s": pct(0.5), "late_p99_s": pct(0.99), "late_max_s": self.late_max,
-                "late_over_1ms": sum(self.late[20:])}
+                "late_over_1ms": sum(self.late[20:]), "late_events_ms": self.late_events}
 
 
 class Emulator:
@@ -205,12 +209,15 @@ class Emulator:
         self.stats_path = stats_path
         self.stop = False
         self.t0 = time.monotonic()
+        self.want_stats = False
+        self.seq = 0
 
     def stats(self) -> dict:
         return {"emulator": "linkemu", "pid": os.getpid(), "uptime_s": time.monotonic() - self.t0,
-                **self.params, "a_to_b": self.ab.stats(), "b_to_a": self.ba.stats()}
+                **self.params, "a_to_b": self.ab.stats(), "b_to_a": self.ba.stats(), "seq": self.seq}
 
     def write_stats(self):
+        self.seq += 1
         if not self.stats_path:
             return
         tmp = self.stats_path + ".tmp"
@@ -219,21 +226,29 @@ class Emulator:
         os.replace(tmp, self.stats_path)
 
     def loop(self):
-        fds = [self.fd_a, self.fd_b]
+        # signals (SIGUSR1, SIGTERM) wake select() through this pipe: select() itself restarts
+        # after a signal handler (PEP 475) and would sleep on
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        fds = [self.fd_a, self.fd_b, wake_r]
         route = {self.fd_a: self.ab, self.fd_b: self.ba}
         mono, read, sel = time.monotonic, os.read, select.select
-        next_stats = mono() + 1.0
+        ab, ba = self.ab, self.ba
         while not self.stop:
             now = mono()
-            self.ab.deliver(now)
-            self.ba.deliver(now)
-            due = next_stats
-            if self.ab.q and self.ab.q[0][0] < due:
-                due = self.ab.q[0][0]
-            if self.ba.q and self.ba.q[0][0] < due:
-                due = self.ba.q[0][0]
-            timeout = due - mono()
-            if timeout > 0:
+            ab.deliver(now)
+            ba.deliver(now)
+            if self.want_stats:   # SIGUSR1: between deliveries, never on a timer (a file write
+                self.want_stats = False  # can take a millisecond on a busy disk)
+                self.write_stats()
+                continue
+            due = None
+            if ab.q:
+                due = ab.q[0][0]
+            if ba.q and (due is None or ba.q[0][0] < due):
+                due = ba.q[0][0]
+            timeout = None if due is None else due - mono()
+            if timeout is None or timeout > 0:
                 try:
                     ready = sel(fds, [], [], timeout)[0]
                 except InterruptedError:
@@ -241,6 +256,12 @@ class Emulator:
             else:
                 ready = fds  # something is due: poll the devices without waiting
             for fd in ready:
+                if fd == wake_r:
+                    try:
+                        os.read(wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                    continue
                 d = route[fd]
                 for _ in range(64):
                     try:
@@ -248,9 +269,6 @@ class Emulator:
                     except BlockingIOError:
                         break
                     d.arrive(pkt, mono())
-            if now >= next_stats:
-                self.write_stats()
-                next_stats = now + 1.0
 
 
 def parse_end(s: str) -> tuple[str, str]:
@@ -304,6 +322,10 @@ def main(argv=None) -> int:
         emu.stop = True
     signal.signal(signal.SIGTERM, on_sig)
     signal.signal(signal.SIGINT, on_sig)
+
+    def on_usr1(*_):
+        emu.want_stats = True
+    signal.signal(signal.SIGUSR1, on_usr1)
     print(f"linkemu: {a.a[0]}:{a.a[1]} <-> {a.b[0]}:{a.b[1]}, {a.rate / 1e6:g} Mbit/s, "
           f"{a.delay * 1000:g} ms one way, loss {a.loss * 100:g} %, queue limit {limit} bytes, "
           f"seed {seed}, realtime {rt}", flush=True)
