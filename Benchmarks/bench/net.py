@@ -157,7 +157,10 @@ class LinkEmu:
         log_dir = Path(log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log = log_dir / "linkemu.log"
-        self.stats_path = log_dir / "linkemu-stats.json"
+        # statistics on tmpfs when there is one: a write to a busy disk can stall the forwarder
+        shm = Path("/dev/shm")
+        self.stats_path = (shm if shm.is_dir() and os.access(shm, os.W_OK) else log_dir) / \
+            f"tsbench-linkemu-{os.getpid()}.json"
         self.log.unlink(missing_ok=True)
         self.stats_path.unlink(missing_ok=True)
         seed = os.environ.get("TSBENCH_WAN_SEED")
@@ -166,9 +169,12 @@ class LinkEmu:
                "--stats", self.stats_path, *(["--seed", seed] if seed else [])]
         self.proc = Proc(cmd, self.log, "wan", cwd=Path(__file__).resolve().parent.parent)
         LINKEMU_PIDFILE.write_text(f"{self.proc.pid}\n")
-        wait_until(lambda: "linkemu ready" in self.log.read_text(errors="replace"), 15,
-                   f"wan: the userspace link emulator did not start (see {self.log}: "
-                   f"{self._tail()})", proc=self.proc)
+        try:
+            wait_until(lambda: "linkemu ready" in self.log.read_text(errors="replace"), 15,
+                       "wan: the userspace link emulator (bench/linkemu.py) did not start", proc=self.proc)
+        except BenchError as e:
+            self.stop()
+            raise BenchError(f"{e}: {self._tail()}") from None
 
     def _tail(self) -> str:
         try:
@@ -210,7 +216,9 @@ class LinkEmu:
     def stop(self) -> dict:
         self.proc.stop(signal.SIGTERM, 5)
         LINKEMU_PIDFILE.unlink(missing_ok=True)
-        return self._read()
+        st = self._read()
+        self.stats_path.unlink(missing_ok=True)
+        return st
 
 
 def emu_summary(st: dict) -> str:
@@ -307,7 +315,10 @@ def wan_link(log_dir: Optional[Path] = None):
 
 
 def wan_description() -> str:
-    kind = wan_emulator()
+    try:
+        kind = wan_emulator()
+    except BenchError as e:
+        return str(e)
     if kind == "linkemu":
         return (f"TUN devices tunA/tunB in network namespaces tsbA/tsbB, userspace (linkemu) forwarder: "
                 f"{LINKEMU['rate'] / 1e6:g} Mbit/s, {LINKEMU['delay'] * 1000:g} ms one way (40 ms round "
