@@ -70,6 +70,10 @@ def _cleanup_wan():
     except (OSError, ValueError):
         pass
     LINKEMU_PIDFILE.unlink(missing_ok=True)
+    for f in Path("/dev/shm").glob("tsbench-linkemu-*.json"):  # statistics of a dead runner
+        pid = f.stem.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            f.unlink(missing_ok=True)
     for ns in (NS_A, NS_B, NS_PROBE):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     # a veth end left in the root namespace by an interrupted setup
@@ -230,7 +234,8 @@ def emu_summary(st: dict) -> str:
         d = st[k]
         parts.append(f"{name} {d['packets_out']}/{d['packets_in']} packets delivered, "
                      f"{d['lost_random']} lost (random), {d['dropped_queue']} dropped (queue full), "
-                     f"lateness p99 {(d['late_p99_s'] or 0) * 1e3:.2f} ms max {d['late_max_s'] * 1e3:.2f} ms")
+                     f"lateness p99 {(d['late_p99_s'] or 0) * 1e3:.2f} ms max {d['late_max_s'] * 1e3:.2f} ms "
+                     f"({d['late_over_1ms']} > 1 ms)")
     return f"seed {st['seed']}: " + "; ".join(parts)
 
 
@@ -337,8 +342,10 @@ class WireCounter:
     port is in `ports`, captured on the link's interface at A.
 
     On `lo` every packet is seen exactly once by `tcpdump -i lo` (it is captured on the way
-    out; the loopback receive is not a second capture), and on the veth end at A each packet
-    passes once in one direction, so no packet is counted twice.
+    out; the loopback receive is not a second capture), and on the WAN interface at A (veth vtsA
+    with netem, TUN tunA with linkemu: raw IP, pcap link type 101) each packet passes once in
+    one direction, so no packet is counted twice. With linkemu, A->B packets the emulator loses
+    were captured (they left A) and B->A ones were not (they never reached A).
 
     --immediate-mode matters: without it packets wait in the kernel's TPACKET_V3 ring until a
     block fills or its 1 s timeout expires, and a capture stopped sooner reads none of them.
