@@ -125,6 +125,8 @@ class Runner:
         self.bin = Path(args.bin)
         self.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
         self.rows = []
+        self.wan_emulator = None   # "netem" / "userspace (linkemu)" once the WAN case ran
+        self.wan_stats = {}        # linkemu's counters at the end of the WAN case
 
     def want(self, tool) -> bool:
         if tool not in self.tools:
@@ -222,10 +224,12 @@ class Runner:
                 self.incremental(lo, n, ["tradesync", "rsync", "rsync-append", "syncthing", "postgres"])
         if "wan" in cases:
             try:
-                with net.wan_link() as wan:
+                with net.wan_link(self.work / "wan") as wan:
+                    self.wan_emulator = wan.emulator
                     self.initial(wan, a.rows_base, ["tradesync", "rsync-z"], "")
                     for n in sizes:
                         self.incremental(wan, n, ["tradesync", "rsync-z"], "")
+                    self.wan_stats = wan.stats()
             except BenchError as e:
                 print(f"   FAILED: {e}", flush=True)
                 self.rows.append({"case": "wan", "tool": "-", "error": str(e), "samples": [], "unit": "time",
@@ -327,8 +331,10 @@ def main():
             v = (f"median {v['median_s'] * 1000:.3f} ms (min {v['min_s'] * 1000:.3f}, max "
                  f"{v['max_s'] * 1000:.3f}) over {v['n']} x (4 KiB write + fsync) in {runner.work}")
         print(f"  {k:<10} {v}")
+    wan_desc = net.wan_description() if "wan" in args.cases.split(",") else "not run"
+    env["wan"] = wan_desc
     print(f"  rows       base {args.rows_base}, large {args.rows_large}; {args.reps} reps + 1 warm-up; "
-          f"WAN: {net.wan_description()}\n", flush=True)
+          f"WAN: {wan_desc}\n", flush=True)
     t = time.monotonic()
     try:
         runner.run()
@@ -338,6 +344,12 @@ def main():
     if TS_MISSING:
         print(TS_MISSING)
     print_table(runner.rows, env)
+    if runner.wan_emulator:
+        env["wan_emulator"] = runner.wan_emulator
+        print(f"\nwan rows: link emulated by {runner.wan_emulator}"
+              + (f"; {net.emu_summary(runner.wan_stats)}" if runner.wan_stats else ""))
+        if runner.wan_stats:
+            env["wan_linkemu_stats"] = runner.wan_stats
     if args.json:
         Path(args.json).write_text(json.dumps({"environment": env, "args": vars(args), "rows": runner.rows},
                                               indent=1, default=str))
