@@ -154,6 +154,7 @@ def initial_sync(link: Link, csv: Path, work: Path, bin: Path) -> Sample:
         with WireCounter(link, [a.port, b.port], Path(work), TOOL) as wire:
             t0 = time.monotonic()
             b.start([a], wait=False)
+            b.wait_serving()  # timed: B's start is part of catching up
             t1 = wait_same_digest(a, b, timeout=1800)
         held = entries(b.sock)
         return Sample(t1 - t0, wire.bytes, {"entries": held, "written": imported["written"],
