@@ -205,6 +205,16 @@ public struct Replica: Sendable {
         guard !state.versions.isEmpty else { return nil }
         var writer = ByteWriter(capacity: 160)
         key.encode(into: &writer)
+        if state.versions.count == 1 {  // most keys: one sibling of one dot, without building siblings
+            let version = state.versions[0]
+            writer.writeVarint(1)
+            writer.writeVarint(1)
+            version.dot.origin.encode(into: &writer)
+            writer.writeVarint(version.dot.seq)
+            writer.writeU64(version.hlc.rawValue)
+            version.operation.encode(into: &writer)
+            return writer.bytes
+        }
         let siblings = state.siblings.sorted { $0.dots[0] < $1.dots[0] }
         writer.writeVarint(UInt64(siblings.count))
         for sibling in siblings {

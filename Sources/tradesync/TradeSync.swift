@@ -1,4 +1,5 @@
 import ArgumentParser
+import TradeSyncClock
 
 #if canImport(Glibc)
     import Glibc
@@ -30,6 +31,7 @@ struct TradeSync: ParsableCommand {
             3 cannot reach the node; 4 verify found damage; 5 sync: a peer is down or behind \
             (--wait: when --timeout passed); 64 usage error.
             """,
+        version: "tradesync \(Release.version)",
         subcommands: [
             StatusCommand.self, ImportCommand.self, ExportCommand.self, GetCommand.self, QueryCommand.self,
             PutCommand.self, DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self,

@@ -13,7 +13,8 @@ import TradeSyncTransport
 struct TradeSyncDaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tradesyncd",
-        abstract: "Run a TradeSync node: an append-only log of trade records, replicated to peer offices over TCP.")
+        abstract: "Run a TradeSync node: an append-only log of trade records, replicated to peer offices over TCP.",
+        version: "tradesyncd \(Release.version)")
 
     @Option(name: .long, help: "Data directory (log, node key, control socket). Default: \(NodeConfig.defaultDataDir)")
     var dataDir: String?
