@@ -47,13 +47,53 @@ public struct KeyView: Sendable, Equatable {
 /// key; `versions` are the applied entries whose dots no applied context covers. Both are
 /// functions of the *set* of applied entries, not of their order, so replicas that have
 /// applied the same entries hold equal states (Almeida et al., DAIS 2014, §4).
+///
+/// Storage: the context is kept only when it differs from the join of the surviving
+/// versions' dots (``derivedContext(of:)``), which it equals for most keys (one write, or
+/// writes that each saw the previous one: `{origin: seq}` of the one version). Then
+/// ``explicitContext`` is nil and the key costs no vector allocation (a Swift dictionary,
+/// ~150 B, before). ``context`` reads the same either way.
 struct KeyState: Sendable {
-    var context = VersionVector()
+    /// The context when it is not ``derivedContext(of:)`` of ``versions``; nil otherwise.
+    private(set) var explicitContext: VersionVector?
     /// Surviving versions, ascending by dot.
-    var versions: [Version] = []
+    private(set) var versions: [Version] = []
+
+    init() {}
+
+    /// A state whose context is ``derivedContext(of:)`` of `versions` (ascending by dot).
+    init(derivedFrom versions: [Version]) { self.versions = versions }
+
+    /// A state with this context and these versions (ascending by dot); the context is
+    /// stored only when it is not derivable from the versions.
+    init(context: VersionVector, versions: [Version]) {
+        self.versions = versions
+        explicitContext = Self.isDerived(context, versions) ? nil : context
+    }
+
+    /// The join of every applied entry's dot and context (covers every version).
+    var context: VersionVector { explicitContext ?? Self.derivedContext(of: versions) }
+
+    /// The join of the versions' dots: origin → highest surviving seq. O(versions).
+    static func derivedContext(of versions: [Version]) -> VersionVector {
+        var vector = VersionVector()
+        for version in versions { vector.add(version.dot) }
+        return vector
+    }
+
+    /// True when `context` equals ``derivedContext(of:)`` of `versions`; the single-version
+    /// case (most keys) allocates nothing.
+    static func isDerived(_ context: VersionVector, _ versions: [Version]) -> Bool {
+        if versions.count == 1 {
+            let dot = versions[0].dot
+            return context.counters.count == 1 && context[dot.origin] == dot.seq
+        }
+        return context == derivedContext(of: versions)
+    }
 
     /// Applies an entry; returns false when it arrived already superseded (obsolete).
     mutating func apply(_ entry: Entry) -> Bool {
+        var context = self.context
         let obsolete = context.covers(entry.dot)
         versions.removeAll { entry.context.covers($0.dot) }
         if !obsolete {
@@ -63,6 +103,7 @@ struct KeyState: Sendable {
         }
         context.merge(entry.context)
         context.add(entry.dot)
+        explicitContext = Self.isDerived(context, versions) ? nil : context
         return !obsolete
     }
 

@@ -69,23 +69,24 @@ extension Replica {
     /// - Precondition: `limit > 0`.
     public mutating func livePage(after: TradeKey?, limit: Int) -> LivePage {
         precondition(limit > 0, "a page holds at least one record")
-        let order = exportOrder ?? keys.keys.sorted()
+        let order = exportOrder ?? tables.codes.sorted(keys.keys)
         exportOrder = order
-        var index = after.map { Self.firstIndex(in: order, above: $0) } ?? 0
+        var index = after.map { firstIndex(in: order, above: $0) } ?? 0
         let scannedMax = limit.multipliedReportingOverflow(by: 4).overflow ? Int.max : limit * 4
         var page = LivePage(records: [], conflicts: 0, next: nil)
         page.records.reserveCapacity(min(limit, order.count - index))
         var scanned = 0
         while index < order.count, page.records.count < limit, scanned < scannedMax {
-            let key = order[index]
+            let packed = order[index]
             index += 1
             scanned += 1
-            guard let state = keys[key], let values = state.winner?.operation.values else { continue }
-            page.records.append(TradeRecord(key: key, values: values))
-            if state.siblingCount > 1 { page.conflicts += 1 }
+            guard let slot = keys[packed], case let stored = states[Int(slot)], let values = stored.winnerOperation(tables)?.values
+            else { continue }
+            page.records.append(TradeRecord(key: tables.codes.key(packed), values: values))
+            if stored.siblingCount > 1 { page.conflicts += 1 }
         }
         if index < order.count {
-            page.next = order[index - 1]
+            page.next = tables.codes.key(order[index - 1])
         } else {
             exportOrder = nil
         }
@@ -93,12 +94,12 @@ extension Replica {
     }
 
     /// The index of the first key in `order` (ascending) greater than `key`.
-    private static func firstIndex(in order: [TradeKey], above key: TradeKey) -> Int {
+    private func firstIndex(in order: [PackedKey], above key: TradeKey) -> Int {
         var low = 0
         var high = order.count
         while low < high {  // bound: the range halves each pass
             let middle = (low + high) / 2
-            if order[middle] <= key { low = middle + 1 } else { high = middle }
+            if tables.codes.key(order[middle]) <= key { low = middle + 1 } else { high = middle }
         }
         return low
     }

@@ -66,16 +66,21 @@ public struct Replica: Sendable {
     /// Counts kept up to date on every apply.
     public private(set) var counts = ReplicaCounts()
     // Readable within the module (ReplicaSnapshot.swift encodes them); only this file mutates them.
-    private(set) var keys: [TradeKey: KeyState] = [:]
+    /// Packed key → its slot in `states` (PackedKey.swift); `tables` holds what packed keys
+    /// and packed states index. Slots are dense and never freed: a key, once written, stays.
+    private(set) var keys: [PackedKey: UInt32] = [:]
+    /// Each key's state (StoredState.swift), by slot.
+    private(set) var states: [StoredState] = []
+    private(set) var tables = ReplicaTables()
     private(set) var clock = HybridLogicalClock()
     /// Sum of every key's state element (``stateElement(_:_:)``): the state digest, kept current.
     private(set) var stateSet = SetDigest()
     /// Sum of every live record's content element (``contentElement(_:_:)``).
     private(set) var contentSet = SetDigest()
     // Set and read by Replica+Export.swift; this file only clears it when a key appears.
-    /// Every key in key order, kept while an export pages through the state (see
-    /// ``livePage(after:limit:)``); cleared when a new key appears.
-    var exportOrder: [TradeKey]?
+    /// Every key in key order (16 B each), kept while an export pages through the state
+    /// (see ``livePage(after:limit:)``); cleared when a new key appears.
+    var exportOrder: [PackedKey]?
 
     public init(localID: NodeID) {
         self.localID = localID
@@ -83,13 +88,15 @@ public struct Replica: Sendable {
 
     /// Restores a replica from parts already checked for consistency (``decodeSnapshot(_:localID:)``).
     init(
-        localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: [TradeKey: KeyState],
-        clock: HybridLogicalClock, stateSet: SetDigest, contentSet: SetDigest
+        localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: [PackedKey: UInt32],
+        states: [StoredState], tables: ReplicaTables, clock: HybridLogicalClock, stateSet: SetDigest, contentSet: SetDigest
     ) {
+        self.tables = tables
         self.localID = localID
         self.vector = vector
         self.counts = counts
         self.keys = keys
+        self.states = states
         self.clock = clock
         self.stateSet = stateSet
         self.contentSet = contentSet
@@ -107,13 +114,24 @@ public struct Replica: Sendable {
         guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
         vector.add(entry.dot)
         clock.observe(entry.hlc)
-        let existing = keys[entry.key]
-        if existing == nil { exportOrder = nil }
+        let packed = tables.codes.pack(entry.key)
+        let slot = keys[packed]
+        if slot == nil { exportOrder = nil }
+        let existing = slot.map { states[Int($0)].state(tables) }
         var state = existing ?? KeyState()
         let before = Self.contribution(of: existing)
         if let existing { forget(entry.key, existing) }
         let survived = state.apply(entry)
-        keys[entry.key] = state
+        let stored = StoredState(state, tables: &tables)
+        if let slot {
+            states[Int(slot)] = stored
+        } else {
+            precondition(states.count < Int(UInt32.max), "key slots exhausted")
+            // Grown by an eighth, not doubled (append's default): at most ~12% spare slots.
+            if states.count == states.capacity { states.reserveCapacity(states.count + states.count / 8 + 64) }
+            keys[packed] = UInt32(states.count)
+            states.append(stored)
+        }
         remember(entry.key, state)
         let after = Self.contribution(of: state)
         counts.records += after.records - before.records
@@ -126,8 +144,11 @@ public struct Replica: Sendable {
     /// Makes room for up to `more` new keys at once, so a large import or catch-up
     /// grows the key table once rather than doubling it repeatedly.
     public mutating func reserveKeys(_ more: Int) {
-        guard more > 1024, keys.capacity < keys.count + more else { return }
-        keys.reserveCapacity(keys.count + more)
+        guard more > 1024 else { return }
+        let needed = keys.count + more
+        if keys.capacity < needed { keys.reserveCapacity(needed) }
+        // By at least an eighth: amortised O(1) per key, with at most ~12% spare slots.
+        if states.capacity < needed { states.reserveCapacity(max(needed, states.capacity + states.capacity / 8)) }
     }
 
     /// Authors entries for local writes without applying them: the caller persists them
@@ -146,7 +167,7 @@ public struct Replica: Sendable {
         for write in writes {
             seq += 1
             let dot = Dot(origin: localID, seq: seq)
-            let context = batchContexts[write.key] ?? keys[write.key]?.context ?? VersionVector()
+            let context = batchContexts[write.key] ?? stored(write.key)?.state(tables).context ?? VersionVector()
             entries.append(
                 Entry(dot: dot, hlc: clock.tick(nowMs: nowMs), context: context, key: write.key, operation: write.operation))
             batchContexts[write.key] = context.merged(VersionVector([localID: seq]))
@@ -158,21 +179,28 @@ public struct Replica: Sendable {
 
     /// The key's siblings, winner first; nil when the key was never written.
     public func read(_ key: TradeKey) -> KeyView? {
-        guard let state = keys[key], !state.versions.isEmpty else { return nil }
+        guard let state = stored(key)?.state(tables), !state.versions.isEmpty else { return nil }
         return KeyView(key: key, siblings: state.siblings, context: state.context)
     }
 
     /// True when some sibling of `key` already holds exactly `operation` (so writing it
     /// again would change nothing: a re-import is a no-op).
     public func holds(_ key: TradeKey, operation: Operation) -> Bool {
-        keys[key]?.versions.contains { $0.operation == operation } ?? false
+        stored(key)?.state(tables).versions.contains { $0.operation == operation } ?? false
+    }
+
+    /// The stored state of `key`, if it was ever written.
+    func stored(_ key: TradeKey) -> StoredState? {
+        guard let packed = tables.codes.lookup(key), let slot = keys[packed] else { return nil }
+        return states[Int(slot)]
     }
 
     /// Keys with more than one sibling, in key order.
     public func conflicts(limit: Int = .max) -> [KeyView] {
         var result: [KeyView] = []
-        for key in keys.keys.sorted() where result.count < limit {
-            if let view = read(key), view.isConflict { result.append(view) }
+        for packed in tables.codes.sorted(keys.keys) where result.count < limit {
+            guard let slot = keys[packed], states[Int(slot)].siblingCount > 1 else { continue }
+            if let view = read(tables.codes.key(packed)), view.isConflict { result.append(view) }
         }
         return result
     }
@@ -180,14 +208,14 @@ public struct Replica: Sendable {
     /// Keys matching `filter`, in key order, at most `limit`.
     public func query(_ filter: KeyFilter, limit: Int = .max) -> [KeyView] {
         var result: [KeyView] = []
-        for key in keys.keys.sorted() where result.count < limit && filter.matches(key) {
+        for key in sortedKeys where result.count < limit && filter.matches(key) {
             if let view = read(key), filter.includeDeleted || !view.isDeleted { result.append(view) }
         }
         return result
     }
 
     /// Every key in key order (for export and tests).
-    public var sortedKeys: [TradeKey] { keys.keys.sorted() }
+    public var sortedKeys: [TradeKey] { tables.codes.sorted(keys.keys).map(tables.codes.key) }
 
     // MARK: Digest
 
@@ -241,7 +269,9 @@ public struct Replica: Sendable {
     public func digestsFromScratch() -> (state: [UInt8], content: [UInt8]) {
         var state = SetDigest()
         var content = SetDigest()
-        for (key, keyState) in keys {
+        for (packed, slot) in keys {
+            let key = tables.codes.key(packed)
+            let keyState = states[Int(slot)].state(tables)
             if let element = Self.stateElement(key, keyState) { state.insert(element) }
             if let element = Self.contentElement(key, keyState) { content.insert(element) }
         }

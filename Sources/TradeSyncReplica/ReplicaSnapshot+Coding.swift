@@ -73,6 +73,7 @@ struct SnapshotDecodingTables: Sendable {
             let versionCount = try reader.count("version count", minBytes: 11)
             var versions: [Version] = []
             versions.reserveCapacity(versionCount)
+            var single: PackedVersion?  // the packed form, when the state turns out to have that shape
             for _ in 0..<versionCount {
                 let dotAt = reader.offset
                 let originIndex = try reader.index(origins.count, "dot origin")
@@ -86,7 +87,9 @@ struct SnapshotDecodingTables: Sendable {
                 }
                 let hlc = HLCTimestamp(rawValue: try reader.u64())
                 chunk.hlcMax = max(chunk.hlcMax, hlc)
-                versions.append(Version(dot: dot, hlc: hlc, operation: try reader.operation(units: units)))
+                let (operation, unit) = try reader.operation(units: units)
+                versions.append(Version(dot: dot, hlc: hlc, operation: operation))
+                single = PackedVersion(origin: UInt32(originIndex), seq: seq, hlc: hlc.rawValue, operation: operation, unit: unit)
             }
             let state = KeyState(context: context, versions: versions)
             let delta = Replica.contribution(of: state)
@@ -94,7 +97,11 @@ struct SnapshotDecodingTables: Sendable {
             chunk.counts.keys += delta.keys
             chunk.counts.conflicts += delta.conflicts
             chunk.counts.tombstones += delta.tombstones
-            chunk.entries.append((keyAt, key, state))
+            if let single, versionCount == 1, state.explicitContext == nil {
+                chunk.entries.append((keyAt, key, .single(single)))
+            } else {
+                chunk.entries.append((keyAt, key, .general(KeyStateBox(state))))
+            }
         }
         try reader.expectEnd()
         return chunk
@@ -298,23 +305,26 @@ struct SnapshotReader {
         return ExactDecimal(normalizingMantissa: mantissa, scale: scale)
     }
 
-    mutating func operation(units: [String]) throws(DecodeError) -> Operation {
+    /// An operation and, for a put, its unit's index (0 for a delete).
+    mutating func operation(units: [String]) throws(DecodeError) -> (Operation, unit: UInt32) {
         let at = offset
         switch try u8() {
-        case 2: return .delete
+        case 2: return (.delete, 0)
         case 1:
             let presence = try u8()
             guard presence & ~7 == 0 else { throw .badValue(offset: at + 1, field: "presence", reason: "unknown bits") }
             let value = presence & 1 != 0 ? try decimal() : nil
             let weight = presence & 2 != 0 ? try decimal() : nil
             let quantity = presence & 4 != 0 ? try decimal() : nil
-            let unit = units[try index(units.count, "quantity unit")]
+            let unitIndex = try index(units.count, "quantity unit")
+            let unit = units[unitIndex]
             let flagsAt = offset
             let flags = RecordFlags(rawValue: try u8())
             guard RecordFlags.known.isSuperset(of: flags) else {
                 throw .badValue(offset: flagsAt, field: "flags", reason: "unknown bits \(flags.rawValue)")
             }
-            return .put(TradeValues(valueUSD: value, netWeightKg: weight, quantity: quantity, quantityUnit: unit, flags: flags))
+            let values = TradeValues(valueUSD: value, netWeightKg: weight, quantity: quantity, quantityUnit: unit, flags: flags)
+            return (.put(values), UInt32(unitIndex))
         case let tag: throw .badValue(offset: at, field: "operation", reason: "unknown tag \(tag)")
         }
     }

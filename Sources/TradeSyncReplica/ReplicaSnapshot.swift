@@ -59,7 +59,7 @@ extension Replica {
 
     /// ``encodeSnapshot()`` with `chunkKeys` keys per chunk (tests use small chunks).
     func encodeSnapshot(chunkKeys: Int) -> [UInt8] {
-        var tables = SnapshotEncodingTables()
+        var coding = SnapshotEncodingTables()
         let chunkCapacity = 48 * min(keys.count, chunkKeys)
         var body = ByteWriter(capacity: 48 * keys.count + 64)
         var chunk = ByteWriter(capacity: chunkCapacity)
@@ -71,31 +71,31 @@ extension Replica {
             inChunk = 0
         }
         body.writeVarint((keys.count + chunkKeys - 1) / chunkKeys)
-        for (key, state) in keys {
-            tables.write(key, state, into: &chunk)
+        for (packed, slot) in keys {
+            coding.write(tables.codes.key(packed), states[Int(slot)].state(tables), into: &chunk)
             inChunk += 1
             if inChunk == chunkKeys { flush() }
         }
         if inChunk > 0 { flush() }
-        var head = ByteWriter(capacity: body.bytes.count + 256 + 32 * tables.origins.values.count)
+        var head = ByteWriter(capacity: body.bytes.count + 256 + 32 * coding.origins.values.count)
         head.writeU8(Self.snapshotFormatVersion)
         localID.encode(into: &head)
         var vectorPart = ByteWriter(capacity: 16)
-        tables.writeVector(vector, into: &vectorPart)  // interns the vector's origins before the table is written
-        head.writeVarint(tables.origins.values.count)
-        for origin in tables.origins.values { origin.encode(into: &head) }
+        coding.writeVector(vector, into: &vectorPart)  // interns the vector's origins before the table is written
+        head.writeVarint(coding.origins.values.count)
+        for origin in coding.origins.values { origin.encode(into: &head) }
         head.writeBytes(vectorPart.bytes)
         head.writeU64(clock.last.rawValue)
         for count in [counts.records, counts.keys, counts.conflicts, counts.tombstones] { head.writeVarint(count) }
         head.writeBytes(stateSet.sumBytes)
         head.writeBytes(contentSet.sumBytes)
-        for table in [tables.areas, tables.flows, tables.commodities] { head.writeStrings(table.values) }
-        head.writeVarint(tables.periods.values.count)
-        for period in tables.periods.values {
+        for table in [coding.areas, coding.flows, coding.commodities] { head.writeStrings(table.values) }
+        head.writeVarint(coding.periods.values.count)
+        for period in coding.periods.values {
             head.writeU16(period.year)
             head.writeU8(period.month)
         }
-        for table in [tables.customs, tables.transports, tables.units] { head.writeStrings(table.values) }
+        for table in [coding.customs, coding.transports, coding.units] { head.writeStrings(table.values) }
         head.writeBytes(body.bytes)
         return head.bytes
     }
@@ -172,7 +172,14 @@ extension Replica {
         let board = SnapshotBoard(bytes: bytes, tables: tables, chunks: chunks)
         defer { board.stop() }
         if chunks.count > 1 { DispatchQueue.global().async { board.work() } }
-        var keys: [TradeKey: KeyState] = Dictionary(minimumCapacity: keyCount)
+        guard keyCount < Int(UInt32.max) else {
+            throw .lengthTooLarge(offset: 0, length: UInt64(keyCount), lengthMax: Int(UInt32.max) - 1)
+        }
+        // The snapshot's origin and unit tables are what the packed states index.
+        var replicaTables = ReplicaTables(origins: Interner(values: tables.origins), units: Interner(values: tables.units))
+        var keys: [PackedKey: UInt32] = Dictionary(minimumCapacity: keyCount)
+        var states: [StoredState] = []
+        states.reserveCapacity(keyCount)
         var counts = ReplicaCounts()
         var hlcMax = HLCTimestamp.zero
         for index in chunks.indices {
@@ -180,9 +187,10 @@ extension Replica {
             // Move each state out of the chunk and into the dictionary: retaining and releasing
             // objects the helper thread made would cost a cache miss each.
             while let (offset, key, state) = chunk.entries.popLast() {
-                guard keys.updateValue(consume state, forKey: key) == nil else {
+                guard keys.updateValue(UInt32(states.count), forKey: replicaTables.codes.pack(key)) == nil else {
                     throw .badValue(offset: offset, field: "key", reason: "\(key) appears twice")
                 }
+                states.append(consume state)
             }
             counts.records += chunk.counts.records
             counts.keys += chunk.counts.keys
@@ -197,7 +205,9 @@ extension Replica {
         guard hlcMax <= clock.last else {
             throw .badValue(offset: 0, field: "clock", reason: "\(clock.last) is below a version's HLC \(hlcMax)")
         }
-        return Replica(localID: localID, vector: vector, counts: counts, keys: keys, clock: clock, stateSet: stateSet, contentSet: contentSet)
+        return Replica(
+            localID: localID, vector: vector, counts: counts, keys: keys, states: states, tables: replicaTables, clock: clock,
+            stateSet: stateSet, contentSet: contentSet)
     }
 }
 
@@ -248,7 +258,7 @@ private final class SnapshotBoard: Sendable {
 
 /// One chunk's key states with their offsets, and what they add to the counts and the clock check.
 struct ParsedChunk: Sendable {
-    var entries: [(offset: Int, key: TradeKey, state: KeyState)] = []
+    var entries: [(offset: Int, key: TradeKey, state: StoredState)] = []
     var counts = ReplicaCounts()
     var hlcMax = HLCTimestamp.zero
 }
