@@ -85,7 +85,9 @@ extension SyncSession {
         nextBatchID += 1
         let batch =
             (version ?? 1) >= 2
-            ? BatchMessage(id: id, signed: entries, payloadBytesMax: configuration.batchBytesMax, dictionary: sendDictionary)
+            ? BatchMessage(
+                id: id, signed: entries, columnar: (version ?? 1) >= ProtocolVersion.columnarMin,
+                payloadBytesMax: configuration.batchBytesMax, dictionary: sendDictionary)
             : BatchMessage(
                 id: id, entries: entries.map(\.entry), payloadBytesMax: configuration.batchBytesMax,
                 dictionary: sendDictionary)
