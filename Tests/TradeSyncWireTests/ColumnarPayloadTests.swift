@@ -114,7 +114,7 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
     func realFiles() throws {
         var tried = 0
         for name in ["comtrade_legacy_bulk_cement-252310_1988-2020.csv", "comtradeplus_csv_tha-imports-8542_2014-2024.csv",
-                     "comtradeplus_csv_chn-deu-usa_total-by-partner_2022.csv", "baci_HS22_Y2023_kor-852352.csv"] {
+                     "comtradeplus_csv_chn-deu-usa_total-by-partner_2022.csv", "comtrade_legacy_api_bicycles-871200_2016-2019.csv"] {
             let path = sharedDataDirectory + "/" + name
             guard FileManager.default.fileExists(atPath: path) else { continue }
             tried += 1
