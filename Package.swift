@@ -186,7 +186,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncWireTests",
-            dependencies: ["TradeSyncWire", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel"],
+            dependencies: ["TradeSyncWire", "TradeSyncLog", "TradeSyncClock", "TradeSyncModel", "TradeSyncImport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TradeSyncSessionTests",

@@ -1,5 +1,5 @@
 // BATCH wire bytes per entry: plain, deflate (no dictionary), deflate with the trade-1 preset
-// dictionary, for batches of 1, 10, 100 and 1000 entries (issue 5 §8, "Compression that pays").
+// dictionary, and the columnar payload of protocol v3 (uncompressed, and as sent), for batches of 1, 10, 100 and 1000 entries (issue 5 §8, "Compression that pays").
 //
 //   swift build -c release --product tradesync-compression-bench
 //   .build/release/tradesync-compression-bench [--sizes 1,10,100,1000] [--dump DIR [--dump-only]] FILE...
@@ -82,7 +82,7 @@ func payload(_ entries: some Collection<Entry>) -> [UInt8] {
 struct Row {
     var batches = 0
     var entries = 0
-    var plain = 0, deflate = 0, dictionary = 0
+    var plain = 0, deflate = 0, dictionary = 0, columnar = 0, columnarPlain = 0
     var deflatedBatches = 0, dictionaryBatches = 0
     var dictionaryNanoseconds: Int64 = 0
 }
@@ -110,6 +110,13 @@ func measure(_ all: [Entry], batchSize: Int) -> Row {
         row.dictionary += frameBytes(withDictionary)
         row.dictionaryBatches += withDictionary.isDeflated ? 1 : 0
         guard (try? withDictionary.decodeEntries(dictionaries: [.trade1])) == slice else { fail("round trip failed") }
+        // Protocol v3: the columnar payload (flag bit 2), deflated per column, no dictionary.
+        let columnar = BatchMessage(id: id, entries: slice, columnar: true)
+        row.columnar += frameBytes(columnar)
+        row.columnarPlain += columnar.uncompressedLength
+        guard let back = try? columnar.decodeEntries(), back.map({ $0.encoded() }) == slice.map({ $0.encoded() }) else {
+            fail("columnar round trip failed")
+        }
         row.batches += 1
         row.entries += size
         start += size
@@ -169,8 +176,10 @@ if files.isEmpty {
 }
 
 print("dictionary: \(PresetDictionary.trade1), threshold \(PresetDictionary.trade1.deflateThresholdBytes) bytes")
-print("| source | entries/batch | batches | plain B/entry | deflate B/entry | dict B/entry | deflated | dict deflated | dict µs/batch |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print(
+    "| source | entries/batch | batches | plain B/entry | deflate B/entry | dict B/entry | deflated | dict deflated "
+        + "| dict µs/batch | columnar plain B/entry | columnar B/entry (v3) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 var perFile: [(name: String, entries: [Entry])] = []
 for (index, path) in files.enumerated() {
     let report: ImportReport
@@ -188,7 +197,8 @@ for (index, path) in files.enumerated() {
             "| \(name) (\(all.count)) | \(min(size, all.count)) | \(row.batches) | \(perEntry(row.plain)) | "
                 + "\(perEntry(row.deflate)) | \(perEntry(row.dictionary)) | "
                 + "\(row.deflatedBatches * 100 / row.batches)% | \(row.dictionaryBatches * 100 / row.batches)% | "
-                + "\(format(Double(row.dictionaryNanoseconds) / Double(row.batches) / 1000)) |")
+                + "\(format(Double(row.dictionaryNanoseconds) / Double(row.batches) / 1000)) | "
+                + "\(perEntry(row.columnarPlain)) | \(perEntry(row.columnar)) |")
     }
 }
 print("")

@@ -57,6 +57,9 @@ public enum SeedCorpus {
         seeds.append((
             "handshaken-batches", [FuzzTarget.sessionAfterHandshake.rawValue, 0x12, 6]
                 + frames(["batch-deflated.hex", "batch-plain.hex"])))
+        // The columnar payload of protocol v3 (flag bit 2), through the frame checks that
+        // decode its entries and rebuild it.
+        seeds.append(("frames-columnar-twice", [FuzzTarget.frames.rawValue, 0x40, 7] + frames(["batch-columnar.hex", "batch-columnar.hex"])))
         return seeds
     }
 }

@@ -108,6 +108,11 @@ extension SyncSession {
                 .protocolViolation(
                     "BATCH \(batch.id.rawValue) \(batch.isSigned ? "has" : "lacks") a signature section in protocol v\(version ?? 1)"))
         }
+        // Columnar payloads are v3's; a v3 receiver takes rows too.
+        guard !batch.isColumnar || (version ?? 1) >= ProtocolVersion.columnarMin else {
+            return fail(
+                .protocolViolation("BATCH \(batch.id.rawValue) has a columnar payload (flag bit 2) in protocol v\(version ?? 1)"))
+        }
         let signed: [SignedEntry]
         do throws(WireError) {
             signed = try batch.decodeSignedEntries(dictionaries: receiveDictionaries)

@@ -3,7 +3,12 @@ public enum ProtocolVersion {
     /// The versions this build speaks. Version 2 (issue 6) adds signed entries: every
     /// BATCH has a signature section, and receivers verify before appending. Version 1
     /// carried unsigned entries, which a v2 node must not accept, so it is not offered.
-    public static let supported: ClosedRange<UInt16> = 2...2
+    /// Version 3 sends BATCH payloads columnar (flag bit 2, ``ColumnarPayload``); a v3
+    /// receiver takes row payloads too.
+    public static let supported: ClosedRange<UInt16> = 2...3
+
+    /// The first version whose BATCHes may be columnar (flag bit 2).
+    public static let columnarMin: UInt16 = 3
 
     /// Picks the version two peers speak: the highest version in both ranges, that is
     /// `min(ours.max, theirs.max)` when it is at least `max(ours.min, theirs.min)`.

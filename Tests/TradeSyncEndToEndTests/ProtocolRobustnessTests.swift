@@ -17,16 +17,16 @@ import TradeSyncWire
 
     func peers(_ node: NodeProcess) throws -> [PeerStatus] { try node.json([PeerStatus].self, ["peers"]) }
 
-    @Test("E2E: fake peers speaking only v3 and only v1 (unsigned, before issue 6) dial in: ERROR with both ranges, logged once, shown by peers after a restart")
+    @Test("E2E: fake peers speaking only v4 and only v1 (unsigned, before issue 6) dial in: ERROR with both ranges, logged once, shown by peers after a restart")
     func versionMismatchInbound() throws {
         let root = Harness.tempDir("version-in")
         defer { try? FileManager.default.removeItem(at: root) }
         let node = NodeProcess(name: "a", root: root, port: Harness.freePort())
         try node.start()
         defer { node.stop() }
-        let fakes: [(versions: ClosedRange<UInt16>, id: NodeID)] = [(3...3, FakePeer.randomNode()), (1...1, FakePeer.randomNode())]
+        let fakes: [(versions: ClosedRange<UInt16>, id: NodeID)] = [(4...4, FakePeer.randomNode()), (1...1, FakePeer.randomNode())]
         for fake in fakes {
-            let reason = "no common protocol version: ours [2,2], theirs \(ProtocolVersion.text(fake.versions))"
+            let reason = "no common protocol version: ours [2,3], theirs \(ProtocolVersion.text(fake.versions))"
             for attempt in 1...4 {
                 let peer = try FakePeer.connect(port: node.port)
                 peer.send(FakePeer.hello(fake.versions, node: fake.id))
@@ -37,7 +37,7 @@ import TradeSyncWire
                     Issue.record("attempt \(attempt): no HELLO first: \(messages)")
                     continue
                 }
-                #expect(hello.versions == 2...2)
+                #expect(hello.versions == 2...3)
                 #expect(messages.last == .error(ErrorMessage(code: .versionMismatch, reason: reason)), "attempt \(attempt)")
             }
         }
@@ -48,14 +48,14 @@ import TradeSyncWire
             #expect(row.peerVersions == text)
             #expect(row.connected == false)
             #expect(row.lastVersion == nil)
-            #expect(row.lastError == "no common protocol version: ours [2,2], theirs \(text)")
+            #expect(row.lastError == "no common protocol version: ours [2,3], theirs \(text)")
             #expect(row.lastErrorAt != nil)
             // Four refusals of the same peer: one warning, the repeats at debug level only.
             #expect(warnings(node.log(), containing: "theirs \(text)") == 1, "log:\n\(node.log())")
         }
         let text = try node.cli(["peers"])
         #expect(text.status == 0)
-        #expect(text.stdout.contains("[3,3]") && text.stdout.contains("[1,1]"), "\(text.stdout)")
+        #expect(text.stdout.contains("[4,4]") && text.stdout.contains("[1,1]"), "\(text.stdout)")
 
         // Kept across restarts: the peer book is on disk.
         #expect(node.stop() == 0)
@@ -68,13 +68,13 @@ import TradeSyncWire
         }
     }
 
-    @Test("E2E: dialling a v3-only peer backs off (a handful of connections, not a storm) and logs the refusal once")
+    @Test("E2E: dialling a v4-only peer backs off (a handful of connections, not a storm) and logs the refusal once")
     func versionMismatchOutbound() throws {
         let root = Harness.tempDir("version-out")
         defer { try? FileManager.default.removeItem(at: root) }
         let fakeID = FakePeer.randomNode()
         let listener = try FakeListener { peer in
-            peer.send(FakePeer.hello(3...3, node: fakeID))
+            peer.send(FakePeer.hello(4...4, node: fakeID))
             // Read the node's HELLO and its ERROR, then let it close.
             _ = try? peer.receiveAll()
         }
@@ -89,13 +89,13 @@ import TradeSyncWire
         #expect(attempts >= 2 && attempts <= 5, "\(attempts) connections in 8 s")
         let row = try #require(try peers(node).first { $0.address == "127.0.0.1:\(listener.port)" })
         #expect(row.nodeID == fakeID.hex)
-        #expect(row.peerVersions == "[3,3]")
-        #expect(row.lastError == "no common protocol version: ours [2,2], theirs [3,3]")
-        #expect(warnings(node.log(), containing: "theirs [3,3]") == 1, "log:\n\(node.log())")
+        #expect(row.peerVersions == "[4,4]")
+        #expect(row.lastError == "no common protocol version: ours [2,3], theirs [4,4]")
+        #expect(warnings(node.log(), containing: "theirs [4,4]") == 1, "log:\n\(node.log())")
         #expect(node.log().contains("redialling with backoff"))
     }
 
-    @Test("E2E: a fake peer offering [1,3] gets v2: the node answers with VECTOR, and peers shows v2 and the offered range")
+    @Test("E2E: a fake peer offering [1,2] gets v2 (a v3 node meeting a v2 peer): the node answers with VECTOR, and peers shows v2 and the offered range")
     func overlappingRange() throws {
         let root = Harness.tempDir("version-overlap")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -104,7 +104,7 @@ import TradeSyncWire
         defer { node.stop() }
         let id = FakePeer.randomNode()
         let peer = try FakePeer.connect(port: node.port)
-        peer.send(FakePeer.hello(1...3, node: id))
+        peer.send(FakePeer.hello(1...2, node: id))
         guard case .hello? = try peer.receive() else {
             Issue.record("no HELLO")
             return
@@ -120,6 +120,6 @@ import TradeSyncWire
         let row = try #require(try peers(node).first { $0.nodeID == id.hex })
         #expect(row.protocolVersion == 2)
         #expect(row.lastVersion == 2)
-        #expect(row.peerVersions == "[1,3]")
+        #expect(row.peerVersions == "[1,2]")
     }
 }

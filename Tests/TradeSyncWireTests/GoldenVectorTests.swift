@@ -20,7 +20,7 @@ import TradeSyncWire
     @Test("Wire: golden vectors: every file decodes to its generator's message and re-encodes byte for byte")
     func filesMatchMessages() throws {
         let vectors = try GoldenVectors.all()
-        #expect(vectors.count == 11)
+        #expect(vectors.count == 12)
         for vector in vectors {
             let bytes = try GoldenVectors.bytes(vector.file)
             let decoded = try message(from: bytes)
@@ -142,6 +142,26 @@ import TradeSyncWire
         // Another entry under the same signature does not verify.
         let other = try GoldenVectors.batchEntries()[1]
         #expect(EntryChain.problem(with: signature, at: entry.dot, head: EntryChain.next(EntryChain.genesis, entry: other)) != nil)
+    }
+
+    @Test("Wire: golden columnar BATCH (v3): flag bit 2, the payload column by column, the three entries of batch-deflated")
+    func batchColumnar() throws {
+        let bytes = try GoldenVectors.bytes("batch-columnar.hex")
+        guard case .batch(let batch) = try message(from: bytes) else { return #expect(Bool(false), "not a BATCH") }
+        #expect(batch.id == BatchID(rawValue: 5))
+        #expect(batch.isColumnar && !batch.isDeflated && !batch.isSigned)
+        #expect(Array(bytes[5..<8]) == [0x05, 0x03, 0x04])
+        let entries = try GoldenVectors.batchEntries()
+        let decoded = try batch.decodeEntries()
+        #expect(decoded == entries)
+        #expect(decoded.map { $0.encoded() } == entries.map { $0.encoded() })
+        #expect(batch.payload == ColumnarPayload.encode(entries))
+        // Origins: count 2, a1…a1 (the dots), b2…b2 (a context); then one run: origin 0, seq 1, length 3.
+        let origin = try GoldenVectors.originA()
+        #expect(Array(batch.payload[0..<33]) == [0x02] + origin.bytes)
+        #expect(Array(batch.payload[65..<70]) == [0x01, 0x00, 0x01, 0x03, 0x80])
+        // Smaller than the same entries in rows, uncompressed.
+        #expect(batch.uncompressedLength < plainPayload(entries).count)
     }
 
     @Test("Wire: golden ACK, PING, PONG: fields")

@@ -119,6 +119,16 @@ enum GoldenVectors {
                             at: Dot(origin: try signer().origin, seq: 1)
                         ).signature)]))),
             Vector(
+                file: "batch-columnar.hex",
+                description: [
+                    "BATCH (0x03), protocol v3: batchID 5, entryCount 3, flags 04 (columnar; not deflated: below",
+                    "256 bytes; unsigned, to show the payload alone), uncompressedLength = payload length; the payload",
+                    "is the 3 entries of batch-deflated.hex column by column (PROTOCOL.md, \"Columnar payload (v3)\"):",
+                    "origins {a1…, b2…}, one run (origin 0, seq 1, 3 entries), HLC deltas, contexts, kinds 07 07 10,",
+                    "tables (reporter, partner, commodity, customs, transport), key columns, unit table, value columns.",
+                ],
+                message: .batch(BatchMessage(id: BatchID(rawValue: 5), entries: entries, columnar: true))),
+            Vector(
                 file: "ack.hex",
                 description: [
                     "ACK (0x04): batchID 1, vector {1111…11: 8, 2222…22: 300}.",

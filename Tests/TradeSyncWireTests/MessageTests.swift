@@ -154,7 +154,7 @@ import TradeSyncWire
         let cases: [([UInt8], String)] = [
             (body(id: 0, count: 2, flags: 0, length: payload.count), "batchID 0"),
             (body(id: 1, count: 0, flags: 0, length: payload.count), "entryCount 0"),
-            (body(id: 1, count: 2, flags: 4, length: payload.count), "reserved flag bits 4"),
+            (body(id: 1, count: 2, flags: 8, length: payload.count), "reserved flag bits 8"),
             // Flag bit 1 with no signature section: the payload's first byte reads as the count.
             (body(id: 1, count: 2, flags: 2, length: payload.count), "signatureCount"),
             (body(id: 1, count: 2, flags: 0, length: payload.count + 1), "declared \(payload.count + 1)"),
