@@ -34,6 +34,8 @@ public enum ColumnarPayload {
     static let kindPresenceMask: UInt8 = 0x07
     /// The lowest year a key can hold; years travel as `year − yearBase`.
     static let yearBase: UInt16 = 1900
+    /// Each flow's position in `Flow.allCases`: the flow column's byte.
+    static let flowIndex: [Flow: Int] = Dictionary(uniqueKeysWithValues: Flow.allCases.enumerated().map { ($1, $0) })
 
     /// The encoded payload as segments (origins + runs, then one per column and table),
     /// whose concatenation is the uncompressed payload. A sender deflates it with a block
@@ -76,7 +78,7 @@ public enum ColumnarPayload {
         for origin in origins.order { origin.encode(into: &writer) }
         var runs: [(index: Int, first: UInt64, length: Int)] = []
         for entry in entries {
-            let index = origins.index[entry.dot.origin]!
+            let index = origins.position(entry.dot.origin)
             if let last = runs.last, last.index == index, last.first &+ UInt64(last.length) == entry.dot.seq {
                 runs[runs.count - 1].length += 1
             } else {
@@ -108,7 +110,7 @@ public enum ColumnarPayload {
             let components = entry.context.sorted
             writer.writeVarint(UInt64(components.count))
             for component in components {
-                writer.writeVarint(UInt64(origins.index[component.origin]!))
+                writer.writeVarint(UInt64(origins.position(component.origin)))
                 writer.writeVarint(component.seq)
             }
         }
@@ -124,7 +126,7 @@ public enum ColumnarPayload {
         return [
             reporters.encoded, partners.encoded, commodities.encoded, customs.encoded, transports.encoded,
             column(reporters.indices), column(partners.indices),
-            column(keys.map { UInt64(Flow.allCases.firstIndex(of: $0.flow)!) }, byte: true),
+            column(keys.map { UInt64(Self.flowIndex[$0.flow] ?? 0) }, byte: true),
             column(commodities.indices),
             column(keys.map { UInt64($0.period.year - yearBase) }),
             column(keys.map { UInt64($0.period.month) }, byte: true),
@@ -168,6 +170,12 @@ struct StringlessTable<Value: Hashable> {
             order.append(value)
         }
     }
+
+    /// The index of a value noted earlier (the encoder notes every value before writing).
+    func position(_ value: Value) -> Int {
+        guard let position = index[value] else { preconditionFailure("columnar encoder: a value it never noted") }
+        return position
+    }
 }
 
 /// A per-batch string table: the distinct strings of a column, most used first (ties:
@@ -192,6 +200,6 @@ struct FrequencyTable {
             writer.writeString(item.key)
         }
         encoded = writer.bytes
-        indices = values.map { index[$0]! }
+        indices = values.map { index[$0] ?? 0 }  // every value is in `index`: it was counted above
     }
 }
