@@ -226,7 +226,7 @@ public struct ReplicaNode<Store: LogStore> {
             var taken = 0
             for item in entries {
                 taken += 1
-                bytes += item.entry.encodedByteCount
+                bytes += item.entry.encodedCount
                 if bytes >= bytesMax { break }
             }
             // End the origin's run at a sealed entry, so a batch can end there (at most one
@@ -270,9 +270,4 @@ public struct ReplicaNode<Store: LogStore> {
             }
         }
     }
-}
-
-extension Entry {
-    /// The length of the canonical encoding, in bytes.
-    public var encodedByteCount: Int { encodedCount }
 }

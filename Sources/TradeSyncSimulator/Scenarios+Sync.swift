@@ -56,7 +56,7 @@ extension Scenarios {
             cluster.setLinked(0, 1, true)
             try cluster.runUntilConverged(stepsMax: settleStepsMax, timeMaxMs: settleTimeMaxMs)
             let wire = cluster.wireBytes(0, 1) ?? (total: -1, handshake: 0)
-            let entryBytes = entries.reduce(0) { $0 + $1.encodedByteCount }
+            let entryBytes = entries.reduce(0) { $0 + $1.encodedCount }
             report.add("\(label)Bytes", wire.total)
             report.add("\(label)Handshake", wire.handshake)
             report.add("\(label)EntryBytes", entryBytes)
