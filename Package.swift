@@ -147,6 +147,14 @@ let package = Package(
             name: "tradesync-snapshot-bench",
             dependencies: ["TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica"],
             path: "Benchmarks/SnapshotBench", swiftSettings: swiftSettings),
+        // CPU per entry of each replication stage, in one process (not a test):
+        // swift build -c release --product tradesync-pipeline-bench
+        .executableTarget(
+            name: "tradesync-pipeline-bench",
+            dependencies: [
+                "TradeSyncModel", "TradeSyncClock", "TradeSyncLog", "TradeSyncReplica", "TradeSyncImport", "TradeSyncWire",
+            ],
+            path: "Benchmarks/PipelineBench", swiftSettings: swiftSettings),
         // BATCH bytes per entry with and without the preset dictionary (not a test):
         // swift build -c release --product tradesync-compression-bench; Benchmarks/compression_bench.sh
         .executableTarget(

@@ -38,6 +38,7 @@ extension Node: SessionHost {
             if case .forged = error { throw markForged(error, link: link) }
             throw error
         }
+        if received.written > 0 { noteIntake() }
         if received.refusals.total > 0 { noteRefusals(received.refusals, link: link) }
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }
         try await waitDurable(received.ticket)

@@ -138,6 +138,7 @@ public actor Node {
     /// durable, and tells every session. - Throws: as ``writeLocal(_:)``.
     public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
         let staged = try core.stageImport(records, nowMs: Self.wallClockMs())
+        if !staged.entries.isEmpty { noteIntake() }
         try await waitDurable(staged.ticket)
         metrics.countAppended(staged.entries.count, source: .import)
         return staged.entries

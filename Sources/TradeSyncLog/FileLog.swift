@@ -279,9 +279,18 @@ public final class FileLog {
         batch.recordStarts.reserveCapacity(entries.count)
         batch.bytes.reserveCapacity(entries.count * 200)
         var batchSeqs: [NodeID: UInt64] = [:]
+        // Batches come in runs of one origin: its last seq is kept at hand, not looked up.
+        var run: (origin: NodeID, seq: UInt64)?
         for (position, entry) in entries.enumerated() {
             let origin = entry.dot.origin
-            let expected = (batchSeqs[origin] ?? index.vector[origin]) &+ 1
+            let previous: UInt64
+            if let run, run.origin == origin {
+                previous = run.seq
+            } else {
+                if let run { batchSeqs[run.origin] = run.seq }
+                previous = batchSeqs[origin] ?? index.vector[origin]
+            }
+            let expected = previous &+ 1
             guard entry.dot.seq == expected else { throw .notContiguous(dot: entry.dot, expectedSeq: expected) }
             let payload = entry.encoded()
             guard payload.count <= EntryLimits.entryBytesMax else {
@@ -302,7 +311,7 @@ public final class FileLog {
             batch.recordStarts.append(batch.bytes.count)
             LogFormat.appendRecord(
                 payload: payload, seal: seals[position], continues: position < entries.count - 1, to: &batch.bytes)
-            batchSeqs[origin] = expected
+            run = (origin, expected)
         }
         if let last = batch.recordStarts.last { batch.lastHash = LogFormat.storedHash(batch.bytes, at: last) }
         return batch

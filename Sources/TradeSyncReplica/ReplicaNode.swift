@@ -99,6 +99,12 @@ public struct ReplicaNode<Store: LogStore> {
     public var authorization = Authorization()
     /// Chain heads by origin, as of the store's highest seq (``chainHead(_:)``).
     var chainHeads: [NodeID: ChainHead] = [:]
+    /// The node's last local append as written (at most ``recentOwnMax`` entries, else
+    /// empty): a live push fetches exactly these right after their fsync, and serving them
+    /// from memory saves reading and decoding them back from the log (0.1–0.3 ms for 100).
+    var recentOwn: [SealedEntry] = []
+    /// Appends larger than this (imports) are read back from the log, as any catch-up.
+    static var recentOwnMax: Int { 4096 }
     /// Origins whose chain stops on this node at an entry authorization refused, with why;
     /// their later entries are refused too (they chain from the refused one).
     public internal(set) var chainStops: [NodeID: String] = [:]
@@ -159,6 +165,7 @@ public struct ReplicaNode<Store: LogStore> {
         let ticket: Int
         do { ticket = try store.write(sealed: sealed) } catch { throw .log(error) }
         if let head { chainHeads[replica.localID] = head }
+        recentOwn = sealed.count <= Self.recentOwnMax ? sealed : []
         applyWritten(entries)
         return (entries, ticket)
     }
@@ -208,6 +215,17 @@ public struct ReplicaNode<Store: LogStore> {
         do { try store.sync() } catch { throw .log(error) }
     }
 
+    /// The `limit` entries of `origin` after `seq`, as the store holds them (fewer at its
+    /// end): from ``recentOwn`` when it holds all of them, else from the store.
+    /// - Throws: whatever the store's read throws.
+    func sealedEntries(origin: NodeID, after seq: UInt64, limit: Int) throws(LogError) -> [SealedEntry] {
+        if origin == replica.localID, let first = recentOwn.first?.entry.dot.seq, seq >= first - 1 {
+            let start = Int(seq - (first - 1))
+            if start + limit <= recentOwn.count { return Array(recentOwn[start..<(start + limit)]) }
+        }
+        return try store.sealedEntries(origin: origin, after: seq, limit: limit)
+    }
+
     /// Durable entries that `after` lacks, with their origins' signatures: per origin
     /// ascending from `after[origin] + 1`, about `entriesMax` entries and `bytesMax` bytes of
     /// encodings, each origin's run extended to its next signed entry (the session trims to
@@ -220,7 +238,7 @@ public struct ReplicaNode<Store: LogStore> {
             let wanted = min(Int(held - after[origin]), entriesMax - result.count)
             guard wanted > 0, bytes < bytesMax else { break }
             let entries: [SealedEntry]
-            do { entries = try store.sealedEntries(origin: origin, after: after[origin], limit: wanted) } catch {
+            do { entries = try sealedEntries(origin: origin, after: after[origin], limit: wanted) } catch {
                 throw .log(error)
             }
             var taken = 0

@@ -137,8 +137,59 @@ private struct Driver {
     var closed = false
     /// The session's reason, once it emitted `.close`.
     var closeError: SyncError?
+    /// Received batches waiting for the persister task, in the order the session emitted them.
+    var persistJobs: AsyncStream<(entries: [SignedEntry], batchID: BatchID)>.Continuation?
+    /// The session's counters for the reporter task; only the newest is kept.
+    var counterReports: AsyncStream<SessionCounters>.Continuation?
 
+    /// Runs the session; returns the reason it ended.
+    ///
+    /// Received batches are persisted by a task of their own, one at a time and in order,
+    /// while this loop goes on reading and decoding the next ones: a catch-up's decode
+    /// overlaps the node's check, write and apply of the batch before (the session keeps up
+    /// to a window of batches unacknowledged and ACKs them in order as `.persisted` comes
+    /// back). On the way out the batch being persisted finishes; those behind it are dropped
+    /// unacknowledged (the peer resends them).
+    ///
+    /// Counters reach the node through a reporter task that keeps only the newest: waiting
+    /// for the node's actor here would hold the next batch's decode until the batch before
+    /// it is applied, which is the very overlap the persister is for.
     mutating func run(inputs: AsyncStream<SyncSession.Input>) async -> String? {
+        let (counters, countersIn) = AsyncStream<SessionCounters>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        counterReports = countersIn
+        let reporter = Task { [host, link] in
+            for await latest in counters { await host.counters(link: link, latest) }
+        }
+        let (jobs, jobsIn) = AsyncStream<(entries: [SignedEntry], batchID: BatchID)>.makeStream()
+        persistJobs = jobsIn
+        let persister = Task { [host, link, address, continuation] in
+            for await job in jobs {
+                if Task.isCancelled { return }
+                do {
+                    let persisted = try await host.persist(job.entries, link: link)
+                    continuation.yield(.persisted(job.batchID, localVector: persisted.vector))
+                    for dot in persisted.forks { continuation.yield(.resend(origin: dot.origin, fromSeq: dot.seq)) }
+                } catch let refusal as SyncError {
+                    // The node refuses what the peer sent (a forged entry): the session tells it why.
+                    continuation.yield(.refuse(refusal))
+                    return
+                } catch {
+                    continuation.yield(.refuse(.closing("cannot persist batch from \(address): \(error)")))
+                    return
+                }
+            }
+        }
+        let reason = await loop(inputs: inputs)
+        persister.cancel()
+        jobsIn.finish()
+        await persister.value
+        countersIn.yield(session.counters)
+        countersIn.finish()
+        await reporter.value
+        return reason
+    }
+
+    private mutating func loop(inputs: AsyncStream<SyncSession.Input>) async -> String? {
         pending.append(.connected(localVector: await host.localVector(), now: MonotonicClock.now()))
         pending.append(.heads(await host.localHeads()))
         var iterator = inputs.makeAsyncIterator()
@@ -156,7 +207,8 @@ private struct Driver {
                 return "peer closed the connection"
             }
             if let reason = await perform(session.handle(input)) { return reason }
-            await host.counters(link: link, session.counters)
+            // Counters go to the node once the queued inputs are handled, not between them.
+            if pending.isEmpty { counterReports?.yield(session.counters) }
         }
         return nil
     }
@@ -170,17 +222,7 @@ private struct Driver {
             case .fetch(let after, let entriesMax, let bytesMax):
                 pending.append(.fetched(await host.fetch(after: after, entriesMax: entriesMax, bytesMax: bytesMax)))
             case .persist(let entries, let batchID):
-                do {
-                    let persisted = try await host.persist(entries, link: link)
-                    pending.append(.persisted(batchID, localVector: persisted.vector))
-                    for dot in persisted.forks { pending.append(.resend(origin: dot.origin, fromSeq: dot.seq)) }
-                } catch let refusal as SyncError {
-                    // The node refuses what the peer sent (a forged entry): tell it why.
-                    if let reason = await perform(session.handle(.refuse(refusal))) { return reason }
-                    return refusal.description
-                } catch {
-                    return "cannot persist batch from \(address): \(error)"
-                }
+                persistJobs?.yield((entries, batchID))
             case .wakeAt(let instant):
                 schedule(at: instant)
             case .peerHello(let hello):

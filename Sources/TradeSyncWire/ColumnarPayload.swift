@@ -165,6 +165,7 @@ struct StringlessTable<Value: Hashable> {
     var index: [Value: Int] = [:]
 
     mutating func note(_ value: Value) {
+        if order.last == value { return }  // runs: one origin's entries, a context of that origin
         if index[value] == nil {
             index[value] = order.count
             order.append(value)
@@ -173,6 +174,7 @@ struct StringlessTable<Value: Hashable> {
 
     /// The index of a value noted earlier (the encoder notes every value before writing).
     func position(_ value: Value) -> Int {
+        if order.count == 1 && order[0] == value { return 0 }  // a batch of one origin: no hashing
         guard let position = index[value] else { preconditionFailure("columnar encoder: a value it never noted") }
         return position
     }
@@ -186,20 +188,41 @@ struct FrequencyTable {
     /// Each value's index in the table, in column order.
     let indices: [UInt64]
 
+    /// One hash per value, and none for a value equal to the one before it (columns of a
+    /// batch come in runs: one reporter's records, one unit): string hashing was a third of
+    /// building a columnar payload.
     init(_ values: [String]) {
-        var counts: [String: (count: Int, first: Int)] = [:]
+        var slots: [String: Int] = [:]
+        var distinct: [(value: String, count: Int, first: Int)] = []
+        var slotOf: [Int] = []
+        slotOf.reserveCapacity(values.count)
+        var previous: (value: String, slot: Int)?
         for (position, value) in values.enumerated() {
-            counts[value, default: (0, position)].count += 1
+            let slot: Int
+            if let previous, previous.value == value {
+                slot = previous.slot
+            } else if let known = slots[value] {
+                slot = known
+            } else {
+                slot = distinct.count
+                slots[value] = slot
+                distinct.append((value, 0, position))
+            }
+            distinct[slot].count += 1
+            slotOf.append(slot)
+            previous = (value, slot)
         }
-        let order = counts.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.value.first < $1.value.first }
-        var index: [String: UInt64] = [:]
+        let order = distinct.indices.sorted {
+            distinct[$0].count != distinct[$1].count ? distinct[$0].count > distinct[$1].count : distinct[$0].first < distinct[$1].first
+        }
+        var rank = [UInt64](repeating: 0, count: distinct.count)
         var writer = ByteWriter(capacity: order.count * 8)
         writer.writeVarint(UInt64(order.count))
-        for (position, item) in order.enumerated() {
-            index[item.key] = UInt64(position)
-            writer.writeString(item.key)
+        for (position, slot) in order.enumerated() {
+            rank[slot] = UInt64(position)
+            writer.writeString(distinct[slot].value)
         }
         encoded = writer.bytes
-        indices = values.map { index[$0] ?? 0 }  // every value is in `index`: it was counted above
+        indices = slotOf.map { rank[$0] }
     }
 }

@@ -4,7 +4,7 @@ import TradeSyncClock
 import TradeSyncImport
 import TradeSyncLog
 import TradeSyncModel
-import TradeSyncWire
+@testable import TradeSyncWire
 
 /// A small deterministic generator (SplitMix64) for the random entries below.
 struct ColumnarRandom {
@@ -93,7 +93,7 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
         }
     }
 
-    @Test("Wire: columnar BATCH: signed, with a dictionary, and of one entry: round-trip")
+    @Test("Wire: columnar BATCH: signed and of one entry round-trip; sent without the dictionary, accepted with it")
     func signedAndDictionary() throws {
         let entries = try randomEntries(seed: 77, count: 40)
         let signature = ChainSignature(
@@ -102,10 +102,28 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
         let signed = entries.enumerated().map { SignedEntry($1, signature: $0 % 10 == 9 ? signature : nil) }
         let batch = BatchMessage(id: BatchID(rawValue: 2), signed: signed, columnar: true, dictionary: .trade1)
         #expect(batch.isColumnar && batch.isSigned && batch.isDeflated)
+        // The sender leaves the dictionary out of columnar payloads: no FDICT in the zlib header.
+        #expect(batch.payload.count > 2 && batch.payload[1] & 0x20 == 0)
         guard case .batch(let received) = try message(from: Message.batch(batch).encoded()) else {
             return #expect(Bool(false), "not a BATCH")
         }
         #expect(try received.decodeSignedEntries(dictionaries: [.trade1]) == signed)
+        // Checked to decode from their canonical bytes on the way in: the log need not again.
+        #expect(try received.decodeSignedEntries(dictionaries: [.trade1]).allSatisfy(\.entry.wasDecoded))
+        // A columnar payload deflated with trade-1 (as 0.8.0 sent it) still decodes.
+        let segments = ColumnarPayload.segments(entries)
+        let withDictionary = try Zlib.deflate(
+            segments: segments, strategy: Zlib.strategyFiltered, dictionary: .trade1)
+        #expect(withDictionary[1] & 0x20 != 0)
+        let old = BatchMessage(
+            id: BatchID(rawValue: 4), entryCount: entries.count, isDeflated: true,
+            uncompressedLength: segments.joined().count, payload: withDictionary,
+            signatures: batch.signatures, isColumnar: true)
+        guard case .batch(let oldReceived) = try message(from: Message.batch(old).encoded()) else {
+            return #expect(Bool(false), "not a BATCH")
+        }
+        #expect(try oldReceived.decodeSignedEntries(dictionaries: [.trade1]) == signed)
+        #expect(throws: WireError.self) { try oldReceived.decodeSignedEntries(dictionaries: []) }
         let one = BatchMessage(id: BatchID(rawValue: 3), entries: [entries[0]], columnar: true)
         #expect(try one.decodeEntries() == [entries[0]])
     }
@@ -141,6 +159,32 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
             #expect(columns < rows, "\(name)")
         }
         #expect(tried > 0, "no trade file found in \(sharedDataDirectory)")
+    }
+
+    @Test("Wire: columnar string tables: most used first, ties by first use; one hash per value gives the reference's bytes")
+    func frequencyTableMatchesReference() {
+        var random = ColumnarRandom(state: 0x7AB1E)
+        for round in 0..<200 {
+            let pool = (0..<(1 + random.below(12))).map { "C\($0)" }
+            // Runs and scattered values alike (runs take the "same as before" path).
+            var values: [String] = []
+            while values.count < 1 + random.below(300) {
+                let value = random.pick(pool)
+                values += Array(repeating: value, count: 1 + random.below(4))
+            }
+            // The reference: count, order by (count desc, first use asc), index each value.
+            var counts: [String: (count: Int, first: Int)] = [:]
+            for (position, value) in values.enumerated() { counts[value, default: (0, position)].count += 1 }
+            let order = counts.sorted {
+                $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.value.first < $1.value.first
+            }.map(\.key)
+            var writer = ByteWriter()
+            writer.writeVarint(UInt64(order.count))
+            for value in order { writer.writeString(value) }
+            let table = FrequencyTable(values)
+            #expect(table.encoded == writer.bytes, "round \(round)")
+            #expect(table.indices == values.map { UInt64(order.firstIndex(of: $0) ?? -1) }, "round \(round)")
+        }
     }
 }
 
