@@ -109,7 +109,8 @@ public struct BatchMessage: Equatable, Sendable {
     ///
     /// `columnar` (protocol v3 only) sends the payload column by column (flag bit 2,
     /// ``ColumnarPayload``), deflated with ``Zlib/strategyFiltered`` and a block per column,
-    /// without the dictionary (which applies to rows only). Source: `Protocol/PROTOCOL.md`, "BATCH", "Columnar payload (v3)" and "Preset dictionary".
+    /// without the dictionary (which applies to rows only).
+    /// Source: `Protocol/PROTOCOL.md`, "BATCH", "Columnar payload (v3)" and "Preset dictionary".
     /// - Preconditions: 1...``Limits/batchEntriesMax`` entries; each entry's encoding at
     ///   most ``EntryLimits/entryBytesMax`` bytes; the row payload at most `payloadBytesMax`
     ///   (default ``Limits/batchBytesMax``); per origin, seqs ascending and contiguous.
