@@ -2,16 +2,19 @@
 // or the actors: what `perf` on two daemons shows as a blur of threads, one stage at a time.
 //
 //   swift build -c release --product tradesync-pipeline-bench
-//   .build/release/tradesync-pipeline-bench [--batch 4096] [--base 0] FILE
+//   .build/release/tradesync-pipeline-bench [--batch 4096] [--base 0] [--live N] FILE
 //
-// A node A (a `ReplicaNode` over a `FileLog` in a temporary directory, signing as a node does)
-// imports FILE in chunks of 50,000 records; that is the import stage. A node B, empty (or
-// holding the first `--base` entries, synced in untimed), then catches up from A batch by
-// batch, as a session does: A fetches the next `--batch` entries after B's vector (fetch),
-// builds the protocol-v3 BATCH with the trade-1 dictionary (encode), B decodes it (decode) and
-// stages it: chain and signature check, log write, apply (stage); an fsync per batch at B
-// (sync). Each stage's wall time is summed over the run and printed per entry; the digests of
-// A and B are compared at the end (exit 1 when they differ).
+// FILE's records (the first of each key; later ones with the same key are dropped) are
+// imported at a node A (a `ReplicaNode` over a `FileLog` in a temporary directory, signing as
+// a node does). The first `--base` of them go to A in chunks of 50,000 and a node B catches up
+// on them, untimed. Then, without `--live`, A imports the rest in chunks of 50,000 (the import
+// stage) and B catches up batch by batch, as a session does: A fetches the next `--batch`
+// entries after B's vector (fetch), builds the protocol-v3 columnar BATCH (encode), B decodes
+// it (decode) and stages it: chain and signature check, log write, apply (stage); an fsync
+// per batch at B (sync). With `--live N`, A imports the rest in appends of N records and B
+// catches up after each one (the +100 path). Each stage's wall time is summed and printed per
+// entry (per append with `--live`); the digests of A and B are compared at the end (exit 1
+// when they differ).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -24,7 +27,11 @@ import TradeSyncModel
 import TradeSyncReplica
 import TradeSyncWire
 
+/// The two nodes' data directories, removed at the end and on failure.
+let scratch = "/tmp/tradesync-pipeline-bench-\(getpid())"
+
 func fail(_ message: String) -> Never {
+    _ = system("rm -rf \(scratch)")
     let bytes = Array("tradesync-pipeline-bench: \(message)\n".utf8)
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(2)
@@ -47,7 +54,6 @@ func timed<T>(_ total: inout Int, _ body: () throws -> T) rethrows -> T {
 var batchSize = 4096
 var baseEntries = 0
 var liveSize = 0
-var dictionary: PresetDictionary? = .trade1
 var path: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
@@ -55,7 +61,6 @@ while let argument = arguments.popFirst() {
     case "--batch":
         guard let value = arguments.popFirst().flatMap({ Int($0) }) else { fail("--batch needs a number") }
         batchSize = value
-    case "--no-dictionary": dictionary = nil
     case "--live":
         guard let value = arguments.popFirst().flatMap({ Int($0) }) else { fail("--live needs a number") }
         liveSize = value
@@ -65,14 +70,13 @@ while let argument = arguments.popFirst() {
     default: path = argument
     }
 }
-guard let path else { fail("usage: tradesync-pipeline-bench [--batch N] [--base N] FILE") }
+guard let path else { fail("usage: tradesync-pipeline-bench [--batch N] [--base N] [--live N] FILE") }
 
 let report: ImportReport
 do { report = try TradeFileImporter.read(path: path) } catch { fail("\(path): \(error)") }
 var seen = Set<TradeKey>()
 let records = report.rows.map(\.record).filter { seen.insert($0.key).inserted }
 
-let scratch = "/tmp/tradesync-pipeline-bench-\(getpid())"
 func node(_ name: String, seed: UInt8) -> ReplicaNode<FileLog> {
     do {
         let log = try FileLog.open(directory: "\(scratch)/\(name)")
@@ -82,7 +86,6 @@ func node(_ name: String, seed: UInt8) -> ReplicaNode<FileLog> {
         return node
     } catch { fail("node \(name) in \(scratch): \(error)") }
 }
-defer { _ = system("rm -rf \(scratch)") }
 _ = mkdir(scratch, 0o700)
 var a = node("a", seed: 0xA1)
 var b = node("b", seed: 0xB2)
@@ -127,7 +130,7 @@ struct Stages {
             guard let end = window.lastIndex(where: { $0.signature != nil }) else { fail("no signature in \(window.count) entries") }
             let signed = Array(window[...end])
             let batch = timed(&stages.encode) {
-                BatchMessage(id: BatchID(rawValue: UInt64(stages.batches + 1)), signed: signed, columnar: true, dictionary: dictionary)
+                BatchMessage(id: BatchID(rawValue: UInt64(stages.batches + 1)), signed: signed, columnar: true)
             }
             let frame = Message.batch(batch).encoded()
             let decoded = try timed(&stages.decode) { () throws -> [SignedEntry] in
@@ -162,9 +165,9 @@ func show(_ label: String, _ s: Stages, per count: Int) {
 }
 
 let base = min(baseEntries, records.count)
+_ = importAtA(records[..<base], chunk: 50_000)
+_ = catchUp()
 if liveSize == 0 {
-    _ = importAtA(records[..<base], chunk: 50_000)
-    _ = catchUp()
     let importNs = importAtA(records[base...], chunk: 50_000)
     let count = records.count - base
     print("import of \(count) records in appends of 50,000: \(micro(importNs, per: count)) µs/record (\(count * 1_000_000_000 / max(importNs, 1)) records/s)")
@@ -172,8 +175,6 @@ if liveSize == 0 {
     print("catch-up of \(stages.entries) entries (base \(base)) in \(stages.batches) batches of up to \(batchSize), payload \(stages.payloadBytes / max(stages.entries, 1)) B/entry")
     show("µs per entry", stages, per: stages.entries)
 } else {
-    _ = importAtA(records[..<base], chunk: 50_000)
-    _ = catchUp()
     var all = Stages()
     var importNs = 0
     var offset = base
@@ -188,7 +189,9 @@ if liveSize == 0 {
     show("µs per append", all, per: appends)
     print("payload \(all.payloadBytes / max(appends, 1)) B per append")
 }
-guard a.digest() == b.digest() else {
+let same = a.digest() == b.digest()
+_ = system("rm -rf \(scratch)")
+guard same else {
     print("digests differ after the catch-up")
     exit(1)
 }
