@@ -148,8 +148,11 @@ private struct Driver {
     /// while this loop goes on reading and decoding the next ones: a catch-up's decode
     /// overlaps the node's check, write and apply of the batch before (the session keeps up
     /// to a window of batches unacknowledged and ACKs them in order as `.persisted` comes
-    /// back). On the way out the batch being persisted finishes; those behind it are dropped
-    /// unacknowledged (the peer resends them).
+    /// back). On the way out the batches already queued are still persisted, in order: each
+    /// arrived whole and passed its checks, so a session that ends on a later frame (a
+    /// protocol violation, a closed socket, shutdown) keeps them; the window bounds that work.
+    /// A batch the node refuses ends the persister, and those behind it are dropped
+    /// unacknowledged.
     ///
     /// Counters reach the node through a reporter task that keeps only the newest: waiting
     /// for the node's actor here would hold the next batch's decode until the batch before
@@ -164,7 +167,6 @@ private struct Driver {
         persistJobs = jobsIn
         let persister = Task { [host, link, address, continuation] in
             for await job in jobs {
-                if Task.isCancelled { return }
                 do {
                     let persisted = try await host.persist(job.entries, link: link)
                     continuation.yield(.persisted(job.batchID, localVector: persisted.vector))
@@ -180,7 +182,6 @@ private struct Driver {
             }
         }
         let reason = await loop(inputs: inputs)
-        persister.cancel()
         jobsIn.finish()
         await persister.value
         countersIn.yield(session.counters)
