@@ -160,9 +160,11 @@ struct SnapshotEncodingTables {
         }
     }
 
-    /// `varint count | (idx(origin), varint seq)…` with origin indices ascending.
+    /// `varint count | (idx(origin), varint seq)…` with origin indices ascending. Origins
+    /// new to the table are interned in NodeID order, not the vector's hash order, so one
+    /// state always fills the table the same way (``PackedKeyWriter`` relies on it).
     mutating func writeVector(_ vector: VersionVector, into writer: inout ByteWriter) {
-        var pairs = vector.counters.map { (index: origins.index($0.key), seq: $0.value) }
+        var pairs = vector.sorted.map { (index: origins.index($0.origin), seq: $0.seq) }
         if pairs.count > 1 { pairs.sort { $0.index < $1.index } }
         writer.writeVarint(pairs.count)
         for pair in pairs {

@@ -58,8 +58,11 @@ extension Replica {
     public func encodeSnapshot() -> [UInt8] { encodeSnapshot(chunkKeys: 16_384) }
 
     /// ``encodeSnapshot()`` with `chunkKeys` keys per chunk (tests use small chunks).
-    func encodeSnapshot(chunkKeys: Int) -> [UInt8] {
+    /// `packedPath` false writes every key through its rebuilt ``KeyState`` (the reference
+    /// that tests compare ``PackedKeyWriter`` with).
+    func encodeSnapshot(chunkKeys: Int, packedPath: Bool = true) -> [UInt8] {
         var coding = SnapshotEncodingTables()
+        var packedWriter = PackedKeyWriter(tables)
         let chunkCapacity = 48 * min(keys.count, chunkKeys)
         var body = ByteWriter(capacity: 48 * keys.count + 64)
         var chunk = ByteWriter(capacity: chunkCapacity)
@@ -72,7 +75,11 @@ extension Replica {
         }
         body.writeVarint((keys.count + chunkKeys - 1) / chunkKeys)
         for (packed, slot) in keys {
-            coding.write(tables.codes.key(packed), states[Int(slot)].state(tables), into: &chunk)
+            if packedPath, case .single(let version) = states[Int(slot)] {
+                packedWriter.write(packed, version, tables: tables, coding: &coding, into: &chunk)
+            } else {
+                coding.write(tables.codes.key(packed), states[Int(slot)].state(tables), into: &chunk)
+            }
             inChunk += 1
             if inChunk == chunkKeys { flush() }
         }

@@ -70,6 +70,8 @@ private func federation() throws -> (Replica, Replica, Replica) {
 private func roundTrip(_ replica: Replica, chunkKeys: Int = 16_384) throws -> Replica {
     let original = replica
     let bytes = original.encodeSnapshot(chunkKeys: chunkKeys)
+    // Packed keys written from the replica's tables: the very bytes of the general path.
+    #expect(bytes == original.encodeSnapshot(chunkKeys: chunkKeys, packedPath: false))
     let decoded = try Replica.decodeSnapshot(bytes, localID: original.localID)
     #expect(decoded.localID == original.localID)
     #expect(decoded.counts == original.counts)
