@@ -174,6 +174,16 @@ if liveSize == 0 {
     let stages = catchUp()
     print("catch-up of \(stages.entries) entries (base \(base)) in \(stages.batches) batches of up to \(batchSize), payload \(stages.payloadBytes / max(stages.entries, 1)) B/entry")
     show("µs per entry", stages, per: stages.entries)
+    // The checkpoint's snapshot of B's state (what a checkpoint encodes, and a restart decodes).
+    let keys = b.replica.counts.keys
+    var snapshotNs = 0
+    let snapshot = timed(&snapshotNs) { b.replica.encodeSnapshot() }
+    var restoreNs = 0
+    do {
+        let restored = try timed(&restoreNs) { try Replica.decodeSnapshot(snapshot, localID: b.replica.localID) }
+        guard restored.digest() == b.replica.digest() else { fail("the decoded snapshot's digest differs") }
+    } catch { fail("snapshot decode: \(error)") }
+    print("snapshot of \(keys) keys, \(snapshot.count / max(keys, 1)) B/key: encode \(micro(snapshotNs, per: keys)), decode \(micro(restoreNs, per: keys)) µs/key")
 } else {
     var all = Stages()
     var importNs = 0

@@ -80,15 +80,20 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// For import: rows of the file the CLI skipped as invalid (`--skip-invalid`) and did
     /// not send; counted in the node's `tradesync_import_rows_total{result="rejected"}`.
     public var rejectedRows: Int?
+    /// For import, with the first chunk: the records the whole import sends, so the node
+    /// makes room for their keys once. A node older than this field ignores it.
+    public var importTotal: Int?
 
     enum CodingKeys: String, CodingKey {
         case command, key, fields, pick, filter, after, cursor, limit, file
         case rejectedRows = "rejected_rows"
+        case importTotal = "import_total"
     }
 
     public init(
         command: ControlCommand, key: String? = nil, fields: [FieldAssignment]? = nil, pick: String? = nil,
-        filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil, rejectedRows: Int? = nil
+        filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil, rejectedRows: Int? = nil,
+        importTotal: Int? = nil
     ) {
         self.command = command
         self.key = key
@@ -98,6 +103,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.limit = limit
         self.file = file
         self.rejectedRows = rejectedRows
+        self.importTotal = importTotal
     }
 }
 

@@ -222,6 +222,7 @@ extension Node {
     func importRecords(_ request: ControlRequest, blob: [UInt8]) async throws -> ControlResponse {
         let records: [TradeRecord]
         do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
+        if let total = request.importTotal, total > records.count { core.reserve(keys: total) }
         let entries = try await importRecords(records)
         metrics.countImportRows(accepted: records.count, rejected: max(0, request.rejectedRows ?? 0))
         let file = request.file ?? "import"

@@ -127,6 +127,7 @@ extension Node: SessionHost {
     public func peerVector(link: LinkID, _ vector: VersionVector) {
         guard let peer = links[link]?.peer else { return }
         links[link]?.peerVector = vector
+        core.reserve(forCatchUpFrom: vector)
         notePeerVector(from: peer)
         observeOwnOriginClaim(vector, from: peer)
     }

@@ -53,8 +53,10 @@ struct ImportCommand: ParsableCommand {
         Printer.diagnose(report.rejected.map(\.description))
 
         let records = report.rows.map(\.record)
-        // The rows skipped as invalid are reported once, with the first chunk (node metrics).
-        var request = ControlRequest(command: .importRecords, file: file, rejectedRows: report.rejected.count)
+        // With the first chunk only: the rows skipped as invalid (node metrics) and the
+        // records to come (the node makes room for their keys once).
+        var request = ControlRequest(
+            command: .importRecords, file: file, rejectedRows: report.rejected.count, importTotal: records.count)
         var sending = ProgressBar(label: "importing", unit: "records", total: records.count, enabled: showProgress)
         var result = ImportResult(file: file, received: 0, written: 0, unchanged: 0)
         var sent = 0
@@ -72,6 +74,7 @@ struct ImportCommand: ParsableCommand {
                 throw error
             }
             request.rejectedRows = nil
+            request.importTotal = nil
             let part = try options.require(response.importResult, "import result")
             result.received += part.received
             result.written += part.written

@@ -36,7 +36,7 @@ import TradeSyncTransport
         #expect(decoded?["reason"] == "fsync of \"segment-1.log\" failed:\tEIO\n")
     }
 
-    @Test("Metrics: import requests carry rejected_rows; a request without it (an older CLI) decodes to nil")
+    @Test("Metrics: import requests carry rejected_rows and import_total; a request without them (an older CLI) decodes to nil")
     func rejectedRowsKey() throws {
         let request = ControlRequest(command: .importRecords, file: "cement.csv", rejectedRows: 6_630)
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
@@ -44,6 +44,11 @@ import TradeSyncTransport
         #expect(try JSONDecoder().decode(ControlRequest.self, from: Data(json.utf8)) == request)
         let old = try JSONDecoder().decode(ControlRequest.self, from: Data("{\"command\":\"status\"}".utf8))
         #expect(old.rejectedRows == nil && old.command == .status)
+        let first = ControlRequest(command: .importRecords, file: "r1m.csv", rejectedRows: 0, importTotal: 987_732)
+        let firstJSON = String(decoding: try JSONEncoder().encode(first), as: UTF8.self)
+        #expect(firstJSON.contains("\"import_total\":987732"), "\(firstJSON)")
+        #expect(try JSONDecoder().decode(ControlRequest.self, from: Data(firstJSON.utf8)) == first)
+        #expect(old.importTotal == nil)
     }
 
     @Test("Metrics: a real node's /metrics: log, counts, appended entries, import rows, fsyncs, a HELP per metric; stopping after shutdown")

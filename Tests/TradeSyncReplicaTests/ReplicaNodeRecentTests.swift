@@ -58,4 +58,28 @@ private func append(_ node: inout ReplicaNode<MemoryStore>, _ count: Int, first:
         let held = try store.sealedEntries(origin: local, after: 5, limit: 20).map { SignedEntry($0) }
         #expect(fetched == held)
     }
+
+    @Test("Reserve: a catch-up reserves the keys the peer's vector is ahead by, capped; the table then takes them without growing")
+    func reserveForCatchUp() throws {
+        let local = try #require(NodeID(bytes: [UInt8](repeating: 0x61, count: NodeID.byteCount)))
+        let peer = try #require(NodeID(bytes: [UInt8](repeating: 0x62, count: NodeID.byteCount)))
+        var node = try ReplicaNode(localID: local, store: MemoryStore())
+        try append(&node, 100, first: 0)
+        var peerVector = VersionVector()
+        peerVector.add(Dot(origin: local, seq: 100))  // nothing ahead at this origin
+        for seq in UInt64(1)...3_000 { peerVector.add(Dot(origin: peer, seq: seq)) }
+        node.reserve(forCatchUpFrom: peerVector)
+        let capacity = node.replica.keys.capacity
+        #expect(capacity >= 3_100 && capacity < 4 * 3_100, "capacity \(capacity)")
+        try append(&node, 3_000, first: 100)  // 3,100 distinct keys in all
+        #expect(node.replica.keys.count == 3_100)
+        #expect(node.replica.keys.capacity == capacity, "the table grew: \(capacity) → \(node.replica.keys.capacity)")
+        // A claim far beyond reason reserves at most reserveKeysMax.
+        var huge = VersionVector()
+        huge.add(Dot(origin: peer, seq: UInt64.max / 2))
+        var other = try ReplicaNode(localID: local, store: MemoryStore())
+        other.reserve(forCatchUpFrom: huge)
+        let capped = other.replica.keys.capacity
+        #expect(capped >= ReplicaNode<MemoryStore>.reserveKeysMax && capped < 4 * ReplicaNode<MemoryStore>.reserveKeysMax)
+    }
 }
