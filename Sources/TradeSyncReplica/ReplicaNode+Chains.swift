@@ -135,36 +135,59 @@ extension ReplicaNode {
     mutating func verifyFresh(_ fresh: [SignedEntry], requireSignatures: Bool) throws(NodeError)
         -> (write: [SealedEntry], heads: [NodeID: ChainHead], refusals: Refusals, stops: [NodeID: String])
     {
-        var stops: [NodeID: String] = [:]
-        var runs: [NodeID: [SignedEntry]] = [:]
-        var order: [NodeID] = []
-        for item in fresh {
-            if runs[item.entry.dot.origin] == nil { order.append(item.entry.dot.origin) }
-            runs[item.entry.dot.origin, default: []].append(item)
+        // Runs by origin, in order of first appearance, as positions into `fresh`: an origin
+        // is looked up only where it changes from the entry before (a batch is mostly one
+        // long run), and no entry is copied until it is sealed.
+        var origins: [NodeID] = []
+        var runs: [[Int]] = []
+        var runNumber = [Int](repeating: 0, count: fresh.count)
+        var current = -1
+        var index: [NodeID: Int] = [:]
+        for (position, item) in fresh.enumerated() {
+            let origin = item.entry.dot.origin
+            if current < 0 || origins[current] != origin {
+                if let known = index[origin] {
+                    current = known
+                } else {
+                    current = origins.count
+                    index[origin] = current
+                    origins.append(origin)
+                    runs.append([])
+                }
+            }
+            runs[current].append(position)
+            runNumber[position] = current
         }
-        var accepted: [NodeID: [SealedEntry]] = [:]
+        var accepted: [[SealedEntry]] = Array(repeating: [], count: origins.count)
         var heads: [NodeID: ChainHead] = [:]
+        var stops: [NodeID: String] = [:]
         var refusals = Refusals()
-        for origin in order {
-            guard let run = runs[origin] else { continue }
+        for (number, origin) in origins.enumerated() {
+            let run = runs[number]
             var head = try chainHead(origin).head
             var sealed: [SealedEntry] = []
+            sealed.reserveCapacity(run.count)
             var lastSigned = -1
             var firstUnauthorized: Int?
-            for (position, item) in run.enumerated() {
+            let restricted = authorization.reporters[origin] != nil
+            for (position, at) in run.enumerated() {
+                let item = fresh[at]
                 head = EntryChain.next(head, entry: item.entry)
                 if let signature = item.signature {
                     if let problem = EntryChain.problem(with: signature, at: item.entry.dot, head: head) {
                         let from = lastSigned + 1
                         throw .forged(
-                            origin: origin, firstSeq: run[from].entry.dot.seq, lastSeq: item.entry.dot.seq, reason: problem)
+                            origin: origin, firstSeq: fresh[run[from]].entry.dot.seq, lastSeq: item.entry.dot.seq,
+                            reason: problem)
                     }
                     sealed.append(SealedEntry(item.entry, seal: EntrySeal(head: head, signature: signature)))
                     lastSigned = position
                 } else {
                     sealed.append(SealedEntry(item.entry))
                 }
-                if firstUnauthorized == nil, let problem = authorization.problem(origin: origin, reporter: item.entry.key.reporter) {
+                if restricted, firstUnauthorized == nil,
+                    let problem = authorization.problem(origin: origin, reporter: item.entry.key.reporter)
+                {
                     firstUnauthorized = position
                     refusals.reason = refusals.reason ?? "entry \(item.entry.dot): \(problem)"
                     stops[origin] = "\(item.entry.dot): \(problem)"
@@ -172,7 +195,8 @@ extension ReplicaNode {
             }
             if requireSignatures && lastSigned < run.count - 1 {
                 throw .forged(
-                    origin: origin, firstSeq: run[lastSigned + 1].entry.dot.seq, lastSeq: run[run.count - 1].entry.dot.seq,
+                    origin: origin, firstSeq: fresh[run[lastSigned + 1]].entry.dot.seq,
+                    lastSeq: fresh[run[run.count - 1]].entry.dot.seq,
                     reason: "no signature of the origin vouches for them (the run does not end at a signed entry)")
             }
             var keep = run.count
@@ -185,22 +209,21 @@ extension ReplicaNode {
                 refusals.reporter += run.count - keep
             }
             guard keep > 0 else { continue }
-            let kept = Array(sealed[0..<keep])
-            accepted[origin] = kept
-            let top = kept[keep - 1]
+            sealed.removeLast(sealed.count - keep)
+            let top = sealed[keep - 1]
             heads[origin] = ChainHead(seq: top.entry.dot.seq, head: top.seal?.head ?? head)
+            accepted[number] = sealed
         }
-        // Batch order, as received.
-        var positions: [NodeID: Int] = [:]
+        // Batch order, as received (one run: already in it).
+        if accepted.count == 1 { return (accepted[0], heads, refusals, stops) }
+        var next = [Int](repeating: 0, count: origins.count)
         var write: [SealedEntry] = []
         write.reserveCapacity(fresh.count)
-        for item in fresh {
-            let origin = item.entry.dot.origin
-            guard let kept = accepted[origin] else { continue }
-            let position = positions[origin, default: 0]
-            if position < kept.count {
-                write.append(kept[position])
-                positions[origin] = position + 1
+        for position in fresh.indices {
+            let number = runNumber[position]
+            if next[number] < accepted[number].count {
+                write.append(accepted[number][next[number]])
+                next[number] += 1
             }
         }
         return (write, heads, refusals, stops)
