@@ -35,7 +35,13 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     /// Raises `origin`'s counter to at least `seq`.
     public mutating func advance(_ origin: NodeID, to seq: UInt64) {
-        if seq > self[origin] { counters[origin] = seq }
+        guard seq > 0 else { return }  // zero components are never stored
+        // One hash of the 32-byte origin, not two (a read, then a write): this runs per applied entry.
+        Self.raise(&counters[origin, default: 0], to: seq)
+    }
+
+    private static func raise(_ counter: inout UInt64, to seq: UInt64) {
+        if seq > counter { counter = seq }
     }
 
     /// Lowers `origin`'s counter to at most `seq` (0 removes it). Used by a session that
