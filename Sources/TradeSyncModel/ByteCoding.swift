@@ -29,26 +29,34 @@ public struct ByteWriter: Sendable {
 
     /// Appends a 32-bit unsigned integer, big-endian.
     public mutating func writeU32(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends a 64-bit unsigned integer, big-endian.
     public mutating func writeU64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        // One append of 8 bytes, not 8 appends (each checks capacity and uniqueness).
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Appends an unsigned LEB128 varint (1–10 bytes).
     public mutating func writeVarint(_ value: UInt64) {
-        var remaining = value
-        while remaining >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
-            remaining >>= 7
+        if value < 0x80 {  // most varints: counts, indices, small seqs
+            bytes.append(UInt8(truncatingIfNeeded: value))
+            return
         }
-        bytes.append(UInt8(remaining))
+        // Built in a local buffer (at most 10 bytes), then appended at once.
+        var buffer: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            var remaining = value
+            var count = 0
+            while remaining >= 0x80 {
+                raw[count] = UInt8(truncatingIfNeeded: remaining) | 0x80
+                remaining >>= 7
+                count += 1
+            }
+            raw[count] = UInt8(truncatingIfNeeded: remaining)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0...count]))
+        }
     }
 
     /// Appends a signed integer as a zig-zag varint.

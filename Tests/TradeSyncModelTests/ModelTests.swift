@@ -135,6 +135,23 @@ import TradeSyncModel
         #expect(try (0..<5).map { _ in try reader.readZigZag() } == [Int64.min, -1, 0, 1, Int64.max])
         #expect(reader.isAtEnd)
     }
+
+    @Test("ByteWriter: the exact bytes of varints (LEB128) and big-endian integers")
+    func exactBytes() {
+        var writer = ByteWriter()
+        writer.writeVarint(0)
+        writer.writeVarint(127)
+        writer.writeVarint(300)
+        writer.writeVarint(1 << 35)
+        writer.writeVarint(UInt64.max)
+        #expect(writer.bytes == [0x00, 0x7F, 0xAC, 0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01] + [UInt8](repeating: 0xFF, count: 9) + [0x01])
+        var fixed = ByteWriter()
+        fixed.writeU16(0x0102)
+        fixed.writeU32(0x0304_0506)
+        fixed.writeU64(0x0708_090A_0B0C_0D0E)
+        fixed.writeZigZag(-2)
+        #expect(fixed.bytes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0x03])
+    }
 }
 
 @Suite struct TradeValuesInputTests {
