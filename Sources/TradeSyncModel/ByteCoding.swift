@@ -77,7 +77,13 @@ public struct ByteWriter: Sendable {
 
     /// Appends a string as varint length + UTF-8 bytes.
     public mutating func writeString(_ value: String) {
-        writeLengthPrefixed(Array(value.utf8))
+        // Straight from the string's UTF-8 storage (on the stack for a small string): no
+        // array per string, which keys (six strings each) paid on every encode.
+        var value = value
+        value.withUTF8 { utf8 in
+            writeVarint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 }
 

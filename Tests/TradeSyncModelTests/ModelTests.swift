@@ -151,6 +151,14 @@ import TradeSyncModel
         fixed.writeU64(0x0708_090A_0B0C_0D0E)
         fixed.writeZigZag(-2)
         #expect(fixed.bytes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0x03])
+        // Strings: varint UTF-8 length, then the bytes; small (inline) and heap strings alike.
+        let long = String(repeating: "Number of items ", count: 10)  // 160 bytes: a two-byte length
+        var strings = ByteWriter()
+        strings.writeString("DEU")
+        strings.writeString("")
+        strings.writeString("Zürich")
+        strings.writeString(long)
+        #expect(strings.bytes == [3] + Array("DEU".utf8) + [0] + [7] + Array("Zürich".utf8) + [0xA0, 0x01] + Array(long.utf8))
     }
 }
 
