@@ -104,6 +104,8 @@ struct Stages {
 /// Imports `slice` at A in appends of at most `chunk` records; returns the wall nanoseconds.
 @MainActor func importAtA(_ slice: ArraySlice<TradeRecord>, chunk: Int) -> Int {
     var elapsed = 0
+    // As the daemon does with an import's import_total: room for every key at once.
+    timed(&elapsed) { a.reserve(keys: slice.count) }
     var offset = slice.startIndex
     while offset < slice.endIndex {
         let part = Array(slice[offset..<min(offset + chunk, slice.endIndex)])
@@ -119,6 +121,8 @@ struct Stages {
 @MainActor func catchUp() -> Stages {
     var stages = Stages()
     let policy = ReceivePolicy()
+    // As the daemon does on the peer's VECTOR: room for the keys of the whole catch-up.
+    timed(&stages.stage) { b.reserve(forCatchUpFrom: a.replica.vector) }
     do {
         while true {
             let fetched = try timed(&stages.fetch) {
