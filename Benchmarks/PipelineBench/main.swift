@@ -13,8 +13,9 @@
 // it (decode) and stages it: chain and signature check, log write, apply (stage); an fsync
 // per batch at B (sync). With `--live N`, A imports the rest in appends of N records and B
 // catches up after each one (the +100 path). Each stage's wall time is summed and printed per
-// entry (per append with `--live`); the digests of A and B are compared at the end (exit 1
-// when they differ).
+// entry (per append with `--live`); in bulk mode B's state is then encoded and decoded as a
+// checkpoint snapshot (µs per key). Both nodes reserve key-table room as the daemon does. The
+// digests of A and B are compared at the end (exit 1 when they differ).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
