@@ -172,8 +172,11 @@ public struct Entry: Hashable, Sendable {
     }
 
     /// SHA-256 of the canonical encoding.
-    public var hash: [UInt8] { Array(SHA256.hash(data: canonical)) }
+    public var hash: [UInt8] { Self.hash(ofEncoding: canonical) }
 
     /// SHA-256 of an entry's canonical encoding already at hand (the entry hash).
-    public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] {
+        // Copied out as one block: `Array(digest)` iterates the digest byte by byte.
+        SHA256.hash(data: bytes).withUnsafeBytes { Array($0) }
+    }
 }

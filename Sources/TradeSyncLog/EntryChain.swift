@@ -114,7 +114,7 @@ public enum EntryChain {
         hasher.update(data: chainTag)
         hasher.update(data: previous)
         hasher.update(data: entryHash)
-        return Array(hasher.finalize())
+        return hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// The head after `entry`.

@@ -228,7 +228,7 @@ enum LogFormat {
         let flags = (continues ? continuesFlag : 0) | (seal != nil ? sealedFlag : 0)
         appendU32(UInt32(payload.count) | flags, to: &buffer)
         appendU32(0, to: &buffer)
-        buffer.append(contentsOf: SHA256.hash(data: payload))
+        SHA256.hash(data: payload).withUnsafeBytes { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: payload)
         if let seal {
             buffer += seal.head

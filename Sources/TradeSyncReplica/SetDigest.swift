@@ -51,7 +51,7 @@ public struct SetDigest: Sendable, Equatable {
         writer.writeBytes(Array(domain.utf8))
         writer.writeBytes(sumBytes)
         writer.writeU64(UInt64(count))
-        return Array(SHA256.hash(data: writer.bytes))
+        return SHA256.hash(data: writer.bytes).withUnsafeBytes { Array($0) }
     }
 
     private mutating func add(_ x: (UInt64, UInt64, UInt64, UInt64), negate: Bool) {
