@@ -66,9 +66,15 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         return copy
     }
 
-    /// The number of entries `self` holds that `other` lacks: Σ max(0, self[o] − other[o]).
+    /// The number of entries `self` holds that `other` lacks: Σ max(0, self[o] − other[o]),
+    /// saturating at `UInt64.max` (a peer's vector is only its claim, and two huge counters
+    /// must not overflow the sum).
     public func entriesAhead(of other: VersionVector) -> UInt64 {
-        counters.reduce(0) { $0 + ($1.value > other[$1.key] ? $1.value - other[$1.key] : 0) }
+        counters.reduce(0) { sum, component in
+            let ahead = component.value > other[component.key] ? component.value - other[component.key] : 0
+            let (total, overflow) = sum.addingReportingOverflow(ahead)
+            return overflow ? UInt64.max : total
+        }
     }
 
     /// Sum of all counters: the number of entries a node's vector names.

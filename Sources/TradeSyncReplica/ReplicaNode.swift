@@ -295,7 +295,7 @@ public struct ReplicaNode<Store: LogStore> {
     /// ``reserve(keys:)`` for a catch-up from a peer whose vector is `peerVector`: as many
     /// keys as the entries it holds that this node lacks.
     public mutating func reserve(forCatchUpFrom peerVector: VersionVector) {
-        reserve(keys: Int(min(peerVector.entriesAhead(of: replica.vector), UInt64(Self.reserveKeysMax))))
+        reserve(keys: Int(clamping: peerVector.entriesAhead(of: replica.vector)))
     }
 
     /// Applies entries just written to the store.

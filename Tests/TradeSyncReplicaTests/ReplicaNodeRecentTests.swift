@@ -74,9 +74,11 @@ private func append(_ node: inout ReplicaNode<MemoryStore>, _ count: Int, first:
         try append(&node, 3_000, first: 100)  // 3,100 distinct keys in all
         #expect(node.replica.keys.count == 3_100)
         #expect(node.replica.keys.capacity == capacity, "the table grew: \(capacity) → \(node.replica.keys.capacity)")
-        // A claim far beyond reason reserves at most reserveKeysMax.
+        // A claim far beyond reason (two counters whose sum overflows) reserves at most reserveKeysMax.
         var huge = VersionVector()
-        huge.add(Dot(origin: peer, seq: UInt64.max / 2))
+        huge.add(Dot(origin: peer, seq: UInt64.max / 2 + 2))
+        huge.add(Dot(origin: local, seq: UInt64.max / 2 + 2))
+        #expect(huge.entriesAhead(of: VersionVector()) == UInt64.max)
         var other = try ReplicaNode(localID: local, store: MemoryStore())
         other.reserve(forCatchUpFrom: huge)
         let capped = other.replica.keys.capacity
