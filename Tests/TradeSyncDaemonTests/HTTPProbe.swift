@@ -28,13 +28,16 @@ enum HTTPProbe {
         }
     }
 
-    /// Sends `METHOD PATH` with `Connection: close` and reads the response (60 s timeout).
+    /// Sends `METHOD PATH` with `Connection: close` and reads the response (600 s timeout).
+    /// The server here runs in the test process, its handler on the cooperative pool, which
+    /// the suite's long synchronous simulation tests can hold for minutes on a 2-core machine
+    /// (a CI run timed out at 60 s); the wait ends as soon as the answer comes.
     /// - Throws: ``Failure`` when the socket fails or the response is not HTTP.
     static func blockingRequest(port: Int, method: String = "GET", path: String) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)  // generous: the suite's CPU-bound tests can starve the server's tasks
+        var timeout = timeval(tv_sec: 600, tv_usec: 0)  // see above: the suite's CPU-bound tests can starve the server's tasks
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
