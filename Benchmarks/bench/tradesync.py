@@ -167,10 +167,13 @@ def initial_sync(link: Link, csv: Path, work: Path, bin: Path) -> Sample:
 class Incremental:
     """A and B in sync on base_csv; each `once` imports 100 new rows at A and measures from
     the import being acknowledged (the CLI's answer: the entries are fsynced at A) until
-    B holds as many entries as A then holds: A's count before the import plus the entries
-    the CLI's answer says it wrote, so no request to A sits between the ack and the first
-    poll of B (B's digest-free `peers` answer, polled back to back, ~0.3 ms each). Entries,
-    not one key: the generator repeats keys, so the last new row's key may already be at B."""
+    B holds durably as many entries as A then holds: A's count before the import plus the
+    entries the CLI's answer says it wrote, so no request to A sits between the ack and the
+    request to B. That request is a `wait` (what `tradesync wait --entries N` sends): B parks
+    it and answers when its fsync covers the entries, so B is not interrupted by polls while
+    it applies the batch (a poll loop costs B ~0.3 ms of work per poll on the same 2 cores).
+    Entries, not one key: the generator repeats keys, so the last new row's key may already
+    be at B."""
 
     def __init__(self, link: Link, base_csv: Path, work: Path, bin: Path):
         self.link, self.base, self.work, self.bin = link, Path(base_csv), Path(work), Path(bin)
@@ -197,13 +200,12 @@ class Incremental:
                 want = before + json.loads(first)["written"]
             except (ValueError, KeyError):  # a partial read: ask A instead (costs ~0.3 ms)
                 want = entries(self.a.sock)
-            seen = None
-            deadline = acked + 30
-            while seen is None:
-                if entries(self.b.sock) >= want:
-                    seen = time.monotonic()
-                elif time.monotonic() > deadline:
-                    raise BenchError(f"{TOOL}: B never reached A's {want} entries within 30 s of A's ack")
+            # One parked request: B answers it the moment an fsync makes the entries durable.
+            try:
+                control(self.b.sock, {"command": "wait", "entries": want, "timeout_ms": 30_000}, timeout=60)
+            except BenchError as error:
+                raise BenchError(f"{TOOL}: B never held A's {want} entries within 30 s of A's ack ({error})")
+            seen = time.monotonic()
             rest = p.stdout.read()
             p.wait()
             if p.returncode != 0 or not first:

@@ -5,6 +5,9 @@ public enum ControlCommand: String, Codable, Sendable {
     /// `peers`: the status without its digests (cheap enough to poll).
     case status, peers, get, query, put, delete, conflicts, resolve, log, export
     case importRecords = "import"
+    /// `wait`: answers (as `peers` does) once the node holds ``ControlRequest/entries``
+    /// entries durably, or fails with code `timeout` after ``ControlRequest/timeoutMs``.
+    case wait
 }
 
 /// One `field=value` assignment from the command line (`value_usd=1200.5`).
@@ -83,17 +86,27 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// For import, with the first chunk: the records the whole import sends, so the node
     /// makes room for their keys once. A node older than this field ignores it.
     public var importTotal: Int?
+    /// For wait: the entry count (the sum of the node's version vector) to wait for.
+    public var entries: Int?
+    /// For wait: how long the node waits before it answers `timeout`, in milliseconds
+    /// (at most ``waitTimeoutMsMax``). Nil: the longest.
+    public var timeoutMs: Int?
+
+    /// The longest wait one request may ask for: 24 hours, in milliseconds. The CLI waits
+    /// longer by asking again.
+    public static let waitTimeoutMsMax = 24 * 3600 * 1000
 
     enum CodingKeys: String, CodingKey {
-        case command, key, fields, pick, filter, after, cursor, limit, file
+        case command, key, fields, pick, filter, after, cursor, limit, file, entries
         case rejectedRows = "rejected_rows"
         case importTotal = "import_total"
+        case timeoutMs = "timeout_ms"
     }
 
     public init(
         command: ControlCommand, key: String? = nil, fields: [FieldAssignment]? = nil, pick: String? = nil,
         filter: QueryFilter? = nil, limit: Int? = nil, file: String? = nil, rejectedRows: Int? = nil,
-        importTotal: Int? = nil
+        importTotal: Int? = nil, entries: Int? = nil, timeoutMs: Int? = nil
     ) {
         self.command = command
         self.key = key
@@ -104,6 +117,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.file = file
         self.rejectedRows = rejectedRows
         self.importTotal = importTotal
+        self.entries = entries
+        self.timeoutMs = timeoutMs
     }
 }
 

@@ -26,6 +26,7 @@ extension Node {
             case .log: return try logEntries(after: request.after, limit: request.limit ?? 20)
             case .export: return try exportPage(request).response
             case .importRecords: return try await importRecords(request, blob: blob)
+            case .wait: return try await waitForEntries(request)
             }
         } catch let error as ControlFailure {
             return .failure(error.code, error.reason)

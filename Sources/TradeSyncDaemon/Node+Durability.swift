@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOPosix
 import TradeSyncClock
 import TradeSyncLog
@@ -66,18 +67,22 @@ extension Node {
     }
 
     /// Starts an fsync on the sync thread unless one is running or nothing is pending.
+    ///
+    /// The fsync is handed to the thread here, not when the task that awaits it first runs
+    /// on this actor: it overlaps whatever the actor does next (a received batch's apply,
+    /// see ``persist(_:link:)``).
     func startSyncIfIdle() {
         guard commit.inFlight == nil, fatalReason == nil, let request = log.syncRequest() else { return }
-        let pool = syncPool
+        // Timed on the sync thread: the fsync alone, not the hops to and from it.
+        let fsync = syncPool.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any()) {
+            let started = MonotonicClock.now()
+            let code = request.perform()
+            return (code, Int64(clamping: MonotonicClock.now().nanoseconds &- started.nanoseconds))
+        }
         commit.inFlight = Task {
             let result: Int32
             do {
-                // Timed on the sync thread: the fsync alone, not the hops to and from it.
-                let (code, nanoseconds) = try await pool.runIfActive {
-                    let started = MonotonicClock.now()
-                    let code = request.perform()
-                    return (code, Int64(clamping: MonotonicClock.now().nanoseconds &- started.nanoseconds))
-                }
+                let (code, nanoseconds) = try await fsync.get()
                 result = code
                 self.metrics.recordFsync(nanoseconds: nanoseconds)
             } catch { result = syncThreadGoneErrno }
@@ -123,6 +128,7 @@ extension Node {
         let waiters = commit.waiters
         commit.waiters = []
         for waiter in waiters { waiter.continuation.resume(throwing: NodeError.stopped(reason: reason)) }
+        abandonEntryWaiters("the node has stopped: \(reason)")
         failureSink.yield(reason)
     }
 

@@ -83,6 +83,7 @@ extension Node {
     public func beginShutdown(grace: Duration = .seconds(2)) async {
         stopping = true
         metrics.noteHealth(.stopping)
+        abandonEntryWaiters("the node is stopping")
         for link in links.values { link.close("it is stopping") }
         let deadline = ContinuousClock.now + grace
         while !links.isEmpty && ContinuousClock.now < deadline {

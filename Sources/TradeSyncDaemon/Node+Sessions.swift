@@ -33,11 +33,14 @@ extension Node: SessionHost {
         let guarded = core.authoringGuard != nil
         let received: ReceivedBatch
         do {
-            received = try core.stageReceived(entries, policy: receivePolicy(link: link))
+            received = try core.stageReceived(entries, policy: receivePolicy(link: link), deferApply: true)
         } catch {
             if case .forged = error { throw markForged(error, link: link) }
             throw error
         }
+        // The batch's fsync starts on the sync thread now and runs while the actor applies it.
+        startSyncIfIdle()
+        core.applyDeferred()
         if received.written > 0 { noteIntake() }
         if received.refusals.total > 0 { noteRefusals(received.refusals, link: link) }
         if !received.forks.isEmpty { recordForks(received.forks, link: link) }

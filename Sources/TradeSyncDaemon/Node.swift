@@ -66,6 +66,8 @@ public actor Node {
     var commit = GroupCommitState()
     /// Checkpoints: the entries the last one covers, and the one in flight.
     var checkpoints: CheckpointState
+    /// `wait` requests parked until the log holds enough entries durably.
+    var entryWaiters = EntryWaiters()
     /// Runs fsyncs off the actor (one thread: one fsync in flight at a time).
     let syncPool: NIOThreadPool
     /// Encodes and writes checkpoints off the actor.
@@ -128,7 +130,9 @@ public actor Node {
     /// - Throws: ``NodeError/log(_:)`` (nothing written: a full disk, say);
     ///   ``NodeError/stopped(reason:)`` (an fsync failed; the node is stopping).
     public func writeLocal(_ writes: [(key: TradeKey, operation: Operation)]) async throws(NodeError) -> [Entry] {
-        let staged = try core.stageLocal(writes, nowMs: Self.wallClockMs())
+        let staged = try core.stageLocal(writes, nowMs: Self.wallClockMs(), deferApply: true)
+        startSyncIfIdle()  // the fsync runs on the sync thread while the actor applies
+        core.applyDeferred()
         try await waitDurable(staged.ticket)
         metrics.countAppended(staged.entries.count, source: .local)
         return staged.entries
@@ -137,7 +141,9 @@ public actor Node {
     /// Imports records (one write of those not already held); returns once they are
     /// durable, and tells every session. - Throws: as ``writeLocal(_:)``.
     public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
-        let staged = try core.stageImport(records, nowMs: Self.wallClockMs())
+        let staged = try core.stageImport(records, nowMs: Self.wallClockMs(), deferApply: true)
+        startSyncIfIdle()  // the fsync runs on the sync thread while the actor applies
+        core.applyDeferred()
         if !staged.entries.isEmpty { noteIntake() }
         try await waitDurable(staged.ticket)
         metrics.countAppended(staged.entries.count, source: .import)
@@ -154,6 +160,7 @@ public actor Node {
     func notifyLinks() {
         let vector = core.durableVector
         for link in links.values { link.notify(vector) }
+        releaseEntryWaiters()
     }
 
     static func wallClockMs() -> UInt64 {

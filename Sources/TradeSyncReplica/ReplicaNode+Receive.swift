@@ -112,11 +112,18 @@ extension ReplicaNode {
     /// (counted), the new entries are checked against their origins' chains and signatures
     /// and reporter authorization (``verifyFresh(_:requireSignatures:)``), and written with
     /// their seals.
+    ///
+    /// With `deferApply` the entries are written but not applied: the caller starts the
+    /// fsync that covers them, then calls ``applyDeferred()`` at once (before anything else
+    /// reads or changes this node), so that the fsync runs on its thread while they are
+    /// applied instead of after.
     /// - Throws: as ``stageReceived(_:)``, and ``NodeError/forged(origin:firstSeq:lastSeq:reason:)``
     ///   (nothing written).
-    public mutating func stageReceived(_ signed: [SignedEntry], policy: ReceivePolicy) throws(NodeError)
-        -> ReceivedBatch
+    /// - Precondition: nothing is left from an earlier `deferApply`.
+    public mutating func stageReceived(_ signed: [SignedEntry], policy: ReceivePolicy, deferApply: Bool = false)
+        throws(NodeError) -> ReceivedBatch
     {
+        precondition(deferred.isEmpty, "stageReceived before applyDeferred")
         var refusals = Refusals()
         var admitted = signed
         if let allowed = policy.origins {
@@ -159,7 +166,7 @@ extension ReplicaNode {
         if !verified.write.isEmpty {
             do { _ = try store.write(sealed: verified.write) } catch { throw .log(error) }
             for (origin, head) in verified.heads { chainHeads[origin] = head }
-            applyWritten(verified.write.map(\.entry))
+            if deferApply { deferred = verified.write.map(\.entry) } else { applyWritten(verified.write.map(\.entry)) }
         }
         for (origin, reason) in verified.stops { chainStops[origin] = reason }
         refusals.reporter += verified.refusals.reporter
@@ -172,6 +179,15 @@ extension ReplicaNode {
         return ReceivedBatch(
             ticket: store.entryCount, written: verified.write.count, forks: forks, quarantineSkipped: skipped,
             refusals: refusals)
+    }
+
+    /// Applies what the last ``stageReceived(_:policy:deferApply:)`` with `deferApply`
+    /// wrote; nothing when there is none.
+    public mutating func applyDeferred() {
+        guard !deferred.isEmpty else { return }
+        let entries = deferred
+        deferred = []
+        applyWritten(entries)
     }
 
     /// Reads the held counterparts of `held` (one store read per contiguous run of one

@@ -93,6 +93,9 @@ public struct ReplicaNode<Store: LogStore> {
     /// The highest claim of a peer about this node's own origin above what it held then
     /// (``observeOwnOriginClaim(_:from:)``); it guards authoring while above ``Replica/vector``.
     var ownOriginClaim: (seq: UInt64, peer: NodeID)?
+    /// Entries a ``stageReceived(_:policy:deferApply:)`` wrote and ``applyDeferred()`` has
+    /// not applied yet; empty between calls.
+    var deferred: [Entry] = []
     /// Seals the node's own entries; nil leaves them unsealed (the simulator).
     public var signer: ChainSigner?
     /// Which origin may author which reporters' records.
@@ -150,9 +153,12 @@ public struct ReplicaNode<Store: LogStore> {
     /// - Throws: ``NodeError/ownOriginForked(dot:)``, ``NodeError/behindOnOwnOrigin(held:claimed:peer:)``
     ///   (even for an empty `writes`), ``NodeError/unauthorized(_:)`` for a reporter the
     ///   node's origin may not author, ``NodeError/log(_:)``; then nothing was written or applied.
-    public mutating func stageLocal(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64)
-        throws(NodeError) -> (entries: [Entry], ticket: Int)
-    {
+    /// - Parameter deferApply: write now, apply at ``applyDeferred()`` (as for
+    ///   ``stageReceived(_:policy:deferApply:)``: the caller starts the fsync in between).
+    public mutating func stageLocal(
+        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, deferApply: Bool = false
+    ) throws(NodeError) -> (entries: [Entry], ticket: Int) {
+        precondition(deferred.isEmpty, "stageLocal before applyDeferred")
         try checkAuthoring()
         guard !writes.isEmpty else { return ([], store.entryCount) }
         for write in writes {
@@ -166,7 +172,7 @@ public struct ReplicaNode<Store: LogStore> {
         do { ticket = try store.write(sealed: sealed) } catch { throw .log(error) }
         if let head { chainHeads[replica.localID] = head }
         recentOwn = sealed.count <= Self.recentOwnMax ? sealed : []
-        applyWritten(entries)
+        if deferApply { deferred = entries } else { applyWritten(entries) }
         return (entries, ticket)
     }
 
@@ -174,15 +180,15 @@ public struct ReplicaNode<Store: LogStore> {
     /// import is written whole or not at all, and a re-import writes nothing.
     /// - Returns: the entries written (`records.count - entries.count` were unchanged)
     ///   and the ticket. - Throws: as ``stageLocal(_:nowMs:)``.
-    public mutating func stageImport(_ records: [TradeRecord], nowMs: UInt64) throws(NodeError)
-        -> (entries: [Entry], ticket: Int)
+    public mutating func stageImport(_ records: [TradeRecord], nowMs: UInt64, deferApply: Bool = false)
+        throws(NodeError) -> (entries: [Entry], ticket: Int)
     {
         try checkAuthoring()
         var writes: [(key: TradeKey, operation: Operation)] = []
         for record in records where !replica.holds(record.key, operation: .put(record.values)) {
             writes.append((key: record.key, operation: .put(record.values)))
         }
-        return try stageLocal(writes, nowMs: nowMs)
+        return try stageLocal(writes, nowMs: nowMs, deferApply: deferApply)
     }
 
     /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.

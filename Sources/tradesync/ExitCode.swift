@@ -7,7 +7,7 @@
 /// | 2 | invalid input: a bad key, field, period or dot; rejected rows in an imported file; an unreadable, unknown or malformed file; the node answered `invalid` |
 /// | 3 | cannot reach the node: no socket or nobody listening, permission denied, or a broken or malformed answer |
 /// | 4 | `verify` found damage in the data directory (a bad checksum, an impossible length, a torn tail, a gap) |
-/// | 5 | `sync`: a peer is down or behind (`sync --wait`: still so when `--timeout` passed) |
+/// | 5 | `sync`: a peer is down or behind (`sync --wait`: still so when `--timeout` passed); `wait`: `--timeout` passed first |
 /// | 64 | usage error: unknown flag, missing or extra argument, bad `--limit` (swift-argument-parser's default) |
 ///
 /// Every failure with code 1, 2, 3, 4 or 5 prints one line `tradesync: <reason>` on stderr

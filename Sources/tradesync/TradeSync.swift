@@ -35,7 +35,8 @@ struct TradeSync: ParsableCommand {
         subcommands: [
             StatusCommand.self, ImportCommand.self, ExportCommand.self, GetCommand.self, QueryCommand.self,
             PutCommand.self, DeleteCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self,
-            SyncCommand.self, VerifyCommand.self, PeersCommand.self, IdCommand.self, CompletionsCommand.self,
+            SyncCommand.self, WaitCommand.self, VerifyCommand.self, PeersCommand.self, IdCommand.self,
+            CompletionsCommand.self,
         ])
 
     /// Parses, runs, and turns a ``CLIFailure`` into its line on stderr and its exit code.

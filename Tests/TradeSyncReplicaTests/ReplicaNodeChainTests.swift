@@ -94,6 +94,25 @@ private func expectForged(
         #expect(c.digest() == a.digest())
     }
 
+    @Test("Receive with deferApply: written to the store at once, applied only by applyDeferred, to the same state")
+    func deferredApply() throws {
+        var (a, _) = try signingNode(seed: 1)
+        var (b, bStore) = try signingNode(seed: 2)
+        var (c, _) = try signingNode(seed: 3)
+        try write(&a, 3)
+        try write(&a, 2, from: 3)
+        let staged = try b.stageReceived(try fetchAll(a), policy: ReceivePolicy(), deferApply: true)
+        #expect(staged.written == 5 && staged.ticket == 5)
+        #expect(bStore.entryCount == 5)
+        #expect(b.replica.vector[a.replica.localID] == 0, "not applied before applyDeferred")
+        b.applyDeferred()
+        #expect(b.replica.vector[a.replica.localID] == 5)
+        b.applyDeferred()  // nothing left: no change
+        _ = try c.stageReceived(try fetchAll(a), policy: ReceivePolicy())
+        #expect(b.digest() == a.digest() && b.digest() == c.digest())
+        #expect(b.replica.counts == c.replica.counts)
+    }
+
     @Test("Chain: a bulk append crosses in session-sized fetches (4096 entries, 768 KiB), each run ending at a seal")
     func bulkInFetches() throws {
         var (a, _) = try signingNode(seed: 1)
