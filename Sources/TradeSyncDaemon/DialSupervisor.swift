@@ -23,9 +23,11 @@ final class DialSupervisor: Sendable {
         tasks.withLock { tasks in
             for target in targets where tasks[target] == nil {
                 let address = target.address
+                let pinned = target.expected
                 tasks[target] = Task {
                     await network.dial(
-                        address, expected: target.expected, shouldDial: { await node.shouldDial(address.description) })
+                        address, expected: pinned,
+                        shouldDial: { await node.shouldDial(address.description, pinned: pinned) })
                 }
             }
         }

@@ -232,9 +232,13 @@ extension Node: SessionHost {
         do { try peers.save() } catch { logger.warning("peer book not saved: \(error)") }
     }
 
-    /// True unless the peer last seen at `address` is connected through some link.
-    public func shouldDial(_ address: String) -> Bool {
+    /// True unless the peer at `address` is connected through some link: the node `pinned`
+    /// there (a `[[peer]]` with its ID), else the one last seen there. With the pin, a peer
+    /// that dialled in first is not dialled back even before this node's first session
+    /// with it, so two nodes started together do not handshake twice.
+    public func shouldDial(_ address: String, pinned: NodeID? = nil) -> Bool {
         if stopping { return false }
+        if let pinned { return !links.values.contains { $0.peer == pinned } }
         guard let key = peers.key(configuredAddress: address), let node = peers[key]?.nodeID else { return true }
         return !links.values.contains { $0.peer.hex == node }
     }

@@ -3,7 +3,9 @@ import Logging
 import Testing
 import TradeSyncControl
 @testable import TradeSyncDaemon
+import TradeSyncClock
 import TradeSyncModel
+import TradeSyncTransport
 
 /// `count` records on distinct keys, from key number `first` on.
 private func records(_ count: Int, first: Int) throws -> [TradeRecord] {
@@ -97,6 +99,22 @@ private func withNode(_ body: (Node) async throws -> Void) async throws {
         let decoded = try JSONDecoder().decode(
             ControlRequest.self, from: Data("{\"command\":\"wait\",\"entries\":7,\"timeout_ms\":5}".utf8))
         #expect(decoded == ControlRequest(command: .wait, entries: 7, timeoutMs: 5))
+    }
+
+    @Test("Dial: a pinned peer that dialled in is not dialled back, even before any session of this node's own")
+    func pinnedPeerNotRedialled() async throws {
+        try await withNode { node in
+            let peer = try #require(NodeID(bytes: [UInt8](repeating: 7, count: 32)))
+            let other = try #require(NodeID(bytes: [UInt8](repeating: 9, count: 32)))
+            #expect(await node.shouldDial("127.0.0.1:7402", pinned: peer))
+            let kept = await node.sessionStarted(
+                link: LinkID(rawValue: 1), direction: .inbound, address: "127.0.0.1:50123", peer: peer, version: 3,
+                authenticated: peer, notify: { _ in }, close: { _ in })
+            #expect(kept)
+            #expect(await !node.shouldDial("127.0.0.1:7402", pinned: peer), "its session from 127.0.0.1:50123 is up")
+            #expect(await node.shouldDial("127.0.0.1:7403", pinned: other))
+            #expect(await node.shouldDial("127.0.0.1:7402"), "unpinned and never seen at that address: dialled")
+        }
     }
 
     private func waitParked(_ node: Node, _ count: Int) async throws {
