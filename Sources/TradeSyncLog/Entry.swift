@@ -74,6 +74,18 @@ public struct Entry: Hashable, Sendable {
     private let canonical: [UInt8]
     /// True when ``canonical`` came from a decode that accepted it (so it decodes again).
     public let wasDecoded: Bool
+    /// Where the fields after the dot and HLC start in ``canonical``: see ``Layout``.
+    private let layout: Layout
+
+    /// Offsets into the canonical encoding, in bytes: the context starts at `contextStart`
+    /// (so `1..<contextStart` is `origin | seq | hlc`), the key at `keyStart`, the operation
+    /// at `operationStart` and runs to the end. Each fits in 16 bits
+    /// (``EntryLimits/entryBytesMax`` is 16 KiB).
+    struct Layout: Hashable, Sendable {
+        var contextStart: UInt16
+        var keyStart: UInt16
+        var operationStart: UInt16
+    }
 
     public init(dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
         self.dot = dot
@@ -82,13 +94,14 @@ public struct Entry: Hashable, Sendable {
         self.key = key
         self.operation = operation
         var writer = ByteWriter(capacity: 128)
-        Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
+        self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
         self.canonical = writer.bytes
         self.wasDecoded = false
     }
 
     private init(
-        dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation, canonical: [UInt8]
+        dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation, canonical: [UInt8],
+        layout: Layout
     ) {
         self.dot = dot
         self.hlc = hlc
@@ -97,6 +110,7 @@ public struct Entry: Hashable, Sendable {
         self.operation = operation
         self.canonical = canonical
         self.wasDecoded = true
+        self.layout = layout
     }
 
     /// Equal fields; the canonical encodings then agree too.
@@ -118,14 +132,41 @@ public struct Entry: Hashable, Sendable {
     private static func encode(
         dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation,
         into writer: inout ByteWriter
-    ) {
+    ) -> Layout {
+        let start = writer.bytes.count
         writer.writeU8(formatVersion)
         dot.origin.encode(into: &writer)
         writer.writeVarint(dot.seq)
         writer.writeU64(hlc.rawValue)
+        let contextStart = writer.bytes.count - start
         context.encode(into: &writer)
+        let keyStart = writer.bytes.count - start
         key.encode(into: &writer)
+        let operationStart = writer.bytes.count - start
         operation.encode(into: &writer)
+        // Offsets beyond 16 bits mean an entry beyond entryBytesMax, which no log or wire
+        // accepts; they are clamped here and the entry is refused by its size.
+        return Layout(
+            contextStart: UInt16(clamping: contextStart), keyStart: UInt16(clamping: keyStart),
+            operationStart: UInt16(clamping: operationStart))
+    }
+
+    /// Calls `body` with the canonical encoding's parts that digest elements are made of,
+    /// without copying or encoding anything: `dotAndHLC` (`origin 32 B | seq varint |
+    /// hlc u64`), `key` (the key's encoding) and `operation` (the operation's: a tag byte,
+    /// then for a put the values' encoding).
+    /// Nil for an encoding beyond ``EntryLimits/entryBytesMax`` (which no log writes).
+    public func withParts<R>(
+        _ body: (_ dotAndHLC: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer, _ operation: UnsafeRawBufferPointer)
+            -> R
+    ) -> R? {
+        guard canonical.count <= EntryLimits.entryBytesMax else { return nil }
+        return canonical.withUnsafeBytes { raw in
+            body(
+                UnsafeRawBufferPointer(rebasing: raw[1..<Int(layout.contextStart)]),
+                UnsafeRawBufferPointer(rebasing: raw[Int(layout.keyStart)..<Int(layout.operationStart)]),
+                UnsafeRawBufferPointer(rebasing: raw[Int(layout.operationStart)...]))
+        }
     }
 
     /// The canonical encoding as a byte array (no work: it is kept).
@@ -148,12 +189,18 @@ public struct Entry: Hashable, Sendable {
         let seq = try reader.readVarint()
         guard seq > 0 else { throw .badValue(offset: seqOffset, field: "seq", reason: "zero") }
         let hlc = HLCTimestamp(rawValue: try reader.readU64())
+        let contextStart = reader.offset - start
         let context = try VersionVector.decode(from: &reader, originsLimit: EntryLimits.contextOrigins)
+        let keyStart = reader.offset - start
         let key = try TradeKey.decode(from: &reader)
+        let operationStart = reader.offset - start
         let operation = try Operation.decode(from: &reader)
+        let layout = Layout(
+            contextStart: UInt16(clamping: contextStart), keyStart: UInt16(clamping: keyStart),
+            operationStart: UInt16(clamping: operationStart))
         let entry = Entry(
             dot: Dot(origin: origin, seq: seq), hlc: hlc, context: context, key: key, operation: operation,
-            canonical: reader.bytes(in: start..<reader.offset))
+            canonical: reader.bytes(in: start..<reader.offset), layout: layout)
         // Decoders accept canonical encodings only, so the bytes kept are the ones the
         // fields encode to; debug builds (every test, the fuzzers' seeds) check it.
         assert(

@@ -132,7 +132,11 @@ public struct Replica: Sendable {
             keys[packed] = UInt32(states.count)
             states.append(stored)
         }
-        remember(entry.key, state)
+        // Most keys end with the entry as their only version: its elements are hashed from
+        // its canonical bytes as they lie, with nothing encoded again.
+        if state.versions.count != 1 || state.versions[0].dot != entry.dot || !rememberOnly(entry) {
+            remember(entry.key, state)
+        }
         let after = Self.contribution(of: state)
         counts.records += after.records - before.records
         counts.keys += after.keys - before.keys
@@ -290,6 +294,26 @@ public struct Replica: Sendable {
         if let element = Self.stateElement(key, state) { stateSet.insert(element) }
         if let element = Self.contentElement(key, state) { contentSet.insert(element) }
     }
+
+    /// ``remember(_:_:)`` for a key whose only version is `entry`: the same elements as
+    /// ``stateElement(_:_:)`` (`key | 1 | 1 | origin | seq | hlc | operation`) and
+    /// ``contentElement(_:_:)`` (`key | values`, for a put), hashed from the parts of the
+    /// entry's canonical encoding, which lays out the same fields with the same encodings.
+    /// - Returns: false (nothing done) for an encoding beyond `entryBytesMax`.
+    private mutating func rememberOnly(_ entry: Entry) -> Bool {
+        let isPut = !entry.operation.isDelete
+        let done: Void? = entry.withParts { dotAndHLC, key, operation in
+            Self.oneVersionHeader.withUnsafeBytes { header in
+                stateSet.insert(parts: [key, header, dotAndHLC, operation])
+            }
+            // A put's operation is its tag byte, then the values' encoding.
+            if isPut { contentSet.insert(parts: [key, UnsafeRawBufferPointer(rebasing: operation.dropFirst())]) }
+        }
+        return done != nil
+    }
+
+    /// A state element's sibling count and the sibling's dot count, both 1, as varints.
+    private static let oneVersionHeader: [UInt8] = [1, 1]
 
     static func contribution(of state: KeyState?) -> ReplicaCounts {
         guard let state, let winner = state.winner else { return ReplicaCounts() }

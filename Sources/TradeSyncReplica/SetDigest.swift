@@ -30,6 +30,14 @@ public struct SetDigest: Sendable, Equatable {
     /// Adds the element whose canonical encoding is `bytes`.
     public mutating func insert(_ bytes: [UInt8]) { add(Self.hashLimbs(bytes), negate: false) }
 
+    /// Adds the element whose canonical encoding is the concatenation of `parts`, hashed
+    /// as they lie (no copy): the same sum as ``insert(_:)`` of the joined bytes.
+    public mutating func insert(parts: [UnsafeRawBufferPointer]) {
+        var hasher = SHA256()
+        for part in parts { hasher.update(bufferPointer: part) }
+        add(Self.limbs(hasher.finalize()), negate: false)
+    }
+
     /// Removes the element whose canonical encoding is `bytes` (inserted earlier).
     public mutating func remove(_ bytes: [UInt8]) { add(Self.hashLimbs(bytes), negate: true) }
 
@@ -78,7 +86,11 @@ public struct SetDigest: Sendable, Equatable {
     }
 
     private static func hashLimbs(_ bytes: [UInt8]) -> (UInt64, UInt64, UInt64, UInt64) {
-        SHA256.hash(data: bytes).withUnsafeBytes { raw in
+        limbs(SHA256.hash(data: bytes))
+    }
+
+    private static func limbs(_ digest: SHA256.Digest) -> (UInt64, UInt64, UInt64, UInt64) {
+        digest.withUnsafeBytes { raw in
             (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
              raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
              raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian,

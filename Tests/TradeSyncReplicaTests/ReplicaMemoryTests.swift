@@ -12,7 +12,7 @@ private func residentBytes() -> Int {
     defer { fclose(file) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, Int32(line.count), file) != nil {  // bound: the file's ~60 lines
-        let text = String(cString: line)
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard text.hasPrefix("VmRSS:") else { continue }
         return (Int(text.dropFirst(6).filter(\.isNumber)) ?? 0) * 1024
     }
