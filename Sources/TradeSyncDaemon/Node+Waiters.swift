@@ -23,7 +23,7 @@ struct EntryWaiters {
     struct Parked {
         let entries: Int
         let continuation: CheckedContinuation<Outcome, Never>
-        let timer: Task<Void, Never>?
+        let timer: Task<Void, Never>
     }
 
     var nextID = 0
@@ -76,7 +76,7 @@ extension Node {
 
     private func releaseWaiter(_ id: Int, _ outcome: EntryWaiters.Outcome) {
         guard let waiter = entryWaiters.parked.removeValue(forKey: id) else { return }
-        waiter.timer?.cancel()
+        waiter.timer.cancel()
         waiter.continuation.resume(returning: outcome)
     }
 
