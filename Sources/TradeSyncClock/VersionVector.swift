@@ -44,6 +44,24 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         if seq > counter { counter = seq }
     }
 
+    /// Raises the dot's origin's counter to `dot.seq` when that is the next seq (the counter
+    /// is `dot.seq - 1`), with one hash of the 32-byte origin: this runs per applied entry.
+    /// - Returns: the counter before the call (`dot.seq - 1` when it advanced; at or above
+    ///   `dot.seq` for a dot already covered; below `dot.seq - 1` for a gap, left as is).
+    public mutating func advanceIfNext(_ dot: Dot) -> UInt64 {
+        let held = Self.step(&counters[dot.origin, default: 0], to: dot.seq)
+        // The defaulting subscript stored a zero for an origin not held; zero components
+        // are never stored (a gap at a new origin: rare, and its caller refuses it).
+        if held == 0 && dot.seq != 1 { counters[dot.origin] = nil }
+        return held
+    }
+
+    private static func step(_ counter: inout UInt64, to seq: UInt64) -> UInt64 {
+        let held = counter
+        if seq == held &+ 1 { counter = seq }
+        return held
+    }
+
     /// Lowers `origin`'s counter to at most `seq` (0 removes it). Used by a session that
     /// must send an origin's entries again from `seq + 1` (heads that differ: a fork).
     public mutating func lower(_ origin: NodeID, to seq: UInt64) {

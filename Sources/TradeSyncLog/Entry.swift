@@ -72,7 +72,10 @@ public struct Entry: Hashable, Sendable {
     /// kept from the bytes ``decode(from:)`` read. The log, the wire and the chain hash all
     /// use these bytes, so an entry received and stored is never encoded again.
     private let canonical: [UInt8]
-    /// True when ``canonical`` came from a decode that accepted it (so it decodes again).
+    /// True when ``canonical`` is known to decode again without decoding it here: it came
+    /// from a decode that accepted it (``decode(from:)``), or from fields a decoder checked
+    /// as that decode would (``init(checkedDot:hlc:context:key:operation:)``). A log decodes
+    /// only the other entries (local writes, imports) before it writes them.
     public let wasDecoded: Bool
     /// Where the fields after the dot and HLC start in ``canonical``: see ``Layout``.
     private let layout: Layout
@@ -97,6 +100,31 @@ public struct Entry: Hashable, Sendable {
         self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
         self.canonical = writer.bytes
         self.wasDecoded = false
+    }
+
+    /// Creates an entry from fields that a wire decoder has checked one by one against the
+    /// rules ``decode(from:)`` applies (seq ≥ 1, context origins ascending with non-zero
+    /// counters and at most ``EntryLimits/contextOriginsMax`` of them, every code and value
+    /// through its validating type), and marks it ``wasDecoded`` without decoding its
+    /// canonical encoding again. The caller still checks ``encodedCount`` against
+    /// ``EntryLimits/entryBytesMax``.
+    ///
+    /// For the columnar payload decoder (TradeSyncWire): that its acceptance implies
+    /// ``decode(_:)``'s is what the frame fuzzer checks on every columnar batch it decodes
+    /// (`MessageChecks.checkColumnar`), and debug builds (every test) check it here.
+    package init(checkedDot dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
+        self.dot = dot
+        self.hlc = hlc
+        self.context = context
+        self.key = key
+        self.operation = operation
+        var writer = ByteWriter(capacity: 128)
+        self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
+        self.canonical = writer.bytes
+        self.wasDecoded = true
+        assert(
+            canonical.count > EntryLimits.entryBytesMax || (try? Self.decode(canonical)) == self,
+            "entry \(dot) built from checked fields does not decode from its canonical encoding")
     }
 
     private init(

@@ -164,12 +164,13 @@ public final class FileLog {
     /// caller's job (the node verifies before it writes).
     /// - Throws: as ``write(_:)``.
     public func write(sealed: [SealedEntry]) throws(LogError) -> Int {
-        let entries = sealed.map(\.entry)
         try checkOpen()
         guard !isReadOnly else { throw .readOnly(file: path) }
         if let syncFailure { throw syncFailure }
-        guard !entries.isEmpty else { return index.count }
-        let batch = try encode(entries, seals: sealed.map(\.seal))
+        guard !sealed.isEmpty else { return index.count }
+        // Entries are read in place, not mapped out: a copy of an entry retains each of its
+        // strings, its context and its bytes, per entry of every batch written.
+        let batch = try encode(sealed)
         try restoreEnd()
         if index.last.end + batch.bytes.count > options.segmentBytesMax && index.last.end > LogFormat.headerBytes {
             try startSegment()
@@ -182,11 +183,11 @@ public final class FileLog {
             try? file.truncate(to: start)
             throw error
         }
-        for (position, entry) in entries.enumerated() {
+        for position in sealed.indices {
             let offset = start + batch.recordStarts[position]
             let next =
-                position + 1 < entries.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
-            index.add(entry.dot, offset: offset, bytes: next - offset)
+                position + 1 < sealed.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
+            index.add(sealed[position].entry.dot, offset: offset, bytes: next - offset)
         }
         precondition(index.last.end == start + batch.bytes.count, "log end after write")
         lastHash = batch.lastHash
@@ -274,14 +275,15 @@ public final class FileLog {
     }
 
     /// Checks and encodes a batch without touching the file.
-    private func encode(_ entries: [Entry], seals: [EntrySeal?]) throws(LogError) -> EncodedBatch {
+    private func encode(_ sealed: [SealedEntry]) throws(LogError) -> EncodedBatch {
         var batch = EncodedBatch()
-        batch.recordStarts.reserveCapacity(entries.count)
-        batch.bytes.reserveCapacity(entries.count * 200)
+        batch.recordStarts.reserveCapacity(sealed.count)
+        batch.bytes.reserveCapacity(sealed.count * 200)
         var batchSeqs: [NodeID: UInt64] = [:]
         // Batches come in runs of one origin: its last seq is kept at hand, not looked up.
         var run: (origin: NodeID, seq: UInt64)?
-        for (position, entry) in entries.enumerated() {
+        for position in sealed.indices {
+            let entry = sealed[position].entry
             let origin = entry.dot.origin
             let previous: UInt64
             if let run, run.origin == origin {
@@ -310,7 +312,7 @@ public final class FileLog {
             }
             batch.recordStarts.append(batch.bytes.count)
             LogFormat.appendRecord(
-                payload: payload, seal: seals[position], continues: position < entries.count - 1, to: &batch.bytes)
+                payload: payload, seal: sealed[position].seal, continues: position < sealed.count - 1, to: &batch.bytes)
             run = (origin, expected)
         }
         if let last = batch.recordStarts.last { batch.lastHash = LogFormat.storedHash(batch.bytes, at: last) }

@@ -109,28 +109,32 @@ public struct Replica: Sendable {
     /// - Throws: ``ReplicaError/gap(dot:expectedSeq:)`` when the seq skips ahead.
     @discardableResult
     public mutating func apply(_ entry: Entry) throws(ReplicaError) -> ApplyOutcome {
-        let held = vector[entry.dot.origin]
+        let held = vector.advanceIfNext(entry.dot)
         if entry.dot.seq <= held { return .duplicate }
         guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
-        vector.add(entry.dot)
         clock.observe(entry.hlc)
         let packed = tables.codes.pack(entry.key)
-        let slot = keys[packed]
-        if slot == nil { exportOrder = nil }
-        let existing = slot.map { states[Int($0)].state(tables) }
+        precondition(states.count < Int(UInt32.max), "key slots exhausted")
+        let (slot, isNew) = Self.slot(of: packed, in: &keys, orInsert: UInt32(states.count))
+        if isNew {
+            exportOrder = nil
+            // Most entries of an import or a catch-up make a key that names no earlier
+            // version: packed at once, as what KeyState.apply makes of it (one version).
+            if entry.context.isEmpty {
+                applyFirstVersion(entry)
+                return .applied
+            }
+        }
+        let existing = isNew ? nil : states[Int(slot)].state(tables)
         var state = existing ?? KeyState()
         let before = Self.contribution(of: existing)
         if let existing { forget(entry.key, existing) }
         let survived = state.apply(entry)
         let stored = StoredState(state, tables: &tables)
-        if let slot {
-            states[Int(slot)] = stored
+        if isNew {
+            appendState(stored)
         } else {
-            precondition(states.count < Int(UInt32.max), "key slots exhausted")
-            // Grown by an eighth, not doubled (append's default): at most ~12% spare slots.
-            if states.count == states.capacity { states.reserveCapacity(states.count + states.count / 8 + 64) }
-            keys[packed] = UInt32(states.count)
-            states.append(stored)
+            states[Int(slot)] = stored
         }
         // Most keys end with the entry as their only version: its elements are hashed from
         // its canonical bytes as they lie, with nothing encoded again.
@@ -144,6 +148,37 @@ public struct Replica: Sendable {
         counts.tombstones += after.tombstones - before.tombstones
         return survived ? .applied : .obsolete
     }
+
+    /// A new key's first entry, whose context is empty: its state is the entry as its only
+    /// version with the context derived from it (``KeyState/apply(_:)`` on an empty state
+    /// gives that), so it is packed without building the state, its digest elements are
+    /// hashed from the entry's bytes, and it adds one key and one record or tombstone.
+    /// - Precondition: the key's slot was just taken, for `states.count`.
+    private mutating func applyFirstVersion(_ entry: Entry) {
+        let version = Version(dot: entry.dot, hlc: entry.hlc, operation: entry.operation)
+        appendState(.single(PackedVersion(version, tables: &tables)))
+        if !rememberOnly(entry) { remember(entry.key, KeyState(derivedFrom: [version])) }
+        counts.keys += 1
+        if entry.operation.isDelete { counts.tombstones += 1 } else { counts.records += 1 }
+    }
+
+    private mutating func appendState(_ stored: StoredState) {
+        // Grown by an eighth, not doubled (append's default): at most ~12% spare slots.
+        if states.count == states.capacity { states.reserveCapacity(states.count + states.count / 8 + 64) }
+        states.append(stored)
+    }
+
+    /// The slot of `packed` in `keys`, inserting `next` when the key has none, with one hash
+    /// of the key (a lookup, then an insert, would hash it twice for every new key).
+    private static func slot(
+        of packed: PackedKey, in keys: inout [PackedKey: UInt32], orInsert next: UInt32
+    ) -> (slot: UInt32, isNew: Bool) {
+        var isNew = false
+        let slot = read(&keys[packed, default: { isNew = true; return next }()])
+        return (slot, isNew)
+    }
+
+    private static func read(_ value: inout UInt32) -> UInt32 { value }
 
     /// Makes room for up to `more` new keys at once, so a large import or catch-up
     /// grows the key table once rather than doubling it repeatedly.

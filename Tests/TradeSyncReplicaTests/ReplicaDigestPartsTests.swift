@@ -75,4 +75,44 @@ import TradeSyncModel
         #expect(a.digest() == c.digest() && b.digest() == c.digest(), "seed \(seed)")
         #expect(c.counts.keys > 300 && c.counts.tombstones > 0, "seed \(seed): \(c.counts)")
     }
+
+    @Test("New-key fast path: a key's first entry with an empty context reads, counts and digests as KeyState.apply makes it; a first entry with a context takes the general path", arguments: [4, 5])
+    func firstVersionAsGeneral(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let writes = generatedWrites(300, seed: seed)
+        var replica = Replica(localID: nodeID(1))
+        var expected: [TradeKey: KeyState] = [:]
+        var counts = ReplicaCounts()
+        for (index, write) in writes.enumerated() where expected[write.key] == nil {
+            let operation: Operation = rng.next() % 6 == 0 ? .delete : write.operation
+            // Every fifth key's first entry names a dot no replica here holds (a version
+            // superseded elsewhere): its state keeps that context, so it is not packed alone.
+            var context = VersionVector()
+            if index % 5 == 4 { context.add(Dot(origin: nodeID(9), seq: UInt64(index + 1))) }
+            let entry = Entry(
+                dot: Dot(origin: nodeID(3), seq: replica.vector[nodeID(3)] + 1),
+                hlc: HLCTimestamp(physicalMs: 1_700_000_000_000 + UInt64(index), logical: 0), context: context,
+                key: write.key, operation: operation)
+            let outcome = try replica.apply(entry)
+            #expect(outcome == .applied, "seed \(seed), key \(index)")
+            var state = KeyState()
+            let survived = state.apply(entry)
+            #expect(survived)
+            expected[write.key] = state
+            let contribution = Replica.contribution(of: state)
+            counts.keys += contribution.keys
+            counts.records += contribution.records
+            counts.tombstones += contribution.tombstones
+        }
+        for (key, state) in expected {
+            let view = replica.read(key)
+            #expect(view?.siblings == state.siblings, "seed \(seed), \(key)")
+            #expect(view?.context == state.context, "seed \(seed), \(key)")
+        }
+        #expect(replica.counts == counts, "seed \(seed)")
+        #expect(counts.tombstones > 0 && counts.records > 200, "seed \(seed): \(counts)")
+        let scratch = replica.digestsFromScratch()
+        #expect(replica.digest() == scratch.state, "seed \(seed)")
+        #expect(replica.contentDigest() == scratch.content, "seed \(seed)")
+    }
 }

@@ -108,8 +108,14 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
             return #expect(Bool(false), "not a BATCH")
         }
         #expect(try received.decodeSignedEntries(dictionaries: [.trade1]) == signed)
-        // Checked to decode from their canonical bytes on the way in: the log need not again.
-        #expect(try received.decodeSignedEntries(dictionaries: [.trade1]).allSatisfy(\.entry.wasDecoded))
+        // Built from fields checked as Entry.decode checks them, so marked as decoded (the
+        // log does not decode them again), and their canonical bytes do decode, to them.
+        let decoded = try received.decodeSignedEntries(dictionaries: [.trade1])
+        #expect(decoded.count == signed.count)
+        for entry in decoded.map(\.entry) {
+            #expect(entry.wasDecoded)
+            #expect(try Entry.decode(entry.encoded()) == entry)
+        }
         // A columnar payload deflated with trade-1 (as 0.8.0 sent it) still decodes.
         let segments = ColumnarPayload.segments(entries)
         let withDictionary = try Zlib.deflate(
