@@ -43,7 +43,7 @@ struct KeyCodes: Sendable {
     mutating func pack(_ key: TradeKey) -> PackedKey {
         let pair = areaPairs.index(AreaPair(reporter: key.reporter, partner: key.partner))
         let commodity = commodities.index(key.commodity)
-        let breakdown = breakdowns.index(Breakdown(customs: key.customs, transport: key.transport))
+        let breakdown = breakdowns.indexRepeating(Breakdown(customs: key.customs, transport: key.transport))
         return Self.packed(pair, commodity, breakdown, key)
     }
 

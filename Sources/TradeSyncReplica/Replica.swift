@@ -200,18 +200,36 @@ public struct Replica: Sendable {
     /// - Precondition: nothing authored earlier is still unapplied.
     public mutating func prepare(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64) -> [Entry] {
         var seq = vector[localID]
-        var batchContexts: [TradeKey: VersionVector] = Dictionary(minimumCapacity: writes.count)
+        // Each key's latest entry in this batch, by position: a later write to the key takes
+        // that entry's context plus its dot. Positions, not vectors, so that a key written
+        // once (almost every key of an import) costs no vector built for nothing.
+        var latest: [TradeKey: Int] = Dictionary(minimumCapacity: writes.count)
         var entries: [Entry] = []
         entries.reserveCapacity(writes.count)
         for write in writes {
             seq += 1
             let dot = Dot(origin: localID, seq: seq)
-            let context = batchContexts[write.key] ?? stored(write.key)?.state(tables).context ?? VersionVector()
+            let context: VersionVector
+            let earlier = Self.swap(&latest[write.key, default: -1], with: entries.count)
+            if earlier >= 0 {
+                var merged = entries[earlier].context
+                merged.add(entries[earlier].dot)
+                context = merged
+            } else {
+                context = stored(write.key)?.state(tables).context ?? VersionVector()
+            }
             entries.append(
                 Entry(dot: dot, hlc: clock.tick(nowMs: nowMs), context: context, key: write.key, operation: write.operation))
-            batchContexts[write.key] = context.merged(VersionVector([localID: seq]))
         }
         return entries
+    }
+
+    /// Stores `new` and returns what was there (one hash of a dictionary's key, through
+    /// its defaulting subscript).
+    private static func swap(_ value: inout Int, with new: Int) -> Int {
+        let old = value
+        value = new
+        return old
     }
 
     // MARK: Reads
@@ -357,40 +375,5 @@ public struct Replica: Sendable {
         if winner.operation.isDelete { counts.tombstones = 1 } else { counts.records = 1 }
         if state.versions.count > 1 && state.siblingCount > 1 { counts.conflicts = 1 }
         return counts
-    }
-}
-
-/// A filter over keys, as `tradesync query` takes it.
-public struct KeyFilter: Sendable, Equatable {
-    public var reporter: AreaCode?
-    public var partner: AreaCode?
-    public var flow: Flow?
-    /// A prefix of the commodity code (`85` matches `850760`).
-    public var commodityPrefix: String?
-    /// The periods to include (a year bound covers its months).
-    public var period: PeriodRange?
-    /// Include keys whose winner is a tombstone.
-    public var includeDeleted: Bool
-
-    public init(
-        reporter: AreaCode? = nil, partner: AreaCode? = nil, flow: Flow? = nil, commodityPrefix: String? = nil,
-        period: PeriodRange? = nil, includeDeleted: Bool = false
-    ) {
-        self.reporter = reporter
-        self.partner = partner
-        self.flow = flow
-        self.commodityPrefix = commodityPrefix
-        self.period = period
-        self.includeDeleted = includeDeleted
-    }
-
-    /// True when `key` passes every set criterion.
-    public func matches(_ key: TradeKey) -> Bool {
-        if let reporter, key.reporter != reporter { return false }
-        if let partner, key.partner != partner { return false }
-        if let flow, key.flow != flow { return false }
-        if let commodityPrefix, !key.commodity.rawValue.hasPrefix(commodityPrefix.uppercased()) { return false }
-        if let period, !period.contains(key.period) { return false }
-        return true
     }
 }

@@ -36,6 +36,19 @@ struct Interner<Value: Hashable & Sendable>: Sendable {
         return index
     }
 
+    /// ``index(_:)`` for values that come in runs (the origin of a batch's entries, the
+    /// breakdown or the unit most records share): the last value found this way is
+    /// compared before the table is hashed.
+    mutating func indexRepeating(_ value: Value) -> UInt32 {
+        if let recent, recent.value == value { return recent.index }
+        let found = index(value)
+        recent = (value, found)
+        return found
+    }
+
+    /// The last value ``indexRepeating(_:)`` returned the index of.
+    private var recent: (value: Value, index: UInt32)?
+
     /// The value's index, or nil when it was never added.
     func lookup(_ value: Value) -> UInt32? { indices[value] }
 
@@ -68,9 +81,9 @@ struct PackedVersion: Sendable {
 
     /// Packs `version`, interning its origin and unit into `tables`.
     init(_ version: Version, tables: inout ReplicaTables) {
-        let unit = version.operation.values.map { tables.units.index($0.quantityUnit) } ?? 0
+        let unit = version.operation.values.map { tables.units.indexRepeating($0.quantityUnit) } ?? 0
         self.init(
-            origin: tables.origins.index(version.dot.origin), seq: version.dot.seq, hlc: version.hlc.rawValue,
+            origin: tables.origins.indexRepeating(version.dot.origin), seq: version.dot.seq, hlc: version.hlc.rawValue,
             operation: version.operation, unit: unit)
     }
 
