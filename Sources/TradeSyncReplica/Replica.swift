@@ -198,7 +198,13 @@ public struct Replica: Sendable {
     /// dots of earlier writes to the same key in this batch. HLC timestamps come from
     /// `nowMs` (Unix milliseconds) through the hybrid logical clock.
     /// - Precondition: nothing authored earlier is still unapplied.
-    public mutating func prepare(_ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64) -> [Entry] {
+    /// - Parameter contexts: each write's key's current context, when the caller looked the
+    ///   keys up already (``ReplicaNode/stageImport(_:nowMs:deferApply:)`` does, to leave out
+    ///   what is held): one lookup per key, not two. Nil: looked up here.
+    public mutating func prepare(
+        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, contexts: [VersionVector]? = nil
+    ) -> [Entry] {
+        precondition(contexts.map { $0.count == writes.count } ?? true, "one context per write")
         var seq = vector[localID]
         // Each key's latest entry in this batch, by position: a later write to the key takes
         // that entry's context plus its dot. Positions, not vectors, so that a key written
@@ -206,7 +212,7 @@ public struct Replica: Sendable {
         var latest: [TradeKey: Int] = Dictionary(minimumCapacity: writes.count)
         var entries: [Entry] = []
         entries.reserveCapacity(writes.count)
-        for write in writes {
+        for (index, write) in writes.enumerated() {
             seq += 1
             let dot = Dot(origin: localID, seq: seq)
             let context: VersionVector
@@ -215,6 +221,8 @@ public struct Replica: Sendable {
                 var merged = entries[earlier].context
                 merged.add(entries[earlier].dot)
                 context = merged
+            } else if let contexts {
+                context = contexts[index]
             } else {
                 context = stored(write.key)?.state(tables).context ?? VersionVector()
             }
@@ -245,6 +253,9 @@ public struct Replica: Sendable {
     public func holds(_ key: TradeKey, operation: Operation) -> Bool {
         stored(key)?.state(tables).versions.contains { $0.operation == operation } ?? false
     }
+
+    /// The state of `key`, if it was ever written (one lookup of its packed key).
+    func state(of key: TradeKey) -> KeyState? { stored(key)?.state(tables) }
 
     /// The stored state of `key`, if it was ever written.
     func stored(_ key: TradeKey) -> StoredState? {

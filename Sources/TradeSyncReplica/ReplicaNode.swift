@@ -155,8 +155,10 @@ public struct ReplicaNode<Store: LogStore> {
     ///   node's origin may not author, ``NodeError/log(_:)``; then nothing was written or applied.
     /// - Parameter deferApply: write now, apply at ``applyDeferred()`` (as for
     ///   ``stageReceived(_:policy:deferApply:)``: the caller starts the fsync in between).
+    /// - Parameter contexts: as for ``Replica/prepare(_:nowMs:contexts:)``.
     public mutating func stageLocal(
-        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, deferApply: Bool = false
+        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, deferApply: Bool = false,
+        contexts: [VersionVector]? = nil
     ) throws(NodeError) -> (entries: [Entry], ticket: Int) {
         precondition(deferred.isEmpty, "stageLocal before applyDeferred")
         try checkAuthoring()
@@ -166,7 +168,7 @@ public struct ReplicaNode<Store: LogStore> {
                 throw .unauthorized(problem)
             }
         }
-        let entries = replica.prepare(writes, nowMs: nowMs)
+        let entries = replica.prepare(writes, nowMs: nowMs, contexts: contexts)
         let (sealed, head) = try sealOwn(entries)
         let ticket: Int
         do { ticket = try store.write(sealed: sealed) } catch { throw .log(error) }
@@ -185,10 +187,19 @@ public struct ReplicaNode<Store: LogStore> {
     {
         try checkAuthoring()
         var writes: [(key: TradeKey, operation: Operation)] = []
-        for record in records where !replica.holds(record.key, operation: .put(record.values)) {
-            writes.append((key: record.key, operation: .put(record.values)))
+        var contexts: [VersionVector] = []
+        writes.reserveCapacity(records.count)
+        contexts.reserveCapacity(records.count)
+        for record in records {
+            // One lookup per key serves both the check (``Replica/holds(_:operation:)``) and
+            // the context the entry carries.
+            let operation = Operation.put(record.values)
+            let state = replica.state(of: record.key)
+            if let state, state.versions.contains(where: { $0.operation == operation }) { continue }
+            writes.append((key: record.key, operation: operation))
+            contexts.append(state?.context ?? VersionVector())
         }
-        return try stageLocal(writes, nowMs: nowMs, deferApply: deferApply)
+        return try stageLocal(writes, nowMs: nowMs, deferApply: deferApply, contexts: contexts)
     }
 
     /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.
