@@ -240,7 +240,11 @@ struct ReportBuilder {
             rejected.append(RowError(file: file, line: row.line, reason: error.reason))
             return
         }
-        if let index = indexByKey[record.key] {
+        // One hash of the key, through the defaulting subscript: new keys (almost every row)
+        // take the next position at once, instead of a lookup and then an insert.
+        let index = Self.swap(&indexByKey[record.key, default: -1], with: rows.count)
+        if index >= 0 {
+            indexByKey[record.key] = index  // the first row of the key keeps its place
             let first = rows[index]
             if first.record.values == record.values {
                 duplicatesCollapsed += 1
@@ -252,8 +256,14 @@ struct ReportBuilder {
             }
             return
         }
-        indexByKey[record.key] = rows.count
         rows.append(ImportedRow(record: record, line: row.line))
+    }
+
+    /// Stores `new` and returns what was there.
+    private static func swap(_ value: inout Int, with new: Int) -> Int {
+        let old = value
+        value = new
+        return old
     }
 
     func report(format: ImportFormat) -> ImportReport {
