@@ -132,3 +132,25 @@ public enum ImportLimits {
     /// with many distinct commodity codes. Beyond it, fields are parsed without caching.
     public static let parseCacheEntriesMax = 1 << 16
 }
+
+/// Hands a parse's good rows over while the file is still being read
+/// (``TradeFileImporter/read(path:progress:stream:)``): each block of ``blockRows`` records,
+/// in file order, as soon as its last row is filed. A later row repeating one of their keys
+/// is still collapsed (equal values) or rejected (different values) against them, as in the
+/// report, so the blocks hold exactly the report's first rows. The rows after the last
+/// whole block are handed over by nobody: the report's `rows` holds them (and every other).
+/// ``take`` runs on the parsing thread; the parse waits while it runs.
+public struct RowStream: Sendable {
+    /// Records per block, at least 1.
+    public let blockRows: Int
+    /// Receives each block's records and the parse's estimate of the rows in the file (its
+    /// line count for CSV, 0 when unknown).
+    public let take: @Sendable (_ records: [TradeRecord], _ rowsExpected: Int) -> Void
+
+    /// - Precondition: `blockRows >= 1`.
+    public init(blockRows: Int, take: @escaping @Sendable (_ records: [TradeRecord], _ rowsExpected: Int) -> Void) {
+        precondition(blockRows >= 1, "blockRows \(blockRows)")
+        self.blockRows = blockRows
+        self.take = take
+    }
+}

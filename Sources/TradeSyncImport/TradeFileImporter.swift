@@ -36,9 +36,14 @@ public enum TradeFileImporter {
     /// - Throws: ``ImportError/unreadable(file:reason:)`` when the file cannot be read,
     ///   is not a regular file or exceeds ``ImportLimits/fileBytesMax``; otherwise as
     ///   ``parse(bytes:file:)``.
-    public static func read(path: String, progress: Progress? = nil) throws(ImportError) -> ImportReport {
+    /// - Parameter stream: hands the good rows over in blocks while the file is parsed
+    ///   (``RowStream``); the report still holds every row.
+    public static func read(path: String, progress: Progress? = nil, stream: RowStream? = nil) throws(ImportError)
+        -> ImportReport
+    {
         var bytes = try FileBytes.load(path: path)
-        return try parse(owned: &bytes, file: path, progress: progress)  // unescapes in place: no copy of the file
+        // Unescapes in place: no copy of the file.
+        return try parse(owned: &bytes, file: path, progress: progress, stream: stream)
     }
 
     /// Parses a whole file's bytes. `file` is used only in messages and the report.
@@ -51,9 +56,9 @@ public enum TradeFileImporter {
     }
 
     /// Parses `bytes`, overwriting escaped text in place (the array is scratch afterwards).
-    private static func parse(owned bytes: inout [UInt8], file: String, progress: Progress? = nil) throws(ImportError)
-        -> ImportReport
-    {
+    private static func parse(
+        owned bytes: inout [UInt8], file: String, progress: Progress? = nil, stream: RowStream? = nil
+    ) throws(ImportError) -> ImportReport {
         var outcome: Result<ImportReport, ImportError> = .failure(
             .unknownFormat(file: file, reason: "the file is empty"))
         let total = bytes.count
@@ -61,7 +66,7 @@ public enum TradeFileImporter {
         bytes.withUnsafeMutableBufferPointer { pointer in
             let whole = pointer
             do throws(ImportError) {
-                outcome = .success(try parseBuffer(whole, file: file, progress: report))
+                outcome = .success(try parseBuffer(whole, file: file, progress: report, stream: stream))
             } catch {
                 outcome = .failure(error)
             }
@@ -71,7 +76,7 @@ public enum TradeFileImporter {
     }
 
     private static func parseBuffer(
-        _ bytes: UnsafeMutableBufferPointer<UInt8>, file: String, progress: (Int) -> Void
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, file: String, progress: (Int) -> Void, stream: RowStream?
     ) throws(ImportError) -> ImportReport {
         let readOnly = UnsafeBufferPointer(bytes)
         let hasBOM = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF
@@ -85,12 +90,13 @@ public enum TradeFileImporter {
         }
         guard first < bytes.count else { throw .unknownFormat(file: file, reason: "the file is empty") }
         if bytes[first] == UInt8(ascii: "{") && isTradeSyncJSONLines(UnsafeBufferPointer(bytes), from: first) {
-            return try importJSONLines(bytes, start: start, decoder: decoder, file: file, progress: progress)
+            return try importJSONLines(
+                bytes, start: start, decoder: decoder, file: file, progress: progress, stream: stream)
         }
         if bytes[first] == UInt8(ascii: "{") || bytes[first] == UInt8(ascii: "[") {
-            return try importJSON(bytes, start: start, decoder: decoder, file: file)
+            return try importJSON(bytes, start: start, decoder: decoder, file: file, stream: stream)
         }
-        return try importCSV(bytes, start: start, decoder: decoder, file: file, progress: progress)
+        return try importCSV(bytes, start: start, decoder: decoder, file: file, progress: progress, stream: stream)
     }
 
     /// True when the line starting at `first` is one whole JSON object whose keys name
@@ -108,11 +114,11 @@ public enum TradeFileImporter {
 
     private static func importJSONLines(
         _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String,
-        progress: (Int) -> Void
+        progress: (Int) -> Void, stream: RowStream?
     ) throws(ImportError) -> ImportReport {
         let header = HeaderColumns(names: jsonLinesFieldNames)
         var mapper = TradeSyncCSVMapper(header: header, decoder: decoder)
-        var builder = ReportBuilder(file: file, rowsExpected: 0)
+        var builder = ReportBuilder(file: file, rowsExpected: 0, stream: stream)
         var reader = JSONRecordReader(
             bytes: bytes, offset: start, file: file, fieldNames: jsonLinesFieldNames, aliases: ["hs6": "commodity"])
         let readOnly = UnsafeBufferPointer(bytes)
@@ -121,11 +127,11 @@ public enum TradeFileImporter {
     }
 
     private static func importJSON(
-        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String
+        _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String, stream: RowStream?
     ) throws(ImportError) -> ImportReport {
         let header = HeaderColumns(names: ComtradePlusMapper.fieldNames)
         var mapper = try ComtradePlusMapper(header: header, decoder: decoder, file: file)
-        var builder = ReportBuilder(file: file, rowsExpected: 0)
+        var builder = ReportBuilder(file: file, rowsExpected: 0, stream: stream)
         var reader = JSONRecordReader(bytes: bytes, offset: start, file: file)
         let readOnly = UnsafeBufferPointer(bytes)
         try reader.read { row in
@@ -136,7 +142,7 @@ public enum TradeFileImporter {
 
     private static func importCSV(
         _ bytes: UnsafeMutableBufferPointer<UInt8>, start: Int, decoder: FieldDecoder, file: String,
-        progress: (Int) -> Void
+        progress: (Int) -> Void, stream: RowStream?
     ) throws(ImportError) -> ImportReport {
         var scanner = CSVScanner(bytes: bytes, offset: start, file: file)
         var row = FieldRow()
@@ -148,17 +154,20 @@ public enum TradeFileImporter {
         if signature(ComtradePlusMapper.signature) {
             var mapper = try ComtradePlusMapper(header: header, decoder: decoder, file: file)
             return try readRows(
-                &scanner, mapper: &mapper, format: .comtradePlusCSV, columns: row.count, file: file, progress: progress)
+                &scanner, mapper: &mapper, format: .comtradePlusCSV, columns: row.count, file: file, progress: progress,
+                stream: stream)
         }
         if signature(ComtradeLegacyMapper.signature) {
             var mapper = try ComtradeLegacyMapper(header: header, decoder: decoder, file: file)
             return try readRows(
-                &scanner, mapper: &mapper, format: .comtradeLegacyCSV, columns: row.count, file: file, progress: progress)
+                &scanner, mapper: &mapper, format: .comtradeLegacyCSV, columns: row.count, file: file, progress: progress,
+                stream: stream)
         }
         if TradeSyncCSVMapper.matches(header) {
             var mapper = TradeSyncCSVMapper(header: header, decoder: decoder)
             return try readRows(
-                &scanner, mapper: &mapper, format: .tradeSyncCSV, columns: row.count, file: file, progress: progress)
+                &scanner, mapper: &mapper, format: .tradeSyncCSV, columns: row.count, file: file, progress: progress,
+                stream: stream)
         }
         throw .unknownFormat(
             file: file,
@@ -170,10 +179,10 @@ public enum TradeFileImporter {
     /// header, or exactly one more that is empty (the Comtrade Plus trailing comma).
     private static func readRows<Mapper: RowMapper>(
         _ scanner: inout CSVScanner, mapper: inout Mapper, format: ImportFormat, columns: Int, file: String,
-        progress: (Int) -> Void
+        progress: (Int) -> Void, stream: RowStream?
     ) throws(ImportError) -> ImportReport {
         let bytes = scanner.readOnlyBytes
-        var builder = ReportBuilder(file: file, rowsExpected: lineCount(bytes[scanner.offset...]))
+        var builder = ReportBuilder(file: file, rowsExpected: lineCount(bytes[scanner.offset...]), stream: stream)
         var row = FieldRow()
         var rows = 0
         while try scanner.nextRow(into: &row) {
@@ -217,11 +226,17 @@ struct ReportBuilder {
     private var rejected: [RowError] = []
     private var duplicatesCollapsed = 0
     private var indexByKey: [TradeKey: Int] = [:]
+    private let stream: RowStream?
+    private let rowsExpected: Int
+    /// Rows handed to ``stream`` so far (they are ``rows``' first ones).
+    private var handedOver = 0
 
     /// - Parameter rowsExpected: capacity to reserve (an upper estimate such as the
     ///   file's line count), so the record array and key index never rehash.
-    init(file: String, rowsExpected: Int) {
+    init(file: String, rowsExpected: Int, stream: RowStream? = nil) {
         self.file = file
+        self.stream = stream
+        self.rowsExpected = rowsExpected
         rows.reserveCapacity(rowsExpected)
         indexByKey.reserveCapacity(rowsExpected)
     }
@@ -257,6 +272,12 @@ struct ReportBuilder {
             return
         }
         rows.append(ImportedRow(record: record, line: row.line))
+        if let stream, rows.count - handedOver == stream.blockRows {
+            // Copied out, not sliced: a slice would share the array and make the next
+            // append copy it whole.
+            stream.take(rows[handedOver...].map(\.record), rowsExpected)
+            handedOver = rows.count
+        }
     }
 
     /// Stores `new` and returns what was there.

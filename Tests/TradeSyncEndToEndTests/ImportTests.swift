@@ -57,4 +57,41 @@ import TradeSyncModel
         #expect(record.values?.valueUSD?.description == "1028137")
         #expect(record.siblings.count == 1 && record.siblings[0].dots.count == 2)
     }
+
+    @Test("E2E: --skip-invalid sends chunks while parsing: 1,000-record chunks import the cement file as one request does; a file damaged midway keeps the chunks sent before it and says how many")
+    func streamedChunks() throws {
+        let root = Harness.tempDir("streamed")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let nodes = (0..<3).map { NodeProcess(name: "n\($0)", root: root, port: Harness.freePort()) }
+        defer { for node in nodes { node.stop() } }
+        for node in nodes { try node.start() }
+        let cement = Harness.dataFile(CLIUsabilityTests.cement)
+        // 9 whole chunks while parsing, then the last 553 records with the rejected count.
+        let chunked = try nodes[0].json(ImportJSON.self, ["import", "--skip-invalid", "--chunk-records", "1000", cement])
+        let whole = try nodes[1].json(ImportJSON.self, ["import", "--skip-invalid", cement])
+        #expect(chunked.written == 9_553 && whole.written == 9_553)
+        #expect(chunked.rowsRead == whole.rowsRead && chunked.skipped == whole.skipped && chunked.skipped > 0)
+        let (first, second) = (try nodes[0].status(), try nodes[1].status())
+        #expect(first.records == 9_553 && first.entries == 9_553)
+        #expect(first.contentDigest != nil && first.contentDigest == second.contentDigest)
+
+        // The first 4,000 lines, then a field whose quote never closes (file-level damage).
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: cement))
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var damaged = Data(lines.prefix(4_000).joined(separator: [UInt8(ascii: "\n")]))
+        damaged.append(contentsOf: Array("\nH0,\"1999,1999\n".utf8))
+        let file = root.appendingPathComponent("damaged.csv").path
+        try damaged.write(to: URL(fileURLWithPath: file))
+        let cut = try nodes[2].cli(["import", "--skip-invalid", "--chunk-records", "1000", file])
+        #expect(cut.status == 2, "\(cut.stderr)")
+        let held = try nodes[2].status().records
+        // Whole chunks only: the rows parsed after the last one were never sent.
+        #expect(held > 0 && held % 1_000 == 0, "\(held)")
+        #expect(cut.stderr.contains("\(held) records were sent before this failure"), "\(cut.stderr)")
+        #expect(cut.stderr.contains("damaged.csv"), "\(cut.stderr)")
+        // Without --skip-invalid nothing is sent before the whole file is parsed.
+        let refused = try nodes[1].cli(["import", "--chunk-records", "1000", file])
+        let after = try nodes[1].status()
+        #expect(refused.status == 2 && after.entries == 9_553, "\(refused.stderr)")
+    }
 }

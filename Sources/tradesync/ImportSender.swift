@@ -1,0 +1,102 @@
+import Dispatch
+import Synchronization
+import TradeSyncControl
+import TradeSyncModel
+
+/// Sends an import's records to the node in chunks, in file order, one request at a time
+/// on a serial queue of its own, while the file is still being parsed (`import
+/// --skip-invalid`): the node writes one chunk while the CLI parses the next, instead of
+/// waiting for the whole parse.
+///
+/// At most ``chunksAhead`` chunks wait for the queue; ``send(_:rowsExpected:)`` blocks the
+/// parse beyond that, so memory stays a few chunks whatever the file's size. After the first
+/// failed request no further chunk is sent; ``finish(progress:)`` reports the failure and
+/// what the node acknowledged before it.
+final class ImportSender: Sendable {
+    /// Chunks queued and not yet sent, at most.
+    static let chunksAhead = 2
+
+    /// What the node acknowledged, and the first failure.
+    struct Outcome: Sendable {
+        /// The sum of the node's answers to the requests that succeeded.
+        var result: ImportResult
+        /// Records in chunks the node acknowledged (written durably or already held).
+        var acknowledged = 0
+        /// Records queued so far (the rows handed over by the parse).
+        var queued = 0
+        /// Requests queued so far.
+        var requests = 0
+        /// The first request that failed; nothing is sent after it.
+        var failure: CLIFailure?
+    }
+
+    private let controlPath: String
+    private let file: String
+    private let queue = DispatchQueue(label: "tradesync.import.send")
+    private let room = DispatchSemaphore(value: ImportSender.chunksAhead)
+    private let state: Mutex<Outcome>
+
+    /// - Parameters:
+    ///   - controlPath: the node's control socket.
+    ///   - file: the file name the requests carry (the node logs it).
+    init(controlPath: String, file: String) {
+        self.controlPath = controlPath
+        self.file = file
+        state = Mutex(Outcome(result: ImportResult(file: file, received: 0, written: 0, unchanged: 0)))
+    }
+
+    /// Queues one chunk, waiting while ``chunksAhead`` chunks are queued. The first request
+    /// carries `rowsExpected` (when positive) as `import_total`, so that the node makes room
+    /// for the file's keys once; `rejectedRows` goes with the last request.
+    func send(_ records: [TradeRecord], rowsExpected: Int = 0, rejectedRows: Int? = nil) {
+        room.wait()
+        let first = state.withLock { outcome in
+            outcome.queued += records.count
+            outcome.requests += 1
+            return outcome.requests == 1
+        }
+        let request = ControlRequest(
+            command: .importRecords, file: file, rejectedRows: rejectedRows,
+            importTotal: first && rowsExpected > 0 ? rowsExpected : nil)
+        queue.async { [self] in
+            defer { room.signal() }
+            guard state.withLock({ $0.failure == nil }) else { return }
+            let answer = Self.call(controlPath, request, blob: ControlFrame.encodeRecords(records))
+            state.withLock { outcome in
+                switch answer {
+                case .success(let part):
+                    outcome.result.received += part.received
+                    outcome.result.written += part.written
+                    outcome.result.unchanged += part.unchanged
+                    outcome.acknowledged += records.count
+                case .failure(let failure):
+                    outcome.failure = failure
+                }
+            }
+        }
+    }
+
+    /// Records queued so far.
+    var queued: Int { state.withLock { $0.queued } }
+
+    /// Waits until every queued chunk was sent (or skipped after a failure), calling
+    /// `progress` with the records acknowledged about ten times a second meanwhile.
+    func finish(progress: (Int) -> Void) -> Outcome {
+        let drained = DispatchSemaphore(value: 0)
+        queue.async { drained.signal() }
+        while drained.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            progress(state.withLock { $0.acknowledged })
+        }
+        return state.withLock { $0 }
+    }
+
+    private static func call(_ path: String, _ request: ControlRequest, blob: [UInt8]) -> Result<ImportResult, CLIFailure> {
+        let response: ControlResponse
+        do { response = try ControlClient(path: path).send(request, blob: blob) } catch {
+            return .failure(CLIFailure(error))
+        }
+        guard response.ok else { return .failure(CLIFailure.node(response)) }
+        guard let part = response.importResult else { return .failure(CLIFailure.missing("import result", path: path)) }
+        return .success(part)
+    }
+}
