@@ -11,7 +11,8 @@ import TradeSyncTransport
 extension Node {
     /// Serves one request from the CLI. Never throws: failures become a response with an
     /// error code (`not_found`, `invalid`, `refused`, `internal`) and a one-line reason.
-    public func handle(_ request: ControlRequest, blob: [UInt8]) async -> ControlResponse {
+    /// - Parameter records: an `import` request's records already decoded from `blob`.
+    public func handle(_ request: ControlRequest, blob: [UInt8] = [], records: [TradeRecord]? = nil) async -> ControlResponse {
         do {
             switch request.command {
             case .status: return ControlResponse(status: status())
@@ -25,7 +26,7 @@ extension Node {
             case .resolve: return try await resolve(request)
             case .log: return try logEntries(after: request.after, limit: request.limit ?? 20)
             case .export: return try exportPage(request).response
-            case .importRecords: return try await importRecords(request, blob: blob)
+            case .importRecords: return try await importRecords(request, blob: blob, records: records)
             case .wait: return try await waitForEntries(request)
             }
         } catch let error as ControlFailure {
@@ -220,9 +221,15 @@ extension Node {
     /// one fsync: one import request (the CLI sends a file in chunks of 50,000 records)
     /// lands whole or not at all. Once it landed, every record sent
     /// counts as an accepted import row, and the request's `rejectedRows` as rejected ones.
-    func importRecords(_ request: ControlRequest, blob: [UInt8]) async throws -> ControlResponse {
+    func importRecords(_ request: ControlRequest, blob: [UInt8], records decoded: [TradeRecord]?) async throws
+        -> ControlResponse
+    {
         let records: [TradeRecord]
-        do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
+        if let decoded {
+            records = decoded
+        } else {
+            do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
+        }
         if let total = request.importTotal, total > records.count { core.reserve(keys: total) }
         let entries = try await importRecords(records)
         metrics.countImportRows(accepted: records.count, rejected: max(0, request.rejectedRows ?? 0))

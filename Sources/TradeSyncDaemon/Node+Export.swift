@@ -16,8 +16,25 @@ extension Node {
     /// Serves one request from the CLI with the blob of its answer: the records of an
     /// `export` page, empty for every other command (see ``handle(_:blob:)``). Never
     /// throws: failures become a response with an error code and an empty blob.
-    public func respond(to request: ControlRequest, blob: [UInt8]) async -> (response: ControlResponse, blob: [UInt8]) {
-        guard request.command == .export else { return (await handle(request, blob: blob), []) }
+    public nonisolated func respond(to request: ControlRequest, blob: [UInt8]) async -> (
+        response: ControlResponse, blob: [UInt8]
+    ) {
+        switch request.command {
+        case .importRecords:
+            // An import chunk (up to 50,000 records, ~2.5 MB) is decoded here, off the
+            // node's actor, which meanwhile writes the chunk before.
+            do {
+                let records = try ControlFrame.decodeRecords(blob)
+                return (await handle(request, records: records), [])
+            } catch {
+                return (.failure("invalid", error.description), [])
+            }
+        case .export: return await exportAnswer(request)
+        default: return (await handle(request, blob: blob), [])
+        }
+    }
+
+    private func exportAnswer(_ request: ControlRequest) -> (response: ControlResponse, blob: [UInt8]) {
         do {
             return try exportPage(request)
         } catch let error as ControlFailure {

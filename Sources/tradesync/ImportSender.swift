@@ -3,18 +3,21 @@ import Synchronization
 import TradeSyncControl
 import TradeSyncModel
 
-/// Sends an import's records to the node in chunks, in file order, one request at a time
-/// on a serial queue of its own, while the file is still being parsed (`import
-/// --skip-invalid`): the node writes one chunk while the CLI parses the next, instead of
-/// waiting for the whole parse.
+/// Sends an import's records to the node in chunks, in file order, while the file is still
+/// being parsed (`import --skip-invalid`): the node writes one chunk while the CLI parses
+/// the next, instead of waiting for the whole parse.
 ///
-/// At most ``chunksAhead`` chunks wait for the queue; ``send(_:rowsExpected:)`` blocks the
-/// parse beyond that, so memory stays a few chunks whatever the file's size. After the first
-/// failed request no further chunk is sent; ``finish(progress:)`` reports the failure and
-/// what the node acknowledged before it.
+/// At most ``chunksInFlight`` requests are out at once, each on its own connection: the
+/// node decodes the next chunk while it writes one (a window, as a session keeps for
+/// BATCHes). Their order on the node is not fixed, which is harmless because a file's
+/// records have distinct keys (the importer collapses or rejects a repeated key), so its
+/// chunks commute. ``send(_:rowsExpected:rejectedRows:)`` blocks the parse while the window
+/// is full, so memory stays a few chunks whatever the file's size. Once a request has
+/// failed no further chunk is sent; ``finish(progress:)`` reports the failure and what the
+/// node acknowledged.
 final class ImportSender: Sendable {
-    /// Chunks queued and not yet sent, at most.
-    static let chunksAhead = 2
+    /// Requests out at once, at most.
+    static let chunksInFlight = 2
 
     /// What the node acknowledged, and the first failure.
     struct Outcome: Sendable {
@@ -22,7 +25,7 @@ final class ImportSender: Sendable {
         var result: ImportResult
         /// Records in chunks the node acknowledged (written durably or already held).
         var acknowledged = 0
-        /// Records queued so far (the rows handed over by the parse).
+        /// Records handed to ``send(_:rowsExpected:rejectedRows:)`` so far.
         var queued = 0
         /// Requests queued so far.
         var requests = 0
@@ -32,8 +35,9 @@ final class ImportSender: Sendable {
 
     private let controlPath: String
     private let file: String
-    private let queue = DispatchQueue(label: "tradesync.import.send")
-    private let room = DispatchSemaphore(value: ImportSender.chunksAhead)
+    private let queue = DispatchQueue(label: "tradesync.import.send", attributes: .concurrent)
+    private let room = DispatchSemaphore(value: ImportSender.chunksInFlight)
+    private let inFlight = DispatchGroup()
     private let state: Mutex<Outcome>
 
     /// - Parameters:
@@ -45,7 +49,7 @@ final class ImportSender: Sendable {
         state = Mutex(Outcome(result: ImportResult(file: file, received: 0, written: 0, unchanged: 0)))
     }
 
-    /// Queues one chunk, waiting while ``chunksAhead`` chunks are queued. The first request
+    /// Sends one chunk, waiting while ``chunksInFlight`` requests are out. The first request
     /// carries `rowsExpected` (when positive) as `import_total`, so that the node makes room
     /// for the file's keys once; `rejectedRows` goes with the last request.
     func send(_ records: [TradeRecord], rowsExpected: Int = 0, rejectedRows: Int? = nil) {
@@ -58,8 +62,12 @@ final class ImportSender: Sendable {
         let request = ControlRequest(
             command: .importRecords, file: file, rejectedRows: rejectedRows,
             importTotal: first && rowsExpected > 0 ? rowsExpected : nil)
+        inFlight.enter()
         queue.async { [self] in
-            defer { room.signal() }
+            defer {
+                room.signal()
+                inFlight.leave()
+            }
             guard state.withLock({ $0.failure == nil }) else { return }
             let answer = Self.call(controlPath, request, blob: ControlFrame.encodeRecords(records))
             state.withLock { outcome in
@@ -76,15 +84,13 @@ final class ImportSender: Sendable {
         }
     }
 
-    /// Records queued so far.
+    /// Records handed to ``send(_:rowsExpected:rejectedRows:)`` so far.
     var queued: Int { state.withLock { $0.queued } }
 
-    /// Waits until every queued chunk was sent (or skipped after a failure), calling
-    /// `progress` with the records acknowledged about ten times a second meanwhile.
+    /// Waits until every chunk was answered (or skipped after a failure), calling `progress`
+    /// with the records acknowledged about ten times a second meanwhile.
     func finish(progress: (Int) -> Void) -> Outcome {
-        let drained = DispatchSemaphore(value: 0)
-        queue.async { drained.signal() }
-        while drained.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+        while inFlight.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
             progress(state.withLock { $0.acknowledged })
         }
         return state.withLock { $0 }
