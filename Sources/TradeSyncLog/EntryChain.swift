@@ -53,11 +53,26 @@ public struct SealedEntry: Hashable, Sendable {
     public let entry: Entry
     /// Set on the entries at which the origin signed its chain head.
     public let seal: EntrySeal?
+    /// The entry hash (SHA-256 of its canonical encoding, 32 bytes) when the caller has it
+    /// at hand (the chain computed it), so that the log stores it without hashing the
+    /// entry again; nil otherwise. Not part of equality: it is a function of `entry`.
+    public let entryHash: [UInt8]?
 
     /// Pairs an entry with its seal (nil for an entry inside a span).
-    public init(_ entry: Entry, seal: EntrySeal? = nil) {
+    /// - Parameter entryHash: the entry's hash, if already computed (``Entry/hash``).
+    /// - Precondition: `entryHash`, when given, is 32 bytes.
+    public init(_ entry: Entry, seal: EntrySeal? = nil, entryHash: [UInt8]? = nil) {
+        precondition(entryHash.map { $0.count == 32 } ?? true, "entry hash shape")
         self.entry = entry
         self.seal = seal
+        self.entryHash = entryHash
+    }
+
+    public static func == (lhs: SealedEntry, rhs: SealedEntry) -> Bool { lhs.entry == rhs.entry && lhs.seal == rhs.seal }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(entry)
+        hasher.combine(seal)
     }
 }
 

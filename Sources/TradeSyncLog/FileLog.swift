@@ -312,7 +312,8 @@ public final class FileLog {
             }
             batch.recordStarts.append(batch.bytes.count)
             LogFormat.appendRecord(
-                payload: payload, seal: sealed[position].seal, continues: position < sealed.count - 1, to: &batch.bytes)
+                payload: payload, hash: sealed[position].entryHash, seal: sealed[position].seal,
+                continues: position < sealed.count - 1, to: &batch.bytes)
             run = (origin, expected)
         }
         if let last = batch.recordStarts.last { batch.lastHash = LogFormat.storedHash(batch.bytes, at: last) }

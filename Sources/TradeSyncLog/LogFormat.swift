@@ -219,16 +219,24 @@ enum LogFormat {
 
     /// Appends one record (`length | crc | hash | payload | seal?`) to `buffer`;
     /// `continues` sets the flag that says more records of its batch follow.
-    /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`.
+    /// - Parameter hash: SHA-256 of `payload` when the caller has it (the entry hash the
+    ///   chain computed); nil: computed here.
+    /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`; `hash`, when given, is
+    ///   `payload`'s SHA-256 (debug builds check it).
     static func appendRecord(
-        payload: [UInt8], seal: EntrySeal? = nil, continues: Bool = false, to buffer: inout [UInt8]
+        payload: [UInt8], hash: [UInt8]? = nil, seal: EntrySeal? = nil, continues: Bool = false, to buffer: inout [UInt8]
     ) {
         precondition(!payload.isEmpty && payload.count <= payloadBytesMax, "record payload length out of range")
         let start = buffer.count
         let flags = (continues ? continuesFlag : 0) | (seal != nil ? sealedFlag : 0)
         appendU32(UInt32(payload.count) | flags, to: &buffer)
         appendU32(0, to: &buffer)
-        SHA256.hash(data: payload).withUnsafeBytes { buffer.append(contentsOf: $0) }
+        if let hash {
+            assert(hash == Entry.hash(ofEncoding: payload), "record hash is not the payload's SHA-256")
+            buffer.append(contentsOf: hash)
+        } else {
+            SHA256.hash(data: payload).withUnsafeBytes { buffer.append(contentsOf: $0) }
+        }
         buffer.append(contentsOf: payload)
         if let seal {
             buffer += seal.head

@@ -104,18 +104,21 @@ extension ReplicaNode {
         var spanBytes = 0
         for (position, entry) in entries.enumerated() {
             let encoded = entry.encoded()
-            head = EntryChain.next(head, entryHash: Entry.hash(ofEncoding: encoded))
+            let hash = Entry.hash(ofEncoding: encoded)
+            head = EntryChain.next(head, entryHash: hash)
             spanEntries += 1
             spanBytes += encoded.count
             let last = position == entries.count - 1
             if last || spanEntries >= EntryChain.sealEntriesMax || spanBytes >= EntryChain.sealBytesMax {
-                do { sealed.append(SealedEntry(entry, seal: try signer.seal(head: head, at: entry.dot))) } catch {
+                do {
+                    sealed.append(SealedEntry(entry, seal: try signer.seal(head: head, at: entry.dot), entryHash: hash))
+                } catch {
                     throw .stopped(reason: "cannot sign entry \(entry.dot): \(error)")
                 }
                 spanEntries = 0
                 spanBytes = 0
             } else {
-                sealed.append(SealedEntry(entry))
+                sealed.append(SealedEntry(entry, entryHash: hash))
             }
         }
         return (sealed, ChainHead(seq: entries[entries.count - 1].dot.seq, head: head))
@@ -172,7 +175,8 @@ extension ReplicaNode {
             let restricted = authorization.reporters[origin] != nil
             for (position, at) in run.enumerated() {
                 let item = fresh[at]
-                head = EntryChain.next(head, entry: item.entry)
+                let hash = item.entry.hash
+                head = EntryChain.next(head, entryHash: hash)
                 if let signature = item.signature {
                     if let problem = EntryChain.problem(with: signature, at: item.entry.dot, head: head) {
                         let from = lastSigned + 1
@@ -180,10 +184,10 @@ extension ReplicaNode {
                             origin: origin, firstSeq: fresh[run[from]].entry.dot.seq, lastSeq: item.entry.dot.seq,
                             reason: problem)
                     }
-                    sealed.append(SealedEntry(item.entry, seal: EntrySeal(head: head, signature: signature)))
+                    sealed.append(SealedEntry(item.entry, seal: EntrySeal(head: head, signature: signature), entryHash: hash))
                     lastSigned = position
                 } else {
-                    sealed.append(SealedEntry(item.entry))
+                    sealed.append(SealedEntry(item.entry, entryHash: hash))
                 }
                 if restricted, firstUnauthorized == nil,
                     let problem = authorization.problem(origin: origin, reporter: item.entry.key.reporter)

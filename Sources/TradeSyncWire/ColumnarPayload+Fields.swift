@@ -35,6 +35,7 @@ extension ColumnReader {
         let transportColumn = try indexColumn("transport", transports)
         var keys: [TradeKey] = []
         keys.reserveCapacity(entryCount)
+        let flowCases = Flow.allCases  // built once: `allCases` makes a new array at each use
         for index in 0..<entryCount {
             guard let period = try? Period(year: Int(years[index]) + 1900, month: Int(months[index])) else {
                 throw .badValue(offset: reader.offset, field: "columnar period", reason: "entry \(index + 1) out of range")
@@ -42,7 +43,7 @@ extension ColumnReader {
             keys.append(
                 TradeKey(
                     validatedReporter: reporterColumn[index], partner: partnerColumn[index],
-                    flow: Flow.allCases[Int(flows[index])], commodity: commodityColumn[index], period: period,
+                    flow: flowCases[Int(flows[index])], commodity: commodityColumn[index], period: period,
                     customs: customsColumn[index], transport: transportColumn[index]))
         }
         return keys
