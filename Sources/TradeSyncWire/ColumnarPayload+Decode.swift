@@ -60,11 +60,13 @@ struct ColumnReader {
     }
 
     /// An index below `count`, as a varint.
-    mutating func index(_ field: String, below count: Int) throws(DecodeError) -> Int {
+    /// The field's name is built only for an error: this runs for every index of every
+    /// entry, and an interpolated name would be a string made each time.
+    mutating func index(_ field: @autoclosure () -> String, below count: Int) throws(DecodeError) -> Int {
         let at = reader.offset
         let value = try reader.readVarint()
         guard value < UInt64(count) else {
-            throw .badValue(offset: at, field: field, reason: "index \(value) not below table size \(count)")
+            throw .badValue(offset: at, field: field(), reason: "index \(value) not below table size \(count)")
         }
         return Int(value)
     }
