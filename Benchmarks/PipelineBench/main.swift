@@ -177,7 +177,7 @@ if liveSize == 0 {
     let count = records.count - base
     print("import of \(count) records in appends of 50,000: \(micro(importNs, per: count)) µs/record (\(count * 1_000_000_000 / max(importNs, 1)) records/s)")
     let stages = catchUp()
-    print("catch-up of \(stages.entries) entries (base \(base)) in \(stages.batches) batches of up to \(batchSize), payload \(stages.payloadBytes / max(stages.entries, 1)) B/entry")
+    print("catch-up of \(stages.entries) entries (base \(base)) in \(stages.batches) batches of up to \(batchSize), payload \(Double(stages.payloadBytes * 100 / max(stages.entries, 1)) / 100) B/entry")
     show("µs per entry", stages, per: stages.entries)
     // The checkpoint's snapshot of B's state (what a checkpoint encodes, and a restart decodes).
     let keys = b.replica.counts.keys
