@@ -78,7 +78,9 @@ struct ImportCommand: ParsableCommand {
 
         var sending = ProgressBar(label: "importing", unit: "records", total: report.rows.count, enabled: showProgress)
         let result: ImportResult
-        if let sender {
+        // A file of less than one chunk (a day's edits) goes as one request from here, as
+        // without --skip-invalid: no sender thread for it.
+        if let sender, sender.queued > 0 {
             // The rows after the last whole chunk, with the rejected count (node metrics).
             let queued = sender.queued
             sender.send(report.rows[queued...].map(\.record), rejectedRows: report.rejected.count)
