@@ -91,6 +91,14 @@ public struct Entry: Hashable, Sendable {
     }
 
     public init(dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
+        self.init(encoding: dot, hlc, context, key, operation, knownToDecode: false)
+    }
+
+    /// Encodes the fields once; `knownToDecode` is what ``wasDecoded`` says.
+    private init(
+        encoding dot: Dot, _ hlc: HLCTimestamp, _ context: VersionVector, _ key: TradeKey, _ operation: Operation,
+        knownToDecode: Bool
+    ) {
         self.dot = dot
         self.hlc = hlc
         self.context = context
@@ -99,7 +107,7 @@ public struct Entry: Hashable, Sendable {
         var writer = ByteWriter(capacity: 128)
         self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
         self.canonical = writer.bytes
-        self.wasDecoded = false
+        self.wasDecoded = knownToDecode
     }
 
     /// Creates an entry from fields that a wire decoder has checked one by one against the
@@ -113,15 +121,7 @@ public struct Entry: Hashable, Sendable {
     /// ``decode(_:)``'s is what the frame fuzzer checks on every columnar batch it decodes
     /// (`MessageChecks.checkColumnar`), and debug builds (every test) check it here.
     package init(checkedDot dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation) {
-        self.dot = dot
-        self.hlc = hlc
-        self.context = context
-        self.key = key
-        self.operation = operation
-        var writer = ByteWriter(capacity: 128)
-        self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
-        self.canonical = writer.bytes
-        self.wasDecoded = true
+        self.init(encoding: dot, hlc, context, key, operation, knownToDecode: true)
         assert(
             canonical.count > EntryLimits.entryBytesMax || (try? Self.decode(canonical)) == self,
             "entry \(dot) built from checked fields does not decode from its canonical encoding")
