@@ -14,7 +14,7 @@ extension Node {
     static let logEntriesPerAnswerMax = 10_000
 
     /// Serves one request from the CLI with the blob of its answer: the records of an
-    /// `export` page, empty for every other command (see ``handle(_:blob:)``). Never
+    /// `export` page, empty for every other command (see ``handle(_:blob:records:)``). Never
     /// throws: failures become a response with an error code and an empty blob.
     public nonisolated func respond(to request: ControlRequest, blob: [UInt8]) async -> (
         response: ControlResponse, blob: [UInt8]

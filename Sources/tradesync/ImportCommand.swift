@@ -67,7 +67,7 @@ struct ImportCommand: ParsableCommand {
             parsing.clear()
             if let sender {
                 let outcome = sender.finish { _ in }
-                Self.diagnoseSentBefore(outcome, total: nil, then: "fix the file and run the import again")
+                Self.diagnoseSent(outcome.acknowledged, of: nil, then: "fix the file and run the import again")
                 if let failure = outcome.failure { Printer.diagnose(["tradesync: sending failed too: \(failure.message)"]) }
             }
             throw CLIFailure(error)
@@ -87,7 +87,7 @@ struct ImportCommand: ParsableCommand {
             let outcome = sender.finish { sending.update(done: $0) }
             if let failure = outcome.failure {
                 sending.clear()
-                Self.diagnoseSentBefore(outcome, total: report.rows.count, then: "run the import again to finish it")
+                Self.diagnoseSent(outcome.acknowledged, of: report.rows.count, then: "run the import again to finish it")
                 throw failure
             }
             result = outcome.result
@@ -115,12 +115,7 @@ struct ImportCommand: ParsableCommand {
             let response: ControlResponse
             do { response = try options.call(request, blob: ControlFrame.encodeRecords(chunk)) } catch {
                 sending.clear()
-                if sent > 0 {
-                    Printer.diagnose([
-                        "tradesync: \(sent) of \(records.count) records were sent before this failure; "
-                            + "run the import again to finish it (records already held are skipped)"
-                    ])
-                }
+                Self.diagnoseSent(sent, of: records.count, then: "run the import again to finish it")
                 throw error
             }
             request.rejectedRows = nil
@@ -137,14 +132,14 @@ struct ImportCommand: ParsableCommand {
 
     /// Says how many records the node holds from an import that failed midway, if any.
     /// - Parameters:
+    ///   - sent: records the node acknowledged.
     ///   - total: the file's good rows, when the whole file was parsed.
     ///   - then: what to do next.
-    private static func diagnoseSentBefore(_ outcome: ImportSender.Outcome, total: Int?, then: String) {
-        guard outcome.acknowledged > 0 else { return }
+    private static func diagnoseSent(_ sent: Int, of total: Int?, then: String) {
+        guard sent > 0 else { return }
         let of = total.map { " of \($0)" } ?? ""
         Printer.diagnose([
-            "tradesync: \(outcome.acknowledged)\(of) records were sent before this failure; "
-                + "\(then) (records already held are skipped)"
+            "tradesync: \(sent)\(of) records were sent before this failure; \(then) (records already held are skipped)"
         ])
     }
 
