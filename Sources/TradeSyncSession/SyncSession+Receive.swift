@@ -75,6 +75,7 @@ extension SyncSession {
         version = chosen
         sendDictionary = PresetDictionary.announced(in: configuration.features & hello.features).first
         awaitingHeads = configuration.features & hello.features & HeadsFeature.bit != 0
+        windowBatches = WideWindowFeature.windowBatches(ours: configuration.features, theirs: hello.features)
         phase = .awaitingVector
         emit(.handshakeCompleted(peer: hello.nodeID, peerLogInstance: hello.logInstanceID, version: chosen))
         send(.vector(localVector))
@@ -99,8 +100,8 @@ extension SyncSession {
         guard batch.id.rawValue == expected else {
             return fail(.protocolViolation("BATCH \(batch.id.rawValue) out of order, expected \(expected)"))
         }
-        guard persistQueue.count < Limits.windowBatchesMax else {
-            return fail(.windowExceeded(batchID: batch.id.rawValue, windowBatchesMax: Limits.windowBatchesMax))
+        guard persistQueue.count < windowBatches else {
+            return fail(.windowExceeded(batchID: batch.id.rawValue, windowBatchesMax: windowBatches))
         }
         let signedBatches = (version ?? 1) >= 2
         guard batch.isSigned == signedBatches else {

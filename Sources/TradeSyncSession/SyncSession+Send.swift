@@ -5,14 +5,18 @@ import TradeSyncWire
 /// The sending half: fetch → BATCH → ACK, the window, ACKs after persist, and in-sync
 /// detection (`Protocol/PROTOCOL.md`, "Session flow").
 extension SyncSession {
+    /// Batches we may have unacknowledged: our configured window within the one both
+    /// HELLOs agreed on.
+    var sendWindow: Int { min(configuration.windowBatches, windowBatches) }
+
     /// Asks the node for the next entries the peer lacks, when the window has room, no
     /// fetch is outstanding, and (unless `force`) the local vector holds something not sent.
     mutating func requestFetch(force: Bool) {
         // Fork evidence first, each entry alone (two copies of one dot never share a batch).
-        while phase == .syncing, !evidenceQueue.isEmpty, inFlight.count < configuration.windowBatches {
+        while phase == .syncing, !evidenceQueue.isEmpty, inFlight.count < sendWindow {
             sendBatch([SignedEntry(evidenceQueue.removeFirst())])
         }
-        guard phase == .syncing, !awaitingHeads, fetchAfter == nil, inFlight.count < configuration.windowBatches else { return }
+        guard phase == .syncing, !awaitingHeads, fetchAfter == nil, inFlight.count < sendWindow else { return }
         if !force && localVector.isDominated(by: sentVector) {
             drained = true
             return

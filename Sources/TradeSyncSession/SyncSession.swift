@@ -29,7 +29,8 @@ public struct SyncSession: Sendable {
         public var batchEntriesMax: Int
         /// Largest uncompressed payload per batch sent, in bytes.
         public var batchBytesMax: Int
-        /// Most batches sent and not yet acknowledged.
+        /// Most batches sent and not yet acknowledged, at most the window the two HELLOs
+        /// agree on (``WideWindowFeature``).
         public var windowBatches: Int
         /// Time allowed for the peer's HELLO and VECTOR to arrive after connecting.
         public var handshakeTimeout: Duration
@@ -46,20 +47,21 @@ public struct SyncSession: Sendable {
         /// Creates a configuration.
         /// - Preconditions: `versions.lowerBound >= 1`; `1 <= batchEntriesMax <= Limits.batchEntriesMax`;
         ///   `EntryLimits.entryBytesMax + 3 <= batchBytesMax <= Limits.batchBytesMax` (one
-        ///   entry of any size fits); `1 <= windowBatches <= Limits.windowBatchesMax`; the
+        ///   entry of any size fits); `1 <= windowBatches <= Limits.windowBatchesMaxWide`; the
         ///   three durations are positive.
         public init(
             localID: NodeID, logInstanceID: UInt64, versions: ClosedRange<UInt16> = ProtocolVersion.supported,
             batchEntriesMax: Int = Limits.batchEntriesMax, batchBytesMax: Int = Limits.batchBytesMax,
-            windowBatches: Int = Limits.windowBatchesMax, handshakeTimeout: Duration = Limits.handshakeTimeout,
+            windowBatches: Int = Limits.windowBatchesMaxWide, handshakeTimeout: Duration = Limits.handshakeTimeout,
             pingInterval: Duration = Limits.pingInterval, idleTimeout: Duration = Limits.idleTimeout,
             features: UInt32 = PresetDictionary.features(announcing: PresetDictionary.known) | HeadsFeature.bit
+                | WideWindowFeature.bit
         ) {
             precondition(versions.lowerBound >= 1, "protocol versions start at 1")
             precondition(batchEntriesMax >= 1 && batchEntriesMax <= Limits.batchEntriesMax, "batchEntriesMax out of range")
             precondition(batchBytesMax >= EntryLimits.entryBytesMax + 3, "batchBytesMax below one entry")
             precondition(batchBytesMax <= Limits.batchBytesMax, "batchBytesMax above Limits.batchBytesMax")
-            precondition(windowBatches >= 1 && windowBatches <= Limits.windowBatchesMax, "windowBatches out of range")
+            precondition(windowBatches >= 1 && windowBatches <= Limits.windowBatchesMaxWide, "windowBatches out of range")
             precondition(handshakeTimeout > .zero && pingInterval > .zero && idleTimeout > .zero, "durations must be > 0")
             self.localID = localID
             self.logInstanceID = logInstanceID
@@ -177,6 +179,10 @@ public struct SyncSession: Sendable {
     /// True while streaming waits for the peer's HEADS to be compared (the peer set
     /// ``HeadsFeature/bit`` and we did too).
     var awaitingHeads = false
+    /// The window both sides keep to, set from the two HELLOs (``WideWindowFeature``):
+    /// the most batches the peer may have unacknowledged, and, capped by
+    /// ``Configuration/windowBatches``, the most we send.
+    var windowBatches = Limits.windowBatchesMax
     var peerKnown = VersionVector()
     var sentVector = VersionVector()
     var receivedVector = VersionVector()

@@ -9,6 +9,20 @@ public enum HeadsFeature {
     public static let bit: UInt32 = 1 << 1
 }
 
+/// HELLO `features` bit 2 (`window-16`): the sender accepts up to
+/// ``Limits/windowBatchesMaxWide`` unacknowledged BATCHes instead of
+/// ``Limits/windowBatchesMax``. Used, in both directions, only when both HELLOs set it.
+public enum WideWindowFeature {
+    /// The bit, `1 << 2`.
+    public static let bit: UInt32 = 1 << 2
+
+    /// The window two peers use, in batches: ``Limits/windowBatchesMaxWide`` when both
+    /// announced ``bit``, else ``Limits/windowBatchesMax``.
+    public static func windowBatches(ours: UInt32, theirs: UInt32) -> Int {
+        ours & theirs & bit != 0 ? Limits.windowBatchesMaxWide : Limits.windowBatchesMax
+    }
+}
+
 /// One origin's head as HEADS (0x08) carries it: the highest seq the sender holds
 /// durably for `origin`, and the first 8 bytes (big-endian) of the SHA-256 entry hash of
 /// the entry at that dot. Two nodes that hold one dot with different content (a fork:

@@ -69,6 +69,13 @@ public enum Limits {
     /// receiver's fsync while bounding what a receiver must hold (about 3 MiB).
     public static let windowBatchesMax = 4
 
+    /// The window when both HELLOs set ``WideWindowFeature/bit``, in batches: 16 batches of
+    /// 4,096 entries (~0.75 MB of columnar payload at 11.6 B/entry) cover a 50 Mbit/s link's
+    /// bandwidth-delay product at round trips up to ~100 ms plus the receiver's persist time
+    /// per batch; four did not at 40 ms (`docs/PERFORMANCE.md`, fifth round). A receiver then
+    /// holds at most 16 batches (12 MiB of payload).
+    public static let windowBatchesMaxWide = 16
+
     /// ``frameBytesMax`` with its name, for errors.
     public static let frameBytes = NamedLimit("frameBytesMax", frameBytesMax)
     /// ``batchEntriesMax`` with its name.

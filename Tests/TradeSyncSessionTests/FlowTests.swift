@@ -134,6 +134,38 @@ import TradeSyncWire
         #expect(outputs.last == .close(.windowExceeded(batchID: 5, windowBatchesMax: 4)))
     }
 
+    @Test("Session: with window-16 in both HELLOs sixteen unacknowledged batches are taken and a seventeenth refused; with it in ours only, four and the fifth", arguments: [true, false])
+    func wideReceiveWindow(peerAnnounces: Bool) throws {
+        var (session, _) = handshaken(
+            local: local, peer: peer, peerFeatures: peerAnnounces ? WideWindowFeature.bit : 0)
+        _ = session.handle(.fetched(signed([])))
+        let window = peerAnnounces ? Limits.windowBatchesMaxWide : Limits.windowBatchesMax
+        #expect(window == (peerAnnounces ? 16 : 4))
+        var bytes: [UInt8] = []
+        for id in 1...(window + 1) { bytes += try batchBytes(UInt64(id), UInt64(id)...UInt64(id)) }
+        let outputs = session.handle(.received(bytes, now: .zero))
+        #expect(events(outputs).filter { if case .persist = $0 { true } else { false } }.count == window)
+        #expect(outputs.last == .close(.windowExceeded(batchID: UInt64(window + 1), windowBatchesMax: window)))
+    }
+
+    @Test("Session: sending: with window-16 in both HELLOs sixteen one-entry batches go out before an ACK; with it in ours only, four", arguments: [true, false])
+    func wideSendWindow(peerAnnounces: Bool) throws {
+        let entries = try (1...20).map { try makeEntry(local, $0) }
+        var (session, _) = handshaken(
+            local: local, peer: peer, localVector: VersionVector([local: 20]),
+            peerFeatures: peerAnnounces ? WideWindowFeature.bit : 0
+        ) { $0.batchEntriesMax = 1 }
+        var sent = 0
+        for entry in entries {
+            let outputs = session.handle(.fetched(signed([entry])))
+            sent += try sentMessages(outputs).filter { $0.type == .batch }.count
+            // A full window asks for nothing more until an ACK.
+            if events(outputs).isEmpty { break }
+        }
+        #expect(sent == (peerAnnounces ? 16 : 4))
+        #expect(session.counters.batchesSent == UInt64(sent))
+    }
+
     @Test("Session: unknown message type after the handshake: ERROR unknownMessageType and close")
     func unknownType() throws {
         var session = ready()

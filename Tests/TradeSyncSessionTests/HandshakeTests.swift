@@ -28,7 +28,8 @@ import TradeSyncWire
     func connectSendsHello() throws {
         let (_, outputs) = connected()
         #expect(outputs.count == 2)
-        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77, features: 3))])
+        // Features: trade-1 (bit 0), heads (bit 1), window-16 (bit 2).
+        #expect(try sentMessages(outputs) == [.hello(Hello(versions: 1...1, nodeID: local, logInstanceID: 77, features: 7))])
         #expect(outputs.last == .wakeAt(MonotonicInstant(nanoseconds: 10_000_000_005)))
     }
 

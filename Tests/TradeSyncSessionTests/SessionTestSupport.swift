@@ -232,13 +232,14 @@ func events(_ outputs: [SyncSession.Output]) -> [SyncSession.Output] {
 /// A session connected at time 0 that has received the peer's HELLO and VECTOR.
 func handshaken(
     local: NodeID, peer: NodeID, localVector: VersionVector = VersionVector(),
-    peerVector: VersionVector = VersionVector(), configure: (inout SyncSession.Configuration) -> Void = { _ in }
+    peerVector: VersionVector = VersionVector(), peerFeatures: UInt32 = 0,
+    configure: (inout SyncSession.Configuration) -> Void = { _ in }
 ) -> (session: SyncSession, outputs: [SyncSession.Output]) {
     var configuration = SyncSession.Configuration(localID: local, logInstanceID: 7, versions: 1...1)
     configure(&configuration)
     var session = SyncSession(configuration: configuration)
     _ = session.handle(.connected(localVector: localVector, now: .zero))
-    let bytes = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9)).encoded()
+    let bytes = Message.hello(Hello(versions: 1...1, nodeID: peer, logInstanceID: 9, features: peerFeatures)).encoded()
         + Message.vector(peerVector).encoded()
     let outputs = session.handle(.received(bytes, now: .zero))
     return (session, outputs)

@@ -20,6 +20,7 @@ import TradeSyncWire
         "pingInterval": Int(Limits.pingInterval.components.seconds),
         "idleTimeout": Int(Limits.idleTimeout.components.seconds),
         "windowBatchesMax": Limits.windowBatchesMax,
+        "windowBatchesMaxWide": Limits.windowBatchesMaxWide,
         "entryBytesMax": EntryLimits.entryBytesMax,
         "contextOriginsMax": EntryLimits.contextOriginsMax,
         "areaCodeBytesMax": RecordLimits.areaCodeBytesMax,
