@@ -47,7 +47,7 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
         case .ackTimeout(let batchID, let limit):
             "batch \(batchID) not acknowledged within idleTimeout = \(seconds(limit)) s"
         case .windowExceeded(let batchID, let max):
-            "BATCH \(batchID) beyond the window: windowBatchesMax = \(max) batches already unacknowledged"
+            "BATCH \(batchID) beyond the window: \(Self.windowLimitName(max)) = \(max) batches already unacknowledged"
         case .protocolViolation(let reason): "protocol violation: \(reason)"
         case .peerError(let code, let reason) where code == .shutdown: "closed by the peer: \(reason)"
         case .peerError(let code, let reason): "peer refused (\(code), code \(code.rawValue)): \(reason)"
@@ -75,6 +75,12 @@ public enum SyncError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension SyncError {
+    /// The limit a window of `batches` is: `windowBatchesMaxWide` when both HELLOs set
+    /// `window-16`, else `windowBatchesMax`.
+    static func windowLimitName(_ batches: Int) -> String {
+        batches == Limits.windowBatchesMaxWide ? "windowBatchesMaxWide" : "windowBatchesMax"
+    }
+
     /// The name of the limit (PROTOCOL.md "Limits") this refusal enforces, e.g.
     /// `frameBytesMax`, `handshakeTimeout`; nil when the reason is not a limit.
     public var limitName: String? {
@@ -82,7 +88,7 @@ extension SyncError {
         case .wire(let error): error.limit?.name
         case .handshakeTimeout: "handshakeTimeout"
         case .idleTimeout, .ackTimeout: "idleTimeout"
-        case .windowExceeded: "windowBatchesMax"
+        case .windowExceeded(_, let max): Self.windowLimitName(max)
         case .versionMismatch, .protocolViolation, .peerError, .sameNode, .disconnected, .closing, .forgedEntry: nil
         }
     }

@@ -146,6 +146,10 @@ import TradeSyncWire
         let outputs = session.handle(.received(bytes, now: .zero))
         #expect(events(outputs).filter { if case .persist = $0 { true } else { false } }.count == window)
         #expect(outputs.last == .close(.windowExceeded(batchID: UInt64(window + 1), windowBatchesMax: window)))
+        let refusal = SyncError.windowExceeded(batchID: UInt64(window + 1), windowBatchesMax: window)
+        let name = peerAnnounces ? "windowBatchesMaxWide" : "windowBatchesMax"
+        #expect(refusal.limitName == name)
+        #expect(refusal.description == "BATCH \(window + 1) beyond the window: \(name) = \(window) batches already unacknowledged")
     }
 
     @Test("Session: sending: with window-16 in both HELLOs sixteen one-entry batches go out before an ACK; with it in ours only, four", arguments: [true, false])
