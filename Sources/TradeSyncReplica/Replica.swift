@@ -248,12 +248,6 @@ public struct Replica: Sendable {
         return KeyView(key: key, siblings: state.siblings, context: state.context)
     }
 
-    /// True when some sibling of `key` already holds exactly `operation` (so writing it
-    /// again would change nothing: a re-import is a no-op).
-    public func holds(_ key: TradeKey, operation: Operation) -> Bool {
-        stored(key)?.state(tables).versions.contains { $0.operation == operation } ?? false
-    }
-
     /// The state of `key`, if it was ever written (one lookup of its packed key).
     func state(of key: TradeKey) -> KeyState? { stored(key)?.state(tables) }
 

@@ -191,8 +191,9 @@ public struct ReplicaNode<Store: LogStore> {
         writes.reserveCapacity(records.count)
         contexts.reserveCapacity(records.count)
         for record in records {
-            // One lookup per key serves both the check (``Replica/holds(_:operation:)``) and
-            // the context the entry carries.
+            // One lookup per key serves both the check (a version already holding exactly
+            // these values: writing it again would change nothing, so a re-import is a
+            // no-op) and the context the entry carries.
             let operation = Operation.put(record.values)
             let state = replica.state(of: record.key)
             if let state, state.versions.contains(where: { $0.operation == operation }) { continue }

@@ -40,9 +40,17 @@ struct GlobalOptions: ParsableArguments {
     func call(_ request: ControlRequest, blob: [UInt8] = [], notFound: String? = nil) throws(CLIFailure)
         -> ControlResponse
     {
+        try Self.call(controlPath, request, blob: blob, notFound: notFound)
+    }
+
+    /// ``call(_:blob:notFound:)`` to the socket at `path`, for callers off the command's
+    /// thread (``ImportSender``). - Throws: as ``call(_:blob:notFound:)``.
+    static func call(_ path: String, _ request: ControlRequest, blob: [UInt8], notFound: String? = nil)
+        throws(CLIFailure) -> ControlResponse
+    {
         let response: ControlResponse
         do {
-            response = try ControlClient(path: controlPath).send(request, blob: blob)
+            response = try ControlClient(path: path).send(request, blob: blob)
         } catch {
             throw CLIFailure(error)
         }

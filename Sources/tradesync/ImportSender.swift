@@ -97,12 +97,10 @@ final class ImportSender: Sendable {
     }
 
     private static func call(_ path: String, _ request: ControlRequest, blob: [UInt8]) -> Result<ImportResult, CLIFailure> {
-        let response: ControlResponse
-        do { response = try ControlClient(path: path).send(request, blob: blob) } catch {
-            return .failure(CLIFailure(error))
+        Result { () throws(CLIFailure) -> ImportResult in
+            let response = try GlobalOptions.call(path, request, blob: blob)
+            guard let part = response.importResult else { throw CLIFailure.missing("import result", path: path) }
+            return part
         }
-        guard response.ok else { return .failure(CLIFailure.node(response)) }
-        guard let part = response.importResult else { return .failure(CLIFailure.missing("import result", path: path)) }
-        return .success(part)
     }
 }
