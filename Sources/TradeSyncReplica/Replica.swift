@@ -66,9 +66,10 @@ public struct Replica: Sendable {
     /// Counts kept up to date on every apply.
     public private(set) var counts = ReplicaCounts()
     // Readable within the module (ReplicaSnapshot.swift encodes them); only this file mutates them.
-    /// Packed key → its slot in `states` (PackedKey.swift); `tables` holds what packed keys
-    /// and packed states index. Slots are dense and never freed: a key, once written, stays.
-    private(set) var keys: [PackedKey: UInt32] = [:]
+    /// Packed key → its slot in `states` (PackedKey.swift, SlotTable.swift); `tables` holds
+    /// what packed keys and packed states index. Slots are dense and never freed: a key, once
+    /// written, stays, so `keys.count == states.count`.
+    private(set) var keys = SlotTable<PackedKey>()
     /// Each key's state (StoredState.swift), by slot.
     private(set) var states: [StoredState] = []
     private(set) var tables = ReplicaTables()
@@ -88,7 +89,7 @@ public struct Replica: Sendable {
 
     /// Restores a replica from parts already checked for consistency (``decodeSnapshot(_:localID:)``).
     init(
-        localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: [PackedKey: UInt32],
+        localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: SlotTable<PackedKey>,
         states: [StoredState], tables: ReplicaTables, clock: HybridLogicalClock, stateSet: SetDigest, contentSet: SetDigest
     ) {
         self.tables = tables
@@ -114,8 +115,8 @@ public struct Replica: Sendable {
         guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
         clock.observe(entry.hlc)
         let packed = tables.codes.pack(entry.key)
-        precondition(states.count < Int(UInt32.max), "key slots exhausted")
-        let (slot, isNew) = Self.slot(of: packed, in: &keys, orInsert: UInt32(states.count))
+        let (slot, isNew) = keys.slot(of: packed)
+        assert(!isNew || Int(slot) == states.count, "key slots and states out of step")
         if isNew {
             exportOrder = nil
             // Most entries of an import or a catch-up make a key that names no earlier
@@ -168,24 +169,12 @@ public struct Replica: Sendable {
         states.append(stored)
     }
 
-    /// The slot of `packed` in `keys`, inserting `next` when the key has none, with one hash
-    /// of the key (a lookup, then an insert, would hash it twice for every new key).
-    private static func slot(
-        of packed: PackedKey, in keys: inout [PackedKey: UInt32], orInsert next: UInt32
-    ) -> (slot: UInt32, isNew: Bool) {
-        var isNew = false
-        let slot = read(&keys[packed, default: { isNew = true; return next }()])
-        return (slot, isNew)
-    }
-
-    private static func read(_ value: inout UInt32) -> UInt32 { value }
-
     /// Makes room for up to `more` new keys at once, so a large import or catch-up
     /// grows the key table once rather than doubling it repeatedly.
     public mutating func reserveKeys(_ more: Int) {
         guard more > 1024 else { return }
         let needed = keys.count + more
-        if keys.capacity < needed { keys.reserveCapacity(needed) }
+        keys.reserveCapacity(needed)
         // By at least an eighth: amortised O(1) per key, with at most ~12% spare slots.
         if states.capacity < needed { states.reserveCapacity(max(needed, states.capacity + states.capacity / 8)) }
     }
@@ -331,9 +320,9 @@ public struct Replica: Sendable {
     public func digestsFromScratch() -> (state: [UInt8], content: [UInt8]) {
         var state = SetDigest()
         var content = SetDigest()
-        for (packed, slot) in keys {
+        for (slot, packed) in keys.keys.enumerated() {
             let key = tables.codes.key(packed)
-            let keyState = states[Int(slot)].state(tables)
+            let keyState = states[slot].state(tables)
             if let element = Self.stateElement(key, keyState) { state.insert(element) }
             if let element = Self.contentElement(key, keyState) { content.insert(element) }
         }

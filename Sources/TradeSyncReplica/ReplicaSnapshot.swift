@@ -74,11 +74,11 @@ extension Replica {
             inChunk = 0
         }
         body.writeVarint((keys.count + chunkKeys - 1) / chunkKeys)
-        for (packed, slot) in keys {
-            if packedPath, case .single(let version) = states[Int(slot)] {
+        for (slot, packed) in keys.keys.enumerated() {
+            if packedPath, case .single(let version) = states[slot] {
                 packedWriter.write(packed, version, tables: tables, coding: &coding, into: &chunk)
             } else {
-                coding.write(tables.codes.key(packed), states[Int(slot)].state(tables), into: &chunk)
+                coding.write(tables.codes.key(packed), states[slot].state(tables), into: &chunk)
             }
             inChunk += 1
             if inChunk == chunkKeys { flush() }
@@ -184,7 +184,7 @@ extension Replica {
         }
         // The snapshot's origin and unit tables are what the packed states index.
         var replicaTables = ReplicaTables(origins: Interner(values: tables.origins), units: Interner(values: tables.units))
-        var keys: [PackedKey: UInt32] = Dictionary(minimumCapacity: keyCount)
+        var keys = SlotTable<PackedKey>(minimumCapacity: keyCount)
         var states: [StoredState] = []
         states.reserveCapacity(keyCount)
         var counts = ReplicaCounts()
@@ -194,7 +194,7 @@ extension Replica {
             // Move each state out of the chunk and into the dictionary: retaining and releasing
             // objects the helper thread made would cost a cache miss each.
             while let (offset, key, state) = chunk.entries.popLast() {
-                guard keys.updateValue(UInt32(states.count), forKey: replicaTables.codes.pack(key)) == nil else {
+                guard keys.slot(of: replicaTables.codes.pack(key)).isNew else {
                     throw .badValue(offset: offset, field: "key", reason: "\(key) appears twice")
                 }
                 states.append(consume state)
