@@ -15,9 +15,30 @@ struct PackedKey: Hashable, Sendable {
 
 /// Reporter and partner of a key, interned together (real data has a few tens of
 /// thousands of pairs).
-struct AreaPair: Hashable, Sendable {
+struct AreaPair: Hashable, Sendable, Word64Packable {
     let reporter: AreaCode
     let partner: AreaCode
+
+    /// The reporter's bytes, then the partner's, each zero-padded to 32 bits: codes are 2–4
+    /// bytes of `A-Z0-9_` (never 0), so distinct pairs give distinct words.
+    var word: UInt64 { UInt64(Self.word(reporter)) << 32 | UInt64(Self.word(partner)) }
+
+    private static func word(_ code: AreaCode) -> UInt32 {
+        var word: UInt32 = 0
+        for byte in code.rawValue.utf8 { word = word << 8 | UInt32(byte) }
+        return word
+    }
+}
+
+extension CommodityCode: Word64Packable {
+    /// Six bits per character, `0-9` as 1–10 and `A-Z` as 11–36: codes are 2–10 such
+    /// characters (``RecordLimits/commodityBytesMax``), so 60 bits with no zero digit,
+    /// distinct for distinct codes.
+    var word: UInt64 {
+        var word: UInt64 = 0
+        for byte in rawValue.utf8 { word = word << 6 | UInt64(byte <= 0x39 ? byte &- 0x2F : byte &- 0x36) }
+        return word
+    }
 }
 
 /// Customs procedure and mode of transport of a key, interned together (a handful in practice).
@@ -29,15 +50,29 @@ struct Breakdown: Hashable, Sendable {
 /// The replica-wide code tables a ``PackedKey`` indexes. Each grows only when a new key
 /// brings a new code, so a table never holds more entries than there are keys (< 2^32).
 struct KeyCodes: Sendable {
-    var areaPairs = Interner<AreaPair>()
-    var commodities = Interner<CommodityCode>()
+    var areaPairs = WordInterner<AreaPair>()
+    var commodities = WordInterner<CommodityCode>()
     var breakdowns = Interner<Breakdown>()
 
     /// The flows in ``Flow/allCases`` order.
     private static let flows: [Flow] = Array(Flow.allCases)
-    /// Each flow's position in ``Flow/allCases`` (what a packed key stores).
-    private static let flowIndex: [Flow: UInt64] = Dictionary(
-        uniqueKeysWithValues: Flow.allCases.enumerated().map { ($0.element, UInt64($0.offset)) })
+    /// Each flow's position in ``Flow/allCases`` (what a packed key stores), without hashing.
+    static func flowIndex(_ flow: Flow) -> UInt64 {
+        switch flow {
+        case .import: 0
+        case .export: 1
+        case .reImport: 2
+        case .reExport: 3
+        case .domesticExport: 4
+        case .foreignImport: 5
+        case .importForInwardProcessing: 6
+        case .exportAfterInwardProcessing: 7
+        case .importAfterOutwardProcessing: 8
+        case .exportForOutwardProcessing: 9
+        case .importToIndustrialFreeZone: 10
+        case .exportFromIndustrialFreeZone: 11
+        }
+    }
 
     /// Packs `key`, interning any code seen for the first time.
     mutating func pack(_ key: TradeKey) -> PackedKey {
@@ -58,7 +93,7 @@ struct KeyCodes: Sendable {
     }
 
     private static func packed(_ pair: UInt32, _ commodity: UInt32, _ breakdown: UInt32, _ key: TradeKey) -> PackedKey {
-        let flow = flowIndex[key.flow] ?? 0  // every case is in the table
+        let flow = flowIndex(key.flow)
         return PackedKey(
             high: UInt64(pair) << 32 | UInt64(commodity),
             low: UInt64(breakdown) << 32 | UInt64(key.period.year) << 16 | UInt64(key.period.month) << 8 | flow)

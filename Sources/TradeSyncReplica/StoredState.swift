@@ -55,6 +55,32 @@ struct Interner<Value: Hashable & Sendable>: Sendable {
     subscript(index: UInt32) -> Value { values[Int(index)] }
 }
 
+/// A value that packs into 64 bits one-to-one: equal words if and only if equal values.
+protocol Word64Packable: Sendable {
+    var word: UInt64 { get }
+}
+
+/// ``Interner`` for values with a one-to-one 64-bit ``Word64Packable/word`` (area pairs,
+/// commodity codes): the word, not the value, is what the index table hashes and compares
+/// (a ``SlotTable``, no SipHash over strings). Grows only.
+struct WordInterner<Value: Word64Packable>: Sendable {
+    private(set) var values: [Value] = []
+    private var table = SlotTable<UInt64>()
+
+    /// The value's index, added at the end when new.
+    /// - Precondition: fewer than 2^32 − 1 distinct values.
+    mutating func index(_ value: Value) -> UInt32 {
+        let (index, isNew) = table.slot(of: value.word)
+        if isNew { values.append(value) }
+        return index
+    }
+
+    /// The value's index, or nil when it was never added.
+    func lookup(_ value: Value) -> UInt32? { table[value.word] }
+
+    subscript(index: UInt32) -> Value { values[Int(index)] }
+}
+
 /// The replica-wide tables that packed versions refer to by index.
 struct ReplicaTables: Sendable {
     /// Every origin named by a packed version's dot.
