@@ -62,23 +62,55 @@ public struct Entry: Hashable, Sendable {
     /// The entry's format version inside its encoding.
     public static let formatVersion: UInt8 = 1
 
-    public let dot: Dot
-    public let hlc: HLCTimestamp
-    public let context: VersionVector
-    public let key: TradeKey
-    public let operation: Operation
+    public var dot: Dot { storage.dot }
+    public var hlc: HLCTimestamp { storage.hlc }
+    public var context: VersionVector { storage.context }
+    public var key: TradeKey { storage.key }
+    public var operation: Operation { storage.operation }
 
     /// The canonical encoding, made once: at ``init(dot:hlc:context:key:operation:)``, or
     /// kept from the bytes ``decode(from:)`` read. The log, the wire and the chain hash all
     /// use these bytes, so an entry received and stored is never encoded again.
-    private let canonical: [UInt8]
+    private var canonical: [UInt8] { storage.canonical }
     /// True when ``canonical`` is known to decode again without decoding it here: it came
     /// from a decode that accepted it (``decode(from:)``), or from fields a decoder checked
     /// as that decode would (``init(checkedDot:hlc:context:key:operation:)``). A log decodes
     /// only the other entries (local writes, imports) before it writes them.
-    public let wasDecoded: Bool
+    public var wasDecoded: Bool { storage.wasDecoded }
     /// Where the fields after the dot and HLC start in ``canonical``: see ``Layout``.
-    private let layout: Layout
+    private var layout: Layout { storage.layout }
+
+    /// Every field, in one immutable object shared by all copies of the entry. An entry
+    /// passes through many arrays on its way (a batch decoded, sealed, written, applied,
+    /// kept as recent), and as a struct of ~200 bytes holding an array and a version vector
+    /// each copy cost those bytes plus a retain per reference inside; boxed, a copy is 8
+    /// bytes and one retain.
+    private let storage: Storage
+
+    private final class Storage: Sendable {
+        let dot: Dot
+        let hlc: HLCTimestamp
+        let context: VersionVector
+        let key: TradeKey
+        let operation: Operation
+        let canonical: [UInt8]
+        let wasDecoded: Bool
+        let layout: Layout
+
+        init(
+            dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation, canonical: [UInt8],
+            wasDecoded: Bool, layout: Layout
+        ) {
+            self.dot = dot
+            self.hlc = hlc
+            self.context = context
+            self.key = key
+            self.operation = operation
+            self.canonical = canonical
+            self.wasDecoded = wasDecoded
+            self.layout = layout
+        }
+    }
 
     /// Offsets into the canonical encoding, in bytes: the context starts at `contextStart`
     /// (so `1..<contextStart` is `origin | seq | hlc`), the key at `keyStart`, the operation
@@ -99,15 +131,11 @@ public struct Entry: Hashable, Sendable {
         encoding dot: Dot, _ hlc: HLCTimestamp, _ context: VersionVector, _ key: TradeKey, _ operation: Operation,
         knownToDecode: Bool
     ) {
-        self.dot = dot
-        self.hlc = hlc
-        self.context = context
-        self.key = key
-        self.operation = operation
         var writer = ByteWriter(capacity: 128)
-        self.layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
-        self.canonical = writer.bytes
-        self.wasDecoded = knownToDecode
+        let layout = Self.encode(dot: dot, hlc: hlc, context: context, key: key, operation: operation, into: &writer)
+        storage = Storage(
+            dot: dot, hlc: hlc, context: context, key: key, operation: operation, canonical: writer.bytes,
+            wasDecoded: knownToDecode, layout: layout)
     }
 
     /// Creates an entry from fields that a wire decoder has checked one by one against the
@@ -131,19 +159,15 @@ public struct Entry: Hashable, Sendable {
         dot: Dot, hlc: HLCTimestamp, context: VersionVector, key: TradeKey, operation: Operation, canonical: [UInt8],
         layout: Layout
     ) {
-        self.dot = dot
-        self.hlc = hlc
-        self.context = context
-        self.key = key
-        self.operation = operation
-        self.canonical = canonical
-        self.wasDecoded = true
-        self.layout = layout
+        storage = Storage(
+            dot: dot, hlc: hlc, context: context, key: key, operation: operation, canonical: canonical, wasDecoded: true,
+            layout: layout)
     }
 
     /// Equal fields; the canonical encodings then agree too.
     public static func == (lhs: Entry, rhs: Entry) -> Bool {
-        lhs.dot == rhs.dot && lhs.hlc == rhs.hlc && lhs.context == rhs.context && lhs.key == rhs.key
+        lhs.storage === rhs.storage
+            || lhs.dot == rhs.dot && lhs.hlc == rhs.hlc && lhs.context == rhs.context && lhs.key == rhs.key
             && lhs.operation == rhs.operation
     }
 
