@@ -110,12 +110,51 @@ public struct Replica: Sendable {
     /// - Throws: ``ReplicaError/gap(dot:expectedSeq:)`` when the seq skips ahead.
     @discardableResult
     public mutating func apply(_ entry: Entry) throws(ReplicaError) -> ApplyOutcome {
+        try apply(entry, packed: nil)
+    }
+
+    /// ``apply(_:)`` for each entry in order, stopping at the first that throws (those before
+    /// it stay applied). The same outcome as one at a time, faster for large runs: each run
+    /// of ``probeRun`` entries has its keys packed, then their key-table buckets read in one
+    /// tight loop (``SlotTable/probe(_:)``), so the cache misses of a large table overlap.
+    /// - Throws: ``ReplicaError/gap(dot:expectedSeq:)`` as ``apply(_:)``.
+    public mutating func apply(contentsOf entries: [Entry]) throws(ReplicaError) {
+        var packed: [PackedKey] = []
+        var probes: [SlotTable<PackedKey>.Probe] = []
+        packed.reserveCapacity(Self.probeRun)
+        probes.reserveCapacity(Self.probeRun)
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            let run = start..<min(start + Self.probeRun, entries.endIndex)
+            packed.removeAll(keepingCapacity: true)
+            probes.removeAll(keepingCapacity: true)
+            for entry in entries[run] { packed.append(tables.codes.pack(entry.key)) }
+            for key in packed { probes.append(keys.probe(key)) }
+            for (offset, entry) in entries[run].enumerated() {
+                try apply(entry, packed: (packed[offset], probes[offset]))
+            }
+            start = run.upperBound
+        }
+    }
+
+    /// Entries per probe run of ``apply(contentsOf:)``: enough loads to keep the CPU's
+    /// miss handling busy, few enough that their lines stay in L1/L2 until used.
+    static let probeRun = 64
+
+    /// ``apply(_:)`` with the entry's key packed and probed already, or nil to do it here.
+    private mutating func apply(_ entry: Entry, packed probed: (PackedKey, SlotTable<PackedKey>.Probe)?)
+        throws(ReplicaError) -> ApplyOutcome
+    {
         let held = vector.advanceIfNext(entry.dot)
         if entry.dot.seq <= held { return .duplicate }
         guard entry.dot.seq == held + 1 else { throw .gap(dot: entry.dot, expectedSeq: held + 1) }
         clock.observe(entry.hlc)
-        let packed = tables.codes.pack(entry.key)
-        let (slot, isNew) = keys.slot(of: packed)
+        let (slot, isNew) =
+            if let (packed, probe) = probed {
+                keys.slot(of: packed, probe: probe)
+            } else {
+                keys.slot(of: tables.codes.pack(entry.key))
+            }
         assert(!isNew || Int(slot) == states.count, "key slots and states out of step")
         if isNew {
             exportOrder = nil

@@ -319,10 +319,8 @@ public struct ReplicaNode<Store: LogStore> {
     /// Applies entries just written to the store.
     mutating func applyWritten(_ entries: [Entry]) {
         replica.reserveKeys(entries.count)
-        for entry in entries {
-            do { try replica.apply(entry) } catch {
-                preconditionFailure("written entry \(entry.dot) does not apply: \(error)")
-            }
+        do { try replica.apply(contentsOf: entries) } catch {
+            preconditionFailure("a written entry does not apply: \(error)")
         }
     }
 }

@@ -89,4 +89,27 @@ import Testing
         }
         #expect(first.keys == second.keys)
     }
+
+    @Test("Probes read ahead: stale after inserts into the same bucket or a growth, still the same slots")
+    func probesAhead() {
+        // Colliding keys: every probe reads the same empty first bucket before any insert.
+        var colliding = SlotTable<CollidingKey>()
+        let early = (0..<40).map { colliding.probe(CollidingKey(value: $0)) }
+        for value in 0..<40 { #expect(colliding.slot(of: CollidingKey(value: value), probe: early[value]) == (UInt32(value), true)) }
+        let late = (0..<40).map { colliding.probe(CollidingKey(value: $0)) }
+        for value in 0..<40 { #expect(colliding.slot(of: CollidingKey(value: value), probe: late[value]) == (UInt32(value), false)) }
+
+        // A small table probed for many keys grows while they go in.
+        var table = SlotTable<PackedKey>()
+        var reference = SlotTable<PackedKey>()
+        let keys = (0..<5_000).map { PackedKey(high: UInt64($0 % 700), low: UInt64($0 % 1_300)) }
+        var start = 0
+        while start < keys.count {
+            let run = keys[start..<min(start + 500, keys.count)]
+            let probes = run.map { table.probe($0) }
+            for (key, probe) in zip(run, probes) { #expect(table.slot(of: key, probe: probe) == reference.slot(of: key)) }
+            start += 500
+        }
+        #expect(table.keys == reference.keys)
+    }
 }
