@@ -279,6 +279,33 @@ public struct Replica: Sendable {
     /// The state of `key`, if it was ever written (one lookup of its packed key).
     func state(of key: TradeKey) -> KeyState? { stored(key)?.state(tables) }
 
+    /// ``state(of:)`` of each key, in order: looked up a run of ``probeRun`` at a time, the
+    /// codes first, then the key-table buckets in one tight loop (as ``apply(contentsOf:)``),
+    /// so that the misses of a large table overlap.
+    func states(of keys: [TradeKey]) -> [KeyState?] {
+        var result: [KeyState?] = []
+        result.reserveCapacity(keys.count)
+        var packed: [PackedKey?] = []
+        var probes: [SlotTable<PackedKey>.Probe?] = []
+        var start = keys.startIndex
+        while start < keys.endIndex {
+            let run = start..<min(start + Self.probeRun, keys.endIndex)
+            packed.removeAll(keepingCapacity: true)
+            probes.removeAll(keepingCapacity: true)
+            for key in keys[run] { packed.append(tables.codes.lookup(key)) }
+            for key in packed { probes.append(key.map { self.keys.probe($0) }) }
+            for (key, probe) in zip(packed, probes) {
+                guard let key, let probe, let slot = self.keys[key, probe: probe] else {
+                    result.append(nil)
+                    continue
+                }
+                result.append(states[Int(slot)].state(tables))
+            }
+            start = run.upperBound
+        }
+        return result
+    }
+
     /// The stored state of `key`, if it was ever written.
     func stored(_ key: TradeKey) -> StoredState? {
         guard let packed = tables.codes.lookup(key), let slot = keys[packed] else { return nil }

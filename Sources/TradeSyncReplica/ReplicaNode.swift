@@ -190,12 +190,12 @@ public struct ReplicaNode<Store: LogStore> {
         var contexts: [VersionVector] = []
         writes.reserveCapacity(records.count)
         contexts.reserveCapacity(records.count)
-        for record in records {
-            // One lookup per key serves both the check (a version already holding exactly
-            // these values: writing it again would change nothing, so a re-import is a
-            // no-op) and the context the entry carries.
+        // One lookup per key serves both the check (a version already holding exactly these
+        // values: writing it again would change nothing, so a re-import is a no-op) and the
+        // context the entry carries.
+        let states = replica.states(of: records.map(\.key))
+        for (record, state) in zip(records, states) {
             let operation = Operation.put(record.values)
-            let state = replica.state(of: record.key)
             if let state, state.versions.contains(where: { $0.operation == operation }) { continue }
             writes.append((key: record.key, operation: operation))
             contexts.append(state?.context ?? VersionVector())

@@ -76,19 +76,23 @@ struct SlotTable<Key: SlotTableKey>: Sendable {
     var capacity: Int { buckets.count / 4 * 3 }
 
     /// The slot of `key`, or nil when it was never added.
-    subscript(key: Key) -> UInt32? {
+    subscript(key: Key) -> UInt32? { self[key, probe: Probe(hash: key.mixed(seed), first: 0, bucketCount: 0)] }
+
+    /// ``subscript(_:)`` with `key`'s ``probe(_:)``, taken on this table.
+    subscript(key: Key, probe probe: Probe) -> UInt32? {
         guard !buckets.isEmpty else { return nil }
-        let hash = key.mixed(seed)
+        let hash = probe.hash
         let mask = buckets.count - 1
         var index = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let bucket = buckets[index]
-            if bucket == 0 { return nil }
+        var bucket = probe.first != 0 && probe.bucketCount == buckets.count ? probe.first : buckets[index]
+        while bucket != 0 {
             if bucket >> 32 == hash >> 32, keys[Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1] == key {
                 return UInt32(truncatingIfNeeded: bucket) - 1
             }
             index = (index + 1) & mask
+            bucket = buckets[index]
         }
+        return nil
     }
 
     /// The slot of `key`, added as slot ``count`` when the table lacks it: one hash and one

@@ -76,4 +76,25 @@ import TradeSyncModel
         for entry in entries[..<gapAt] { try single.apply(entry) }
         Self.sameState(single, runs, "gap at \(gapAt)")
     }
+
+    @Test("states(of:) in runs agrees with state(of:) for held keys, unknown keys and keys with unknown codes")
+    func statesInRuns() throws {
+        let entries = Self.mixedEntries(keys: 1_000)
+        var replica = Replica(localID: nodeID(9))
+        try replica.apply(contentsOf: entries)
+        let held = generatedWrites(1_000).map(\.key)
+        let unheld = generatedWrites(300, seed: 99).map(\.key).filter { replica.state(of: $0) == nil }
+        let foreign = try (0..<70).map {
+            try TradeKey(reporter: AreaCode("ZZ\($0 % 10)"), partner: AreaCode("W00"), flow: .export, commodity: CommodityCode("9999AA"), period: Period(year: 2020, month: 0))
+        }
+        let keys = held + unheld + foreign + held.reversed()
+        let looked = replica.states(of: keys)
+        #expect(looked.count == keys.count)
+        for (key, state) in zip(keys, looked) {
+            let expected = replica.state(of: key)
+            #expect(state?.versions == expected?.versions && state?.context == expected?.context, "\(key)")
+        }
+        #expect(looked.prefix(held.count).allSatisfy { $0 != nil })
+        #expect(looked[held.count..<(held.count + unheld.count + foreign.count)].allSatisfy { $0 == nil })
+    }
 }
