@@ -136,7 +136,8 @@ class Runner:
         return True
 
     # one table row: samples of one tool in one case
-    def record(self, case: str, tool: str, fn_or_session, records=None, unit="time", note=""):
+    def record(self, case: str, tool: str, fn_or_session, records=None, unit="time", note="", reps=None):
+        reps = reps or self.args.reps
         label = f"{case:<28} {tool}"
         print(f"-- {label} ...", flush=True)
         row = {"case": case, "tool": tool, "records": records, "unit": unit, "note": note,
@@ -144,12 +145,12 @@ class Runner:
         t = time.monotonic()
         try:
             if callable(fn_or_session):
-                samples = measure(fn_or_session, self.args.reps)
+                samples = measure(fn_or_session, reps)
             else:
                 sess = fn_or_session
                 try:
                     sess.setup()
-                    samples = measure(sess.once, self.args.reps)
+                    samples = measure(sess.once, reps)
                 finally:
                     sess.close()
             row["samples"] = [asdict(s) for s in samples]
@@ -182,7 +183,11 @@ class Runner:
 
     def incremental(self, link, base_rows: int, tools, case_prefix=""):
         base = self.data.get(base_rows)
-        for i in range(1 + self.args.reps):
+        # +100 samples are milliseconds on a 2-core machine where the scheduler decides a
+        # good part of each: more repetitions than the other cases (--reps-incremental), so
+        # that the medians of two bases can be compared to 10 %.
+        reps = max(self.args.reps, self.args.reps_incremental)
+        for i in range(1 + reps):
             self.data.add(base_rows, i)
         add = lambda i: self.data.add(base_rows, i)
         case = f"{case_prefix}+100 on {human_rows(base_rows)} {link.name}"
@@ -199,17 +204,17 @@ class Runner:
                 self.s.close()
 
         if "tradesync" in tools and self.want("tradesync"):
-            self.record(case, "tradesync", Adapter(ts.Incremental(link, base, w, self.bin)), 100)
+            self.record(case, "tradesync", Adapter(ts.Incremental(link, base, w, self.bin)), 100, reps=reps)
         if "rsync" in tools and self.want("rsync"):
-            self.record(case, "rsync", Adapter(peers.RsyncIncremental(link, base, w, "plain")), 100)
+            self.record(case, "rsync", Adapter(peers.RsyncIncremental(link, base, w, "plain")), 100, reps=reps)
         if "rsync-z" in tools and self.want("rsync-z"):
-            self.record(case, "rsync -z", Adapter(peers.RsyncIncremental(link, base, w, "plain", True)), 100)
+            self.record(case, "rsync -z", Adapter(peers.RsyncIncremental(link, base, w, "plain", True)), 100, reps=reps)
         if "rsync-append" in tools and self.want("rsync-append"):
-            self.record(case, "rsync --append", Adapter(peers.RsyncIncremental(link, base, w, "append")), 100)
+            self.record(case, "rsync --append", Adapter(peers.RsyncIncremental(link, base, w, "append")), 100, reps=reps)
         if "syncthing" in tools and self.want("syncthing"):
-            self.record(case, "syncthing", Adapter(peers.SyncthingIncremental(link, base, w)), 100)
+            self.record(case, "syncthing", Adapter(peers.SyncthingIncremental(link, base, w)), 100, reps=reps)
         if "postgres" in tools and self.want("postgres"):
-            self.record(case, "postgres", Adapter(peers.PostgresIncremental(link, base, w)), 100)
+            self.record(case, "postgres", Adapter(peers.PostgresIncremental(link, base, w)), 100, reps=reps)
 
     def run(self):
         a = self.args
@@ -296,6 +301,8 @@ def main():
     ap.add_argument("--rows-base", type=int, default=1_000_000, help="the '1M' file (default 1000000)")
     ap.add_argument("--rows-large", type=int, default=5_000_000, help="the '5M' file (default 5000000; 0 skips it)")
     ap.add_argument("--reps", type=int, default=3, help="counted repetitions (plus 1 warm-up), default 3")
+    ap.add_argument("--reps-incremental", type=int, default=11,
+                    help="counted repetitions of the +100 cases (at least --reps), default 11")
     ap.add_argument("--cases", default=",".join(ALL_CASES), help="comma list of " + ",".join(ALL_CASES))
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of " + ",".join(ALL_TOOLS))
     ap.add_argument("--bin", default=str(REPO / ".build" / "release"), help="TradeSync binaries")
@@ -333,7 +340,8 @@ def main():
         print(f"  {k:<10} {v}")
     wan_desc = net.wan_description() if "wan" in args.cases.split(",") else "not run"
     env["wan"] = wan_desc
-    print(f"  rows       base {args.rows_base}, large {args.rows_large}; {args.reps} reps + 1 warm-up; "
+    print(f"  rows       base {args.rows_base}, large {args.rows_large}; {args.reps} reps + 1 warm-up "
+          f"({max(args.reps, args.reps_incremental)} for +100); "
           f"WAN: {wan_desc}\n", flush=True)
     t = time.monotonic()
     try:
