@@ -1,8 +1,8 @@
 import TradeSyncModel
 
 /// A ``TradeKey`` as the replica's key table holds it: 16 bytes of interned code indices
-/// instead of ~96 bytes of strings (a Swift dictionary slot is paid ~1.3–2.7 times over, so
-/// this is most of a key's cost).
+/// instead of ~96 bytes of strings (the key table, a ``SlotTable``, keeps one per key beside
+/// up to two 8-byte buckets, so this is most of a key's cost).
 ///
 /// `high`: bits 32–63 the (reporter, partner) pair's index, 0–31 the commodity's index.
 /// `low`: bits 32–63 the (customs, transport) pair's index, 16–31 the year, 8–15 the month,
