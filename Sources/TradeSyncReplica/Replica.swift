@@ -131,7 +131,7 @@ public struct Replica: Sendable {
             for entry in entries[run] { packed.append(tables.codes.pack(entry.key)) }
             for key in packed { probes.append(keys.probe(key)) }
             for (offset, entry) in entries[run].enumerated() {
-                try apply(entry, packed: (packed[offset], probes[offset]))
+                _ = try apply(entry, packed: (packed[offset], probes[offset]))
             }
             start = run.upperBound
         }
