@@ -81,18 +81,27 @@ struct SlotTable<Key: SlotTableKey>: Sendable {
     /// ``subscript(_:)`` with `key`'s ``probe(_:)``, taken on this table.
     subscript(key: Key, probe probe: Probe) -> UInt32? {
         guard !buckets.isEmpty else { return nil }
+        return search(key, probe).found
+    }
+
+    /// Follows `key`'s probe run to its end: the key's slot and bucket when the run meets
+    /// it, else nil and the empty bucket that ends the run (where the key would go). A bucket, once filled,
+    /// changes only when the table grows, so a filled first bucket read by ``probe(_:)`` is
+    /// used as read; an empty one is read again (an insert may have filled it since).
+    /// - Precondition: the table has buckets (at most 3/4 of them filled, so the run ends).
+    private func search(_ key: Key, _ probe: Probe) -> (found: UInt32?, end: Int) {
         let hash = probe.hash
         let mask = buckets.count - 1
         var index = Int(truncatingIfNeeded: hash) & mask
         var bucket = probe.first != 0 && probe.bucketCount == buckets.count ? probe.first : buckets[index]
         while bucket != 0 {
             if bucket >> 32 == hash >> 32, keys[Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1] == key {
-                return UInt32(truncatingIfNeeded: bucket) - 1
+                return (UInt32(truncatingIfNeeded: bucket) - 1, index)
             }
             index = (index + 1) & mask
             bucket = buckets[index]
         }
-        return nil
+        return (nil, index)
     }
 
     /// The slot of `key`, added as slot ``count`` when the table lacks it: one hash and one
@@ -121,25 +130,14 @@ struct SlotTable<Key: SlotTableKey>: Sendable {
         return Probe(hash: hash, first: buckets[Int(truncatingIfNeeded: hash) & (buckets.count - 1)], bucketCount: buckets.count)
     }
 
-    /// ``slot(of:)`` with `key`'s ``probe(_:)``, taken on this table. A bucket, once
-    /// filled, changes only when the table grows, so a filled first bucket read by the
-    /// probe is used as read; an empty one is read again (an insert may have filled it).
+    /// ``slot(of:)`` with `key`'s ``probe(_:)``, taken on this table.
     mutating func slot(of key: Key, probe: Probe) -> (slot: UInt32, isNew: Bool) {
         if keys.count >= capacity { grow(toHold: keys.count + 1) }
-        let hash = probe.hash
-        let mask = buckets.count - 1
-        var index = Int(truncatingIfNeeded: hash) & mask
-        var bucket = probe.first != 0 && probe.bucketCount == buckets.count ? probe.first : buckets[index]
-        while bucket != 0 {
-            if bucket >> 32 == hash >> 32, keys[Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1] == key {
-                return (UInt32(truncatingIfNeeded: bucket) - 1, false)
-            }
-            index = (index + 1) & mask
-            bucket = buckets[index]
-        }
+        let (found, index) = search(key, probe)
+        if let found { return (found, false) }
         precondition(keys.count < Int(UInt32.max) - 1, "slot table full")
         let slot = UInt32(keys.count)
-        buckets[index] = hash & 0xFFFF_FFFF_0000_0000 | UInt64(slot + 1)
+        buckets[index] = probe.hash & 0xFFFF_FFFF_0000_0000 | UInt64(slot + 1)
         // Grown by an eighth, not doubled (append's default): at most ~12% spare room.
         if keys.count == keys.capacity { keys.reserveCapacity(keys.count + keys.count / 8 + 64) }
         keys.append(key)
