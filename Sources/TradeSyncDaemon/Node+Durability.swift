@@ -156,7 +156,10 @@ extension Node {
         let pool = checkpointPool
         checkpoints.inFlight = Task {
             do {
-                let (bytes, seconds) = try await pool.runIfActive { try Self.writeCheckpoint(replica: replica, image: image) }
+                let (bytes, seconds) = try await pool.runIfActive {
+                    BackgroundPriority.lowerCurrentThread()  // the checkpoint pool's own thread: below replication
+                    return try Self.writeCheckpoint(replica: replica, image: image)
+                }
                 self.checkpointFinished(image.entryCount, bytes: bytes, seconds: seconds)
             } catch {
                 self.checkpointFailed(error)
