@@ -117,6 +117,9 @@ public struct Replica: Sendable {
     /// it stay applied). The same outcome as one at a time, faster for large runs: each run
     /// of ``probeRun`` entries has its keys packed, then their key-table buckets read in one
     /// tight loop (``SlotTable/probe(_:)``), so the cache misses of a large table overlap.
+    /// Packing interns the codes of the whole run first, also those of entries that turn out
+    /// to be duplicates or lie past a gap: a code no key uses is never written to a snapshot
+    /// and costs only its place in the table.
     /// - Throws: ``ReplicaError/gap(dot:expectedSeq:)`` as ``apply(_:)``.
     public mutating func apply(contentsOf entries: [Entry]) throws(ReplicaError) {
         var packed: [PackedKey] = []

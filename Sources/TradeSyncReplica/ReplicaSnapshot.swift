@@ -191,7 +191,7 @@ extension Replica {
         var hlcMax = HLCTimestamp.zero
         for index in chunks.indices {
             var chunk = try board.result(index)
-            // Move each state out of the chunk and into the dictionary: retaining and releasing
+            // Move each state out of the chunk and into the state array: retaining and releasing
             // objects the helper thread made would cost a cache miss each.
             while let (offset, key, state) = chunk.entries.popLast() {
                 guard keys.slot(of: replicaTables.codes.pack(key)).isNew else {
