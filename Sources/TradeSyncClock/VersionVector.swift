@@ -72,6 +72,22 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     /// Raises the counter for the dot's origin to the dot's seq (if higher).
     public mutating func add(_ dot: Dot) { advance(dot.origin, to: dot.seq) }
 
+    /// Raises each origin's counter to the highest seq among `dots`: the same vector as
+    /// ``add(_:)`` of each in turn, with one dictionary access per run of consecutive dots
+    /// of one origin (a batch's entries are mostly one such run) instead of one per dot.
+    public mutating func add(contentsOf dots: some Sequence<Dot>) {
+        var run: Dot?  // the current run's origin and highest seq
+        for dot in dots {
+            if let current = run, current.origin == dot.origin {
+                if dot.seq > current.seq { run = dot }
+            } else {
+                if let current = run { add(current) }
+                run = dot
+            }
+        }
+        if let run { add(run) }
+    }
+
     /// Pointwise maximum with `other`.
     public mutating func merge(_ other: VersionVector) {
         for (origin, seq) in other.counters { advance(origin, to: seq) }

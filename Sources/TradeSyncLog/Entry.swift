@@ -273,6 +273,9 @@ public struct Entry: Hashable, Sendable {
     /// SHA-256 of the canonical encoding.
     public var hash: [UInt8] { Self.hash(ofEncoding: canonical) }
 
+    /// ``hash``, held inline (no array): what the chain and the log take.
+    public var digest: Digest32 { canonical.withUnsafeBytes { Digest32.sha256($0) } }
+
     /// SHA-256 of an entry's canonical encoding already at hand (the entry hash).
     public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] {
         // Copied out as one block: `Array(digest)` iterates the digest byte by byte.

@@ -53,16 +53,14 @@ public struct SealedEntry: Hashable, Sendable {
     public let entry: Entry
     /// Set on the entries at which the origin signed its chain head.
     public let seal: EntrySeal?
-    /// The entry hash (SHA-256 of its canonical encoding, 32 bytes) when the caller has it
-    /// at hand (the chain computed it), so that the log stores it without hashing the
-    /// entry again; nil otherwise. Not part of equality: it is a function of `entry`.
-    public let entryHash: [UInt8]?
+    /// The entry hash (SHA-256 of its canonical encoding) when the caller has it at hand
+    /// (the chain computed it), so that the log stores it without hashing the entry again;
+    /// nil otherwise. Not part of equality: it is a function of `entry`.
+    public let entryHash: Digest32?
 
     /// Pairs an entry with its seal (nil for an entry inside a span).
-    /// - Parameter entryHash: the entry's hash, if already computed (``Entry/hash``).
-    /// - Precondition: `entryHash`, when given, is 32 bytes.
-    public init(_ entry: Entry, seal: EntrySeal? = nil, entryHash: [UInt8]? = nil) {
-        precondition(entryHash.map { $0.count == 32 } ?? true, "entry hash shape")
+    /// - Parameter entryHash: the entry's hash, if already computed (``Entry/digest``).
+    public init(_ entry: Entry, seal: EntrySeal? = nil, entryHash: Digest32? = nil) {
         self.entry = entry
         self.seal = seal
         self.entryHash = entryHash
@@ -125,11 +123,26 @@ public enum EntryChain {
 
     /// The head after an entry whose SHA-256 (of its canonical encoding) is `entryHash`.
     public static func next(_ previous: [UInt8], entryHash: [UInt8]) -> [UInt8] {
+        previous.withUnsafeBytes { head in
+            entryHash.withUnsafeBytes { hash in next(head, entryHash: hash).bytes }
+        }
+    }
+
+    /// ``next(_:entryHash:)`` with the head and hash held inline: what a batch's loop keeps.
+    public static func next(_ previous: Digest32, entryHash: Digest32) -> Digest32 {
+        previous.withUnsafeBytes { head in
+            entryHash.withUnsafeBytes { hash in next(head, entryHash: hash) }
+        }
+    }
+
+    /// `SHA-256("TSCHAIN1" ‖ previous ‖ entryHash)`, each 32 bytes after the tag.
+    private static func next(_ previous: UnsafeRawBufferPointer, entryHash: UnsafeRawBufferPointer) -> Digest32 {
+        precondition(previous.count == headBytes && entryHash.count == headBytes, "chain head and entry hash are 32 bytes")
         var hasher = SHA256()
-        hasher.update(data: chainTag)
-        hasher.update(data: previous)
-        hasher.update(data: entryHash)
-        return hasher.finalize().withUnsafeBytes { Array($0) }
+        chainTag.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: previous)
+        hasher.update(bufferPointer: entryHash)
+        return Digest32(hasher.finalize())
     }
 
     /// The head after `entry`.

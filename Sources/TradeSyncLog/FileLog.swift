@@ -183,12 +183,13 @@ public final class FileLog {
             try? file.truncate(to: start)
             throw error
         }
-        for position in sealed.indices {
-            let offset = start + batch.recordStarts[position]
-            let next =
-                position + 1 < sealed.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
-            index.add(sealed[position].entry.dot, offset: offset, bytes: next - offset)
-        }
+        index.add(
+            contentsOf: sealed.indices.lazy.map { position in
+                let offset = start + batch.recordStarts[position]
+                let next =
+                    position + 1 < sealed.count ? start + batch.recordStarts[position + 1] : start + batch.bytes.count
+                return (dot: sealed[position].entry.dot, offset: offset, bytes: next - offset)
+            })
         precondition(index.last.end == start + batch.bytes.count, "log end after write")
         lastHash = batch.lastHash
         pending.append((index.count, index.vector))

@@ -224,7 +224,7 @@ enum LogFormat {
     /// - Precondition: `1 ≤ payload.count ≤ payloadBytesMax`; `hash`, when given, is
     ///   `payload`'s SHA-256 (debug builds check it).
     static func appendRecord(
-        payload: [UInt8], hash: [UInt8]? = nil, seal: EntrySeal? = nil, continues: Bool = false, to buffer: inout [UInt8]
+        payload: [UInt8], hash: Digest32? = nil, seal: EntrySeal? = nil, continues: Bool = false, to buffer: inout [UInt8]
     ) {
         precondition(!payload.isEmpty && payload.count <= payloadBytesMax, "record payload length out of range")
         let start = buffer.count
@@ -232,8 +232,8 @@ enum LogFormat {
         appendU32(UInt32(payload.count) | flags, to: &buffer)
         appendU32(0, to: &buffer)
         if let hash {
-            assert(hash == Entry.hash(ofEncoding: payload), "record hash is not the payload's SHA-256")
-            buffer.append(contentsOf: hash)
+            assert(hash.bytes == Entry.hash(ofEncoding: payload), "record hash is not the payload's SHA-256")
+            hash.withUnsafeBytes { buffer.append(contentsOf: $0) }
         } else {
             SHA256.hash(data: payload).withUnsafeBytes { buffer.append(contentsOf: $0) }
         }

@@ -130,14 +130,41 @@ struct LogIndex: Sendable, Equatable {
     /// - Precondition: the record starts at the end of the last segment and its seq is
     ///   ``nextSeq(_:)``.
     mutating func add(_ dot: Dot, offset: Int, bytes: Int) {
-        precondition(offset == last.end, "log index: record must start at the end")
-        precondition(dot.seq == nextSeq(dot.origin), "log index: seq must be contiguous")
-        precondition(bytes > LogFormat.recordHeaderBytes && bytes <= LogFormat.recordBytesMax, "log index: record size")
-        precondition(offset + bytes <= Int(UInt32.max), "log index: segment over 4 GiB")
-        recordsByOrigin[dot.origin, default: []].append(UInt32(recordOffsets.count))
-        recordOffsets.append(UInt32(offset))
-        vector.add(dot)
-        segments[segments.count - 1].end = offset + bytes
+        add(contentsOf: CollectionOfOne((dot: dot, offset: offset, bytes: bytes)))
+    }
+
+    /// Records entries written one after another, as ``add(_:offset:bytes:)`` of each in
+    /// turn. The per-origin arrays and the vector are touched once per run of one origin's
+    /// entries (an append is mostly one run), not per entry: hashing a 32-byte origin three
+    /// times per entry was a tenth of a catch-up's hashing.
+    /// - Precondition: as ``add(_:offset:bytes:)``, for each record in order.
+    mutating func add(contentsOf records: some Collection<(dot: Dot, offset: Int, bytes: Int)>) {
+        var runOrigin: NodeID?
+        var runNumbers: [UInt32] = []
+        var expected: UInt64 = 0  // the next seq of the run's origin
+        for record in records {
+            if record.dot.origin != runOrigin {
+                if let origin = runOrigin { appendRun(origin, runNumbers, lastSeq: expected - 1) }
+                runOrigin = record.dot.origin
+                runNumbers.removeAll(keepingCapacity: true)
+                expected = nextSeq(record.dot.origin)
+            }
+            precondition(record.offset == last.end, "log index: record must start at the end")
+            precondition(record.dot.seq == expected, "log index: seq must be contiguous")
+            precondition(
+                record.bytes > LogFormat.recordHeaderBytes && record.bytes <= LogFormat.recordBytesMax, "log index: record size")
+            precondition(record.offset + record.bytes <= Int(UInt32.max), "log index: segment over 4 GiB")
+            expected += 1
+            runNumbers.append(UInt32(recordOffsets.count))
+            recordOffsets.append(UInt32(record.offset))
+            segments[segments.count - 1].end = record.offset + record.bytes
+        }
+        if let origin = runOrigin { appendRun(origin, runNumbers, lastSeq: expected - 1) }
+    }
+
+    private mutating func appendRun(_ origin: NodeID, _ numbers: [UInt32], lastSeq: UInt64) {
+        recordsByOrigin[origin, default: []].append(contentsOf: numbers)
+        vector.advance(origin, to: lastSeq)
     }
 
     /// Starts segment `number` (the last one's number + 1) holding no record yet.

@@ -54,7 +54,7 @@ struct LogScan {
                 batchSeqs[origin] = entry.dot.seq
                 offset += recordBytes
                 if !continues {
-                    for record in batch { index.add(record.dot, offset: record.offset, bytes: record.bytes) }
+                    index.add(contentsOf: batch)
                     batch.removeAll(keepingCapacity: true)
                     batchSeqs.removeAll(keepingCapacity: true)
                 }

@@ -97,21 +97,20 @@ extension ReplicaNode {
     mutating func sealOwn(_ entries: [Entry]) throws(NodeError) -> (sealed: [SealedEntry], head: ChainHead?) {
         guard let signer, let first = entries.first else { return (entries.map { SealedEntry($0) }, nil) }
         precondition(first.dot.origin == signer.origin, "own entries of another origin")
-        var head = try chainHead(signer.origin).head
+        var head = Digest32(try chainHead(signer.origin).head)
         var sealed: [SealedEntry] = []
         sealed.reserveCapacity(entries.count)
         var spanEntries = 0
         var spanBytes = 0
         for (position, entry) in entries.enumerated() {
-            let encoded = entry.encoded()
-            let hash = Entry.hash(ofEncoding: encoded)
+            let hash = entry.digest
             head = EntryChain.next(head, entryHash: hash)
             spanEntries += 1
-            spanBytes += encoded.count
+            spanBytes += entry.encodedCount
             let last = position == entries.count - 1
             if last || spanEntries >= EntryChain.sealEntriesMax || spanBytes >= EntryChain.sealBytesMax {
                 do {
-                    sealed.append(SealedEntry(entry, seal: try signer.seal(head: head, at: entry.dot), entryHash: hash))
+                    sealed.append(SealedEntry(entry, seal: try signer.seal(head: head.bytes, at: entry.dot), entryHash: hash))
                 } catch {
                     throw .stopped(reason: "cannot sign entry \(entry.dot): \(error)")
                 }
@@ -121,7 +120,7 @@ extension ReplicaNode {
                 sealed.append(SealedEntry(entry, entryHash: hash))
             }
         }
-        return (sealed, ChainHead(seq: entries[entries.count - 1].dot.seq, head: head))
+        return (sealed, ChainHead(seq: entries[entries.count - 1].dot.seq, head: head.bytes))
     }
 
     /// Checks the new entries of a received batch (per origin, seq `held + 1`, … in batch
@@ -167,7 +166,7 @@ extension ReplicaNode {
         var refusals = Refusals()
         for (number, origin) in origins.enumerated() {
             let run = runs[number]
-            var head = try chainHead(origin).head
+            var head = Digest32(try chainHead(origin).head)
             var sealed: [SealedEntry] = []
             sealed.reserveCapacity(run.count)
             var lastSigned = -1
@@ -175,16 +174,17 @@ extension ReplicaNode {
             let restricted = authorization.reporters[origin] != nil
             for (position, at) in run.enumerated() {
                 let item = fresh[at]
-                let hash = item.entry.hash
+                let hash = item.entry.digest
                 head = EntryChain.next(head, entryHash: hash)
                 if let signature = item.signature {
-                    if let problem = EntryChain.problem(with: signature, at: item.entry.dot, head: head) {
+                    let headBytes = head.bytes
+                    if let problem = EntryChain.problem(with: signature, at: item.entry.dot, head: headBytes) {
                         let from = lastSigned + 1
                         throw .forged(
                             origin: origin, firstSeq: fresh[run[from]].entry.dot.seq, lastSeq: item.entry.dot.seq,
                             reason: problem)
                     }
-                    sealed.append(SealedEntry(item.entry, seal: EntrySeal(head: head, signature: signature), entryHash: hash))
+                    sealed.append(SealedEntry(item.entry, seal: EntrySeal(head: headBytes, signature: signature), entryHash: hash))
                     lastSigned = position
                 } else {
                     sealed.append(SealedEntry(item.entry, entryHash: hash))
@@ -215,7 +215,7 @@ extension ReplicaNode {
             guard keep > 0 else { continue }
             sealed.removeLast(sealed.count - keep)
             let top = sealed[keep - 1]
-            heads[origin] = ChainHead(seq: top.entry.dot.seq, head: top.seal?.head ?? head)
+            heads[origin] = ChainHead(seq: top.entry.dot.seq, head: top.seal?.head ?? head.bytes)
             accepted[number] = sealed
         }
         // Batch order, as received (one run: already in it).

@@ -41,33 +41,50 @@ struct ReceivePlan {
     var gaps: [(dot: Dot, expectedSeq: UInt64)] = []
     /// Entries of origins quarantined before the batch.
     var skipped = 0
+    /// Whether the batch carries a dot of ``fresh`` a second time.
+    var repeatsFresh = false
 
     /// Splits `entries` against `vector` (what the store holds), leaving out the origins
-    /// in `quarantined`. Complexity O(n) dictionary lookups; no I/O.
+    /// in `quarantined`. Complexity O(n); dictionary lookups once per run of one origin's
+    /// entries (a batch is mostly one run), not per entry; no I/O.
     init(_ entries: [Entry], vector: VersionVector, quarantined: [NodeID: ForkEvidence]) {
-        var next: [NodeID: UInt64] = [:]  // highest seq planned per origin
+        var next: [NodeID: UInt64] = [:]  // highest seq planned per origin, for runs before the current one
         var positions: [Dot: Int]?  // built only when the batch repeats a new dot
+        // The current run's origin, whether it is quarantined, what the store holds of it and
+        // the highest seq planned so far.
+        var runOrigin: NodeID?
+        var isQuarantined = false
+        var stored: UInt64 = 0
+        var planned: UInt64 = 0
         fresh.reserveCapacity(entries.count)
         for entry in entries {
-            let origin = entry.dot.origin
-            if !quarantined.isEmpty && quarantined[origin] != nil {
+            let dot = entry.dot
+            if dot.origin != runOrigin {
+                if let origin = runOrigin { next[origin] = planned }
+                runOrigin = dot.origin
+                isQuarantined = !quarantined.isEmpty && quarantined[dot.origin] != nil
+                stored = vector[dot.origin]
+                planned = next[dot.origin] ?? stored
+            }
+            if isQuarantined {
                 skipped += 1
                 continue
             }
-            let expected = (next[origin] ?? vector[origin]) + 1
-            if entry.dot.seq == expected {  // the common case: one lookup, one store
-                next[origin] = expected
-                positions?[entry.dot] = fresh.count
+            let expected = planned + 1
+            if dot.seq == expected {  // the common case
+                planned = expected
+                positions?[dot] = fresh.count
                 fresh.append(entry)
-            } else if entry.dot.seq <= vector[origin] {
+            } else if dot.seq <= stored {
                 held.append(entry)
-            } else if entry.dot.seq < expected {
+            } else if dot.seq < expected {
+                repeatsFresh = true
                 if positions == nil { positions = Self.positions(of: fresh) }
-                if let earlier = positions?[entry.dot], let fork = ForkEvidence(held: fresh[earlier], received: entry) {
+                if let earlier = positions?[dot], let fork = ForkEvidence(held: fresh[earlier], received: entry) {
                     forks.append(fork)
                 }
-            } else if !gaps.contains(where: { $0.dot.origin == origin }) {
-                gaps.append((entry.dot, expected))
+            } else if !gaps.contains(where: { $0.dot.origin == dot.origin }) {
+                gaps.append((dot, expected))
             }
         }
     }
@@ -144,8 +161,6 @@ extension ReplicaNode {
                 refusals.reason = "origin \(stopped.entry.dot.origin.short)'s chain stops here at \(cause)"
             }
         }
-        var signatures: [Dot: ChainSignature] = [:]
-        for item in admitted { if let signature = item.signature { signatures[item.entry.dot] = signature } }
         let entries = admitted.map(\.entry)
         let plan = ReceivePlan(entries, vector: replica.vector, quarantined: quarantined)
         let forks = Self.lowestPerOrigin(plan.forks + (try compareHeld(plan.held)))
@@ -162,7 +177,7 @@ extension ReplicaNode {
             skipped += entries.count(where: { forked.contains($0.dot.origin) && $0.dot.seq > vector[$0.dot.origin] })
         }
         let verified = try verifyFresh(
-            fresh.map { SignedEntry($0, signature: signatures[$0.dot]) }, requireSignatures: policy.requireSignatures)
+            Self.signatures(of: fresh, in: admitted, repeated: plan.repeatsFresh), requireSignatures: policy.requireSignatures)
         if !verified.write.isEmpty {
             do { _ = try store.write(sealed: verified.write) } catch { throw .log(error) }
             for (origin, head) in verified.heads { chainHeads[origin] = head }
@@ -179,6 +194,27 @@ extension ReplicaNode {
         return ReceivedBatch(
             ticket: store.entryCount, written: verified.write.count, forks: forks, quarantineSkipped: skipped,
             refusals: refusals)
+    }
+
+    /// `fresh` (entries of `admitted`, in its order) with the signatures `admitted` gives
+    /// their dots: the last one given, when a dot comes more than once (`repeated`).
+    /// Without repeats one walk pairs them up, with no hashing per entry.
+    private static func signatures(of fresh: [Entry], in admitted: [SignedEntry], repeated: Bool) -> [SignedEntry] {
+        if repeated {
+            var byDot: [Dot: ChainSignature] = [:]
+            for item in admitted { if let signature = item.signature { byDot[item.entry.dot] = signature } }
+            return fresh.map { SignedEntry($0, signature: byDot[$0.dot]) }
+        }
+        var result: [SignedEntry] = []
+        result.reserveCapacity(fresh.count)
+        var cursor = admitted.startIndex
+        for entry in fresh {
+            let dot = entry.dot
+            while admitted[cursor].entry.dot != dot { cursor += 1 }  // bound: `fresh` is a subsequence of `admitted`
+            result.append(SignedEntry(entry, signature: admitted[cursor].signature))
+            cursor += 1
+        }
+        return result
     }
 
     /// Applies what the last ``stageReceived(_:policy:deferApply:)`` with `deferApply`

@@ -123,12 +123,11 @@ extension SyncSession {
         let entries = signed.map(\.entry)
         if let gap = firstGap(entries) { return fail(.protocolViolation("BATCH \(batch.id.rawValue): \(gap)")) }
         lastBatchIDReceived = expected
-        for entry in entries {
-            receivedVector.add(entry.dot)
-            // The peer holds what it sends: never echo it back, and count it as known.
-            sentVector.add(entry.dot)
-            peerKnown.add(entry.dot)
-        }
+        let dots = entries.map(\.dot)
+        receivedVector.add(contentsOf: dots)
+        // The peer holds what it sends: never echo it back, and count it as known.
+        sentVector.add(contentsOf: dots)
+        peerKnown.add(contentsOf: dots)
         counters.batchesReceived += 1
         counters.entriesReceived += UInt64(entries.count)
         persistQueue.append((id: batch.id, persisted: false))
@@ -142,7 +141,12 @@ extension SyncSession {
     /// holds or has already received (a gap), or nil.
     private func firstGap(_ entries: [Entry]) -> String? {
         var seen: Set<NodeID> = []
-        for entry in entries where seen.insert(entry.dot.origin).inserted {
+        var previous: NodeID?  // the origin of the entry before: a run needs no set lookup
+        for entry in entries {
+            let origin = entry.dot.origin
+            if origin == previous { continue }
+            previous = origin
+            guard seen.insert(origin).inserted else { continue }
             let held = receivedVector[entry.dot.origin]
             if entry.dot.seq > held + 1 {
                 return "origin \(entry.dot.origin.short) starts at seq \(entry.dot.seq), but only \(held) are held (gap)"

@@ -57,13 +57,23 @@ extension SyncSession {
         var payloadBytes = 0
         var spanBytes = 0
         var full = false
+        // The current origin's next seq and sent counter, kept out of the dictionaries while
+        // its run lasts (a reply is mostly one origin's run): lookups per run, not per entry.
+        var runOrigin: NodeID?
+        var expected: UInt64 = 0
+        var sent: UInt64 = 0
         for item in entries {
             let entry = item.entry
-            let origin = entry.dot.origin
-            let expected = nextSeq[origin] ?? after[origin] + 1
-            precondition(entry.dot.seq == expected, "fetch reply has \(entry.dot) where seq \(expected) was due")
-            nextSeq[origin] = expected + 1
-            if sentVector.covers(entry.dot) { continue }
+            let dot = entry.dot
+            if dot.origin != runOrigin {
+                if let origin = runOrigin { nextSeq[origin] = expected }
+                runOrigin = dot.origin
+                expected = nextSeq[dot.origin] ?? after[dot.origin] + 1
+                sent = sentVector[dot.origin]
+            }
+            precondition(dot.seq == expected, "fetch reply has \(dot) where seq \(expected) was due")
+            expected += 1
+            if dot.seq <= sent { continue }  // sentVector covers it: the peer has it
             let size = BatchMessage.payloadBytes(of: entry)
             if batch.count + span.count == configuration.batchEntriesMax
                 || payloadBytes + spanBytes + size > configuration.batchBytesMax
@@ -111,12 +121,11 @@ extension SyncSession {
         send(.batch(batch))
         if inFlight.isEmpty { ackWaitSince = now }
         inFlight.append(id)
-        for item in entries {
-            sentVector.add(item.entry.dot)
-            // We hold what we send, even before the node reports it in `.localEntries`, so
-            // the peer may continue from here without that counting as a gap.
-            receivedVector.add(item.entry.dot)
-        }
+        let dots = entries.map(\.entry.dot)
+        sentVector.add(contentsOf: dots)
+        // We hold what we send, even before the node reports it in `.localEntries`, so
+        // the peer may continue from here without that counting as a gap.
+        receivedVector.add(contentsOf: dots)
         counters.batchesSent += 1
         counters.entriesSent += UInt64(entries.count)
         counters.uncompressedBytesSent += UInt64(batch.uncompressedLength)

@@ -371,13 +371,24 @@ public struct BatchMessage: Equatable, Sendable {
 
     /// Describes the first entry whose seq does not follow its origin's previous entry in
     /// the batch by exactly 1; nil when every origin's run is ascending and contiguous.
+    /// One dictionary lookup per run of one origin's entries, not per entry: a batch is
+    /// mostly one long run.
     static func firstOrderViolation(_ entries: [Entry]) -> String? {
-        var last: [NodeID: UInt64] = [:]
+        var last: [NodeID: UInt64] = [:]  // origins of runs before the current one
+        var run: Dot?  // the current run's origin and last seq
         for (index, entry) in entries.enumerated() {
-            if let previous = last[entry.dot.origin], entry.dot.seq != previous &+ 1 {
-                return "entry \(index + 1) (\(entry.dot)) does not follow seq \(previous) of its origin"
+            let dot = entry.dot
+            let previous: UInt64?
+            if let current = run, current.origin == dot.origin {
+                previous = current.seq
+            } else {
+                if let current = run { last[current.origin] = current.seq }
+                previous = last[dot.origin]
             }
-            last[entry.dot.origin] = entry.dot.seq
+            if let previous, dot.seq != previous &+ 1 {
+                return "entry \(index + 1) (\(dot)) does not follow seq \(previous) of its origin"
+            }
+            run = dot
         }
         return nil
     }

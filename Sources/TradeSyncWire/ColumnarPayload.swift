@@ -190,28 +190,11 @@ struct FrequencyTable {
 
     /// One hash per value, and none for a value equal to the one before it (columns of a
     /// batch come in runs: one reporter's records, one unit): string hashing was a third of
-    /// building a columnar payload.
+    /// building a columnar payload. Columns of short strings (every value at most
+    /// ``ShortText/bytesMax`` UTF-8 bytes: codes, units) are counted by a one-to-one
+    /// 64-bit word instead, hashed as one integer.
     init(_ values: [String]) {
-        var slots: [String: Int] = [:]
-        var distinct: [(value: String, count: Int, first: Int)] = []
-        var slotOf: [Int] = []
-        slotOf.reserveCapacity(values.count)
-        var previous: (value: String, slot: Int)?
-        for (position, value) in values.enumerated() {
-            let slot: Int
-            if let previous, previous.value == value {
-                slot = previous.slot
-            } else if let known = slots[value] {
-                slot = known
-            } else {
-                slot = distinct.count
-                slots[value] = slot
-                distinct.append((value, 0, position))
-            }
-            distinct[slot].count += 1
-            slotOf.append(slot)
-            previous = (value, slot)
-        }
+        let (slotOf, distinct) = Self.words(values).map { Self.count($0, values) } ?? Self.count(values, values)
         let order = distinct.indices.sorted {
             distinct[$0].count != distinct[$1].count ? distinct[$0].count > distinct[$1].count : distinct[$0].first < distinct[$1].first
         }
@@ -220,9 +203,73 @@ struct FrequencyTable {
         writer.writeVarint(UInt64(order.count))
         for (position, slot) in order.enumerated() {
             rank[slot] = UInt64(position)
-            writer.writeString(distinct[slot].value)
+            writer.writeString(values[distinct[slot].first])
         }
         encoded = writer.bytes
         indices = slotOf.map { rank[$0] }
+    }
+
+    /// Each value's word (``ShortText/word(_:)``), or nil when one is too long.
+    private static func words(_ values: [String]) -> [UInt64]? {
+        var words: [UInt64] = []
+        words.reserveCapacity(values.count)
+        for value in values {
+            guard let word = ShortText.word(value) else { return nil }
+            words.append(word)
+        }
+        return words
+    }
+
+    /// Counts `keys` (one per value, equal exactly when the values are): each position's
+    /// slot, and per slot its count and first position in `values`.
+    private static func count<Key: Hashable>(_ keys: [Key], _ values: [String])
+        -> (slotOf: [Int], distinct: [(count: Int, first: Int)])
+    {
+        var slots: [Key: Int] = [:]
+        var distinct: [(count: Int, first: Int)] = []
+        var slotOf: [Int] = []
+        slotOf.reserveCapacity(keys.count)
+        var previous: (key: Key, slot: Int)?
+        for (position, key) in keys.enumerated() {
+            let slot: Int
+            if let previous, previous.key == key {
+                slot = previous.slot
+            } else if let known = slots[key] {
+                slot = known
+            } else {
+                slot = distinct.count
+                slots[key] = slot
+                distinct.append((0, position))
+            }
+            distinct[slot].count += 1
+            slotOf.append(slot)
+            previous = (key, slot)
+        }
+        return (slotOf, distinct)
+    }
+}
+
+/// Short strings as one 64-bit word: up to ``bytesMax`` UTF-8 bytes, the first in the
+/// lowest byte, zeros after the last. With no zero byte in a string, two strings have the
+/// same word exactly when they have the same bytes; and with ASCII only, exactly when they
+/// are equal as `String`s (which compares canonical equivalence). A column with any other
+/// string is counted by `String` instead (``word(_:)`` returns nil).
+enum ShortText {
+    /// Most UTF-8 bytes a word holds.
+    static let bytesMax = 8
+
+    /// The word of `value`; nil when it has more than ``bytesMax`` bytes, a zero byte, or
+    /// a byte outside ASCII.
+    static func word(_ value: String) -> UInt64? {
+        var value = value
+        return value.withUTF8 { bytes -> UInt64? in
+            guard bytes.count <= bytesMax else { return nil }
+            var word: UInt64 = 0
+            for (index, byte) in bytes.enumerated() {
+                guard byte != 0 && byte < 0x80 else { return nil }
+                word |= UInt64(byte) << UInt64(8 * index)
+            }
+            return word
+        }
     }
 }

@@ -42,6 +42,27 @@ private func node(_ byte: UInt8) -> NodeID { NodeID(bytes: [UInt8](repeating: by
         }
     }
 
+    @Test("VersionVector: add(contentsOf:) over runs of several origins equals one add per dot")
+    func addContentsOfRuns() {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<100 {
+            var start = VersionVector([node(1): UInt64.random(in: 0...5, using: &random), node(4): 2])
+            var single = start
+            var dots: [Dot] = []
+            for _ in 0..<Int.random(in: 0...6, using: &random) {
+                let origin = node(UInt8.random(in: 1...3, using: &random))
+                var seq = UInt64.random(in: 1...10, using: &random)
+                for _ in 0..<Int.random(in: 1...8, using: &random) {
+                    dots.append(Dot(origin: origin, seq: seq))
+                    seq = Bool.random(using: &random) ? seq + 1 : UInt64.random(in: 1...12, using: &random)
+                }
+            }
+            for dot in dots { single.add(dot) }
+            start.add(contentsOf: dots)
+            #expect(start == single, "round \(round): \(dots)")
+        }
+    }
+
     @Test("NodeID: hex round-trips; order is byte order")
     func nodeID() throws {
         let id = try #require(NodeID(bytes: (0..<32).map { UInt8($0) }))

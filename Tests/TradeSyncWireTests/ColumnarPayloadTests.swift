@@ -167,6 +167,40 @@ func columnarBatch(_ payload: [UInt8], entryCount: Int) -> BatchMessage {
         #expect(tried > 0, "no trade file found in \(sharedDataDirectory)")
     }
 
+    @Test("Wire: columnar string tables of long or non-ASCII strings (counted as strings) give the reference's bytes")
+    func frequencyTableOfLongStrings() {
+        // Precomposed and decomposed é are equal Strings with different bytes: one entry,
+        // spelled as first used, as a String dictionary counts them.
+        let pools = [
+            ["caf\u{E9}", "cafe\u{301}", "kg"], ["a long unit name", "kg", "u"], ["nul\u{0}", "nul"],
+        ]
+        for pool in pools {
+            let values = pool + pool.reversed() + [pool[0]]
+            var counts: [String: (count: Int, first: Int)] = [:]
+            for (position, value) in values.enumerated() { counts[value, default: (0, position)].count += 1 }
+            let order = counts.sorted {
+                $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.value.first < $1.value.first
+            }.map { values[$0.value.first] }
+            var writer = ByteWriter()
+            writer.writeVarint(UInt64(order.count))
+            for value in order { writer.writeString(value) }
+            let table = FrequencyTable(values)
+            #expect(table.encoded == writer.bytes, "\(pool)")
+            #expect(table.indices == values.map { value in UInt64(order.firstIndex { $0 == value } ?? -1) }, "\(pool)")
+        }
+        #expect(FrequencyTable(["caf\u{E9}", "cafe\u{301}"]).indices == [0, 0])
+    }
+
+    @Test("Wire: short-string words: one-to-one for ASCII up to 8 bytes; nil for longer, non-ASCII or NUL")
+    func shortTextWords() {
+        let short = ["", "k", "kg", "TOTAL", "847130", "12345678", "1234567", "2", "02", "20"]
+        let words = short.compactMap(ShortText.word)
+        #expect(words.count == short.count)
+        #expect(Set(words).count == short.count)
+        #expect(ShortText.word("kg") == 0x676B)
+        for refused in ["123456789", "caf\u{E9}", "a\u{0}", "\u{0}"] { #expect(ShortText.word(refused) == nil, "\(refused)") }
+    }
+
     @Test("Wire: columnar string tables: most used first, ties by first use; one hash per value gives the reference's bytes")
     func frequencyTableMatchesReference() {
         var random = ColumnarRandom(state: 0x7AB1E)

@@ -138,6 +138,33 @@ import TradeSyncWire
         }
     }
 
+    @Test("Wire: BATCH: origins in several runs decode; a seq skipped inside a run or after another origin's run is refused")
+    func entryOrderAcrossRuns() throws {
+        let a = try node(0x56)
+        let b = try node(0x57)
+        func decode(_ entries: [Entry]) throws -> [Entry] {
+            let payload = plainPayload(entries)
+            return try BatchMessage(
+                id: BatchID(rawValue: 1), entryCount: entries.count, isDeflated: false, uncompressedLength: payload.count,
+                payload: payload
+            ).decodeEntries()
+        }
+        let runs = [try makeEntry(a, 4), try makeEntry(a, 5), try makeEntry(b, 1), try makeEntry(a, 6), try makeEntry(b, 2)]
+        #expect(try decode(runs) == runs)
+        for (entries, fragment) in [
+            ([try makeEntry(a, 1), try makeEntry(a, 2), try makeEntry(a, 4)], "entry 3"),
+            ([try makeEntry(a, 1), try makeEntry(b, 1), try makeEntry(a, 1)], "entry 3"),
+            ([try makeEntry(b, 3), try makeEntry(a, 1), try makeEntry(b, 5), try makeEntry(b, 6)], "entry 3"),
+        ] {
+            #expect {
+                try decode(entries)
+            } throws: { error in
+                guard case WireError.malformed(3, let reason) = error else { return false }
+                return reason.contains(fragment)
+            }
+        }
+    }
+
     @Test("Wire: BATCH: wrong counts, reserved flags, bad signature section and plain length mismatch are malformed")
     func batchHeaderRefusals() throws {
         let origin = try node(0x55)
