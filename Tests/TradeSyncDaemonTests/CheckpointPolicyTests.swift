@@ -16,8 +16,9 @@ private func records(_ count: Int, first: Int) throws -> [TradeRecord] {
 
 @Suite struct CheckpointPolicyTests {
     /// ``CheckpointState``: while entries keep coming in, a due checkpoint waits for a pause
-    /// of ``CheckpointState/pause`` unless the fresh entries reach the covered ones.
-    @Test("Checkpoint: a due checkpoint waits for a 1 s pause in the intake; at the bound (fresh ≥ covered) it is taken at once")
+    /// of ``CheckpointState/pause`` unless the fresh entries reach
+    /// ``CheckpointState/intakeGrowth`` times the covered ones.
+    @Test("Checkpoint: a due checkpoint waits for a 1 s pause in the intake; at the bound (fresh ≥ 3 × covered) it is taken at once")
     func waitsForPause() async throws {
         let directory = NSTemporaryDirectory() + "tradesync-checkpoint-policy-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -45,6 +46,16 @@ private func records(_ count: Int, first: Int) throws -> [TradeRecord] {
         // Taken once the intake paused for a second.
         try await waitCovered(node, 250, within: .seconds(5))
         #expect(ContinuousClock.now - imported >= CheckpointState.pause)
+
+        // During the intake: 500 fresh of 250 covered is below the bound (750), deferred;
+        // 250 more reach it, and that checkpoint starts at once.
+        _ = try await node.importRecords(try records(500, first: 250))
+        let below = await (node.checkpoints.inFlight == nil, node.checkpoints.covered)
+        #expect(below.0 && below.1 == 250, "\(below)")
+        let atBound = ContinuousClock.now
+        _ = try await node.importRecords(try records(250, first: 750))
+        try await waitCovered(node, 1000, within: .seconds(5))
+        #expect(ContinuousClock.now - atBound < CheckpointState.pause, "taken at once, not after a pause")
         await node.shutdown()
     }
 
