@@ -189,6 +189,24 @@ if liveSize == 0 {
         guard restored.digest() == b.replica.digest() else { fail("the decoded snapshot's digest differs") }
     } catch { fail("snapshot decode: \(error)") }
     print("snapshot of \(keys) keys, \(snapshot.count / max(keys, 1)) B/key: encode \(micro(snapshotNs, per: keys)), decode \(micro(restoreNs, per: keys)) µs/key")
+    // The first write after a checkpoint starts: the checkpoint holds copies of B's replica
+    // and log index while B goes on, so that write copies whatever it touches
+    // (copy-on-write). 100 updates of held keys, sent as a +100 is; B's stage, in ms.
+    var round = 0
+    func plusHundredStage() -> Int {
+        round += 1
+        let updates = records.prefix(100).map { TradeRecord(key: $0.key, values: TradeValues(valueUSD: ExactDecimal(Int64(round)))) }
+        _ = importAtA(updates[...], chunk: 100)
+        return catchUp().stage
+    }
+    _ = plusHundredStage()
+    let plain = plusHundredStage()
+    let held = (b.replica, b.store.checkpointImage())
+    let afterCopy = plusHundredStage()
+    let next = plusHundredStage()
+    withExtendedLifetime(held) {}
+    // micro(ns, per: 1000) is milliseconds.
+    print("+100 at B: stage \(micro(plain, per: 1000)) ms; right after a checkpoint's copy \(micro(afterCopy, per: 1000)) ms, then \(micro(next, per: 1000)) ms")
 } else {
     var all = Stages()
     var importNs = 0

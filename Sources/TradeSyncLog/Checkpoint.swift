@@ -103,7 +103,7 @@ enum CheckpointFormat {
         let origins = index.recordsByOrigin.keys.sorted()
         writer.writeU32(UInt32(origins.count))
         for origin in origins {
-            let numbers = index.recordsByOrigin[origin] ?? []
+            let numbers = index.recordsByOrigin[origin] ?? ChunkedArray()
             origin.encode(into: &writer)
             writer.writeU32(UInt32(numbers.count))
             for number in numbers { writer.writeU32(number) }
@@ -149,15 +149,15 @@ enum CheckpointFormat {
                 }
                 segments.append(LogIndex.Segment(number: number, firstRecord: Int(first), end: Int(end)))
             }
-            var offsets = [UInt32](repeating: 0, count: count)
+            var offsets = ChunkedArray<UInt32>(repeating: 0, count: count)
             for position in 0..<count { offsets[position] = try reader.readU32() }
             let originCount = try readCount(&reader, elementBytes: 36, field: "origins", width: 4)
-            var byOrigin: [NodeID: [UInt32]] = [:]
+            var byOrigin: [NodeID: ChunkedArray<UInt32>] = [:]
             byOrigin.reserveCapacity(originCount)
             for _ in 0..<originCount {
                 let origin = try NodeID.decode(from: &reader)
                 let seqs = try readCount(&reader, elementBytes: 4, field: "seqs", width: 4)
-                var numbers = [UInt32](repeating: 0, count: seqs)
+                var numbers = ChunkedArray<UInt32>(repeating: 0, count: seqs)
                 for position in 0..<seqs { numbers[position] = try reader.readU32() }
                 guard byOrigin.updateValue(numbers, forKey: origin) == nil else {
                     return .failure(HeaderProblem(reason: "origin \(origin.short) listed twice"))

@@ -1,4 +1,5 @@
 import TradeSyncClock
+import TradeSyncModel
 
 /// Most bytes one `pread` of a read covers: 1 MiB (records lie back to back, so a run of
 /// consecutive records is one read).

@@ -1,4 +1,5 @@
 import TradeSyncClock
+import TradeSyncModel
 
 /// The in-memory index of a segmented log, rebuilt by the scan on open (or loaded from a
 /// checkpoint) and extended by each append. Pure: no I/O; `Sendable`, so a checkpoint can
@@ -24,9 +25,11 @@ struct LogIndex: Sendable, Equatable {
     /// The segments, ascending; never empty.
     private(set) var segments: [Segment]
     /// Offset of each record inside its segment, in log order (segments stay < 4 GiB).
-    private(set) var recordOffsets: [UInt32] = []
+    /// Chunked (``ChunkedArray``), as the per-origin arrays: a checkpoint holds a copy of
+    /// the index while the log takes appends, which then copy a chunk, not the whole index.
+    private(set) var recordOffsets = ChunkedArray<UInt32>()
     /// Per origin: record numbers, seq `s` at position `s - 1`.
-    private(set) var recordsByOrigin: [NodeID: [UInt32]] = [:]
+    private(set) var recordsByOrigin: [NodeID: ChunkedArray<UInt32>] = [:]
     /// Origin → highest seq in the log.
     private(set) var vector = VersionVector()
 
@@ -37,7 +40,7 @@ struct LogIndex: Sendable, Equatable {
 
     /// An index rebuilt from its parts (a checkpoint); the caller has checked them with
     /// ``isConsistent``.
-    init(segments: [Segment], recordOffsets: [UInt32], recordsByOrigin: [NodeID: [UInt32]]) {
+    init(segments: [Segment], recordOffsets: ChunkedArray<UInt32>, recordsByOrigin: [NodeID: ChunkedArray<UInt32>]) {
         self.segments = segments
         self.recordOffsets = recordOffsets
         self.recordsByOrigin = recordsByOrigin
@@ -163,7 +166,7 @@ struct LogIndex: Sendable, Equatable {
     }
 
     private mutating func appendRun(_ origin: NodeID, _ numbers: [UInt32], lastSeq: UInt64) {
-        recordsByOrigin[origin, default: []].append(contentsOf: numbers)
+        recordsByOrigin[origin, default: ChunkedArray()].append(contentsOf: numbers)
         vector.advance(origin, to: lastSeq)
     }
 
@@ -174,8 +177,10 @@ struct LogIndex: Sendable, Equatable {
 
     /// The record numbers holding seqs `after + 1 … after + limit` of `origin` (fewer when
     /// the log holds fewer), ascending by seq.
-    func records(origin: NodeID, after seq: UInt64, limit: Int) -> ArraySlice<UInt32> {
-        guard let numbers = recordsByOrigin[origin], limit > 0, seq < UInt64(numbers.count) else { return [] }
+    func records(origin: NodeID, after seq: UInt64, limit: Int) -> Slice<ChunkedArray<UInt32>> {
+        guard let numbers = recordsByOrigin[origin], limit > 0, seq < UInt64(numbers.count) else {
+            return ChunkedArray()[...]
+        }
         let lower = Int(seq)
         let upper = lower + min(limit, numbers.count - lower)
         return numbers[lower..<upper]

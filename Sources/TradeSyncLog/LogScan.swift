@@ -1,4 +1,5 @@
 import TradeSyncClock
+import TradeSyncModel
 
 /// Bytes read per `pread` while scanning: 1 MiB, a few dozen syscalls for a log of
 /// 100,000 entries, and far more than the largest record.

@@ -70,8 +70,10 @@ public struct Replica: Sendable {
     /// what packed keys and packed states index. Slots are dense and never freed: a key, once
     /// written, stays, so `keys.count == states.count`.
     private(set) var keys = SlotTable<PackedKey>()
-    /// Each key's state (StoredState.swift), by slot.
-    private(set) var states: [StoredState] = []
+    /// Each key's state (StoredState.swift), by slot. Chunked (``ChunkedArray``), as are the
+    /// key table's arrays: a checkpoint holds a copy of the replica while the node writes on,
+    /// and a write then copies the chunks it touches, not the whole state.
+    private(set) var states = ChunkedArray<StoredState>()
     private(set) var tables = ReplicaTables()
     private(set) var clock = HybridLogicalClock()
     /// Sum of every key's state element (``stateElement(_:_:)``): the state digest, kept current.
@@ -90,7 +92,8 @@ public struct Replica: Sendable {
     /// Restores a replica from parts already checked for consistency (``decodeSnapshot(_:localID:)``).
     init(
         localID: NodeID, vector: VersionVector, counts: ReplicaCounts, keys: SlotTable<PackedKey>,
-        states: [StoredState], tables: ReplicaTables, clock: HybridLogicalClock, stateSet: SetDigest, contentSet: SetDigest
+        states: ChunkedArray<StoredState>, tables: ReplicaTables, clock: HybridLogicalClock, stateSet: SetDigest,
+        contentSet: SetDigest
     ) {
         self.tables = tables
         self.localID = localID
@@ -206,9 +209,7 @@ public struct Replica: Sendable {
     }
 
     private mutating func appendState(_ stored: StoredState) {
-        // Grown by an eighth, not doubled (append's default): at most ~12% spare slots.
-        if states.count == states.capacity { states.reserveCapacity(states.count + states.count / 8 + 64) }
-        states.append(stored)
+        states.append(stored)  // chunk by chunk: at most one chunk of spare slots
     }
 
     /// Makes room for up to `more` new keys at once, so a large import or catch-up
@@ -217,8 +218,7 @@ public struct Replica: Sendable {
         guard more > 1024 else { return }
         let needed = keys.count + more
         keys.reserveCapacity(needed)
-        // By at least an eighth: amortised O(1) per key, with at most ~12% spare slots.
-        if states.capacity < needed { states.reserveCapacity(max(needed, states.capacity + states.capacity / 8)) }
+        states.reserveCapacity(needed)
     }
 
     /// Authors entries for local writes without applying them: the caller persists them

@@ -185,7 +185,7 @@ extension Replica {
         // The snapshot's origin and unit tables are what the packed states index.
         var replicaTables = ReplicaTables(origins: Interner(values: tables.origins), units: Interner(values: tables.units))
         var keys = SlotTable<PackedKey>(minimumCapacity: keyCount)
-        var states: [StoredState] = []
+        var states = ChunkedArray<StoredState>()
         states.reserveCapacity(keyCount)
         var counts = ReplicaCounts()
         var hlcMax = HLCTimestamp.zero

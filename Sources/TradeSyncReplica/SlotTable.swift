@@ -1,3 +1,5 @@
+import TradeSyncModel
+
 /// A key that a ``SlotTable`` can hold: equality plus a seeded 64-bit hash.
 protocol SlotTableKey: Equatable, Sendable {
     /// The key's hash under `seed`: well mixed in every bit, and not predictable from the
@@ -56,11 +58,12 @@ extension PackedKey: SlotTableKey {
 /// The hash is keyed by a random ``SlotTableSeed`` per table: keys come from peers, so
 /// which keys collide must not be predictable from the keys alone (hash flooding).
 struct SlotTable<Key: SlotTableKey>: Sendable {
-    /// Every key, by slot.
-    private(set) var keys: [Key] = []
+    /// Every key, by slot. Chunked, as the buckets: a checkpoint's copy of the table costs
+    /// a later insert one chunk, not the whole table (``ChunkedArray``).
+    private(set) var keys = ChunkedArray<Key>()
     /// Tag (high 32 bits) and slot + 1 (low 32 bits) per bucket, 0 when empty; the count is
     /// 0 or a power of two.
-    private var buckets: [UInt64] = []
+    private var buckets = ChunkedArray<UInt64>()
     private let seed: SlotTableSeed
 
     /// An empty table with room for `minimumCapacity` keys.
@@ -138,16 +141,14 @@ struct SlotTable<Key: SlotTableKey>: Sendable {
         precondition(keys.count < Int(UInt32.max) - 1, "slot table full")
         let slot = UInt32(keys.count)
         buckets[index] = probe.hash & 0xFFFF_FFFF_0000_0000 | UInt64(slot + 1)
-        // Grown by an eighth, not doubled (append's default): at most ~12% spare room.
-        if keys.count == keys.capacity { keys.reserveCapacity(keys.count + keys.count / 8 + 64) }
-        keys.append(key)
+        keys.append(key)  // chunk by chunk: at most one chunk of spare room
         return (slot, true)
     }
 
     /// Makes room for `count` keys in all, so that a bulk load grows the buckets once.
     mutating func reserveCapacity(_ count: Int) {
         if capacity < count { grow(toHold: count) }
-        if keys.capacity < count { keys.reserveCapacity(count) }
+        keys.reserveCapacity(count)
     }
 
     /// Rebuilds the buckets with room for `needed` keys: the smallest power of two at least
@@ -155,7 +156,7 @@ struct SlotTable<Key: SlotTableKey>: Sendable {
     private mutating func grow(toHold needed: Int) {
         var size = max(16, buckets.count)
         while size / 4 * 3 < needed { size *= 2 }
-        var fresh = [UInt64](repeating: 0, count: size)
+        var fresh = ChunkedArray<UInt64>(repeating: 0, count: size)
         let mask = size - 1
         for (slot, key) in keys.enumerated() {
             let hash = key.mixed(seed)
