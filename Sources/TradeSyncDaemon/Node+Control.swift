@@ -231,7 +231,7 @@ extension Node {
             do { records = try ControlFrame.decodeRecords(blob) } catch { throw ControlFailure("invalid", error.description) }
         }
         if let total = request.importTotal, total > records.count { core.reserve(keys: total) }
-        let entries = try await importRecords(records)
+        let entries = try await importRecords(records, decoded: true)  // both ways, ControlFrame.decodeRecords
         metrics.countImportRows(accepted: records.count, rejected: max(0, request.rejectedRows ?? 0))
         let file = request.file ?? "import"
         logger.info("import \(file): \(records.count) records, \(entries.count) written")

@@ -140,8 +140,10 @@ public actor Node {
 
     /// Imports records (one write of those not already held); returns once they are
     /// durable, and tells every session. - Throws: as ``writeLocal(_:)``.
-    public func importRecords(_ records: [TradeRecord]) async throws(NodeError) -> [Entry] {
-        let staged = try core.stageImport(records, nowMs: Self.wallClockMs(), deferApply: true)
+    /// - Parameter decoded: the records came from ``ControlFrame/decodeRecords(_:)``
+    ///   (``ReplicaNode/stageImport(_:nowMs:deferApply:recordsDecoded:)``).
+    public func importRecords(_ records: [TradeRecord], decoded: Bool = false) async throws(NodeError) -> [Entry] {
+        let staged = try core.stageImport(records, nowMs: Self.wallClockMs(), deferApply: true, recordsDecoded: decoded)
         startSyncIfIdle()  // the fsync runs on the sync thread while the actor applies
         core.applyDeferred()
         if !staged.entries.isEmpty { noteIntake() }

@@ -230,10 +230,15 @@ public struct Replica: Sendable {
     /// `nowMs` (Unix milliseconds) through the hybrid logical clock.
     /// - Precondition: nothing authored earlier is still unapplied.
     /// - Parameter contexts: each write's key's current context, when the caller looked the
-    ///   keys up already (``ReplicaNode/stageImport(_:nowMs:deferApply:)`` does, to leave out
-    ///   what is held): one lookup per key, not two. Nil: looked up here.
+    ///   keys up already (``ReplicaNode/stageImport(_:nowMs:deferApply:recordsDecoded:)`` does,
+    ///   to leave out what is held): one lookup per key, not two. Nil: looked up here.
+    /// - Parameter operationsDecoded: every write's key and operation came from a decoder
+    ///   (`TradeKey.decode`, `TradeValues.decode`: a control frame's records), so an entry of
+    ///   them decodes again once its context is within ``EntryLimits/contextOriginsMax`` (checked
+    ///   here): it is made ``Entry/wasDecoded``, and the log does not decode it before writing.
     public mutating func prepare(
-        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, contexts: [VersionVector]? = nil
+        _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, contexts: [VersionVector]? = nil,
+        operationsDecoded: Bool = false
     ) -> [Entry] {
         precondition(contexts.map { $0.count == writes.count } ?? true, "one context per write")
         var seq = vector[localID]
@@ -257,8 +262,12 @@ public struct Replica: Sendable {
             } else {
                 context = stored(write.key)?.state(tables).context ?? VersionVector()
             }
-            entries.append(
-                Entry(dot: dot, hlc: clock.tick(nowMs: nowMs), context: context, key: write.key, operation: write.operation))
+            let hlc = clock.tick(nowMs: nowMs)
+            if operationsDecoded && context.counters.count <= EntryLimits.contextOriginsMax {
+                entries.append(Entry(checkedDot: dot, hlc: hlc, context: context, key: write.key, operation: write.operation))
+            } else {
+                entries.append(Entry(dot: dot, hlc: hlc, context: context, key: write.key, operation: write.operation))
+            }
         }
         return entries
     }

@@ -155,10 +155,11 @@ public struct ReplicaNode<Store: LogStore> {
     ///   node's origin may not author, ``NodeError/log(_:)``; then nothing was written or applied.
     /// - Parameter deferApply: write now, apply at ``applyDeferred()`` (as for
     ///   ``stageReceived(_:policy:deferApply:)``: the caller starts the fsync in between).
-    /// - Parameter contexts: as for ``Replica/prepare(_:nowMs:contexts:)``.
+    /// - Parameter contexts: as for ``Replica/prepare(_:nowMs:contexts:operationsDecoded:)``.
+    /// - Parameter operationsDecoded: as for ``Replica/prepare(_:nowMs:contexts:operationsDecoded:)``.
     public mutating func stageLocal(
         _ writes: [(key: TradeKey, operation: Operation)], nowMs: UInt64, deferApply: Bool = false,
-        contexts: [VersionVector]? = nil
+        contexts: [VersionVector]? = nil, operationsDecoded: Bool = false
     ) throws(NodeError) -> (entries: [Entry], ticket: Int) {
         precondition(deferred.isEmpty, "stageLocal before applyDeferred")
         try checkAuthoring()
@@ -168,7 +169,7 @@ public struct ReplicaNode<Store: LogStore> {
                 throw .unauthorized(problem)
             }
         }
-        let entries = replica.prepare(writes, nowMs: nowMs, contexts: contexts)
+        let entries = replica.prepare(writes, nowMs: nowMs, contexts: contexts, operationsDecoded: operationsDecoded)
         let (sealed, head) = try sealOwn(entries)
         let ticket: Int
         do { ticket = try store.write(sealed: sealed) } catch { throw .log(error) }
@@ -182,9 +183,12 @@ public struct ReplicaNode<Store: LogStore> {
     /// import is written whole or not at all, and a re-import writes nothing.
     /// - Returns: the entries written (`records.count - entries.count` were unchanged)
     ///   and the ticket. - Throws: as ``stageLocal(_:nowMs:)``.
-    public mutating func stageImport(_ records: [TradeRecord], nowMs: UInt64, deferApply: Bool = false)
-        throws(NodeError) -> (entries: [Entry], ticket: Int)
-    {
+    /// - Parameter recordsDecoded: every record came from `TradeKey.decode` and
+    ///   `TradeValues.decode` (a control frame's, ``ControlFrame/decodeRecords(_:)``): the log
+    ///   then need not decode their entries again (``Replica/prepare(_:nowMs:contexts:operationsDecoded:)``).
+    public mutating func stageImport(
+        _ records: [TradeRecord], nowMs: UInt64, deferApply: Bool = false, recordsDecoded: Bool = false
+    ) throws(NodeError) -> (entries: [Entry], ticket: Int) {
         try checkAuthoring()
         var writes: [(key: TradeKey, operation: Operation)] = []
         var contexts: [VersionVector] = []
@@ -200,7 +204,8 @@ public struct ReplicaNode<Store: LogStore> {
             writes.append((key: record.key, operation: operation))
             contexts.append(state?.context ?? VersionVector())
         }
-        return try stageLocal(writes, nowMs: nowMs, deferApply: deferApply, contexts: contexts)
+        return try stageLocal(
+            writes, nowMs: nowMs, deferApply: deferApply, contexts: contexts, operationsDecoded: recordsDecoded)
     }
 
     /// ``stageLocal(_:nowMs:)`` then a sync: returns once the entries are durable.
