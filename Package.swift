@@ -39,6 +39,8 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // BoringSSL's one-shot SHA-256, from swift-crypto's own copy (see its header).
+        .systemLibrary(name: "CBoringSHA256", path: "Sources/CBoringSHA256"),
 
         // Pure core: no sockets, no clock of its own.
         .target(name: "TradeSyncModel", swiftSettings: swiftSettings),
@@ -46,7 +48,7 @@ let package = Package(
         .target(
             name: "TradeSyncLog",
             dependencies: [
-                "TradeSyncModel", "TradeSyncClock",
+                "TradeSyncModel", "TradeSyncClock", "CBoringSHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

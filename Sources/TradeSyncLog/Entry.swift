@@ -278,7 +278,6 @@ public struct Entry: Hashable, Sendable {
 
     /// SHA-256 of an entry's canonical encoding already at hand (the entry hash).
     public static func hash(ofEncoding bytes: [UInt8]) -> [UInt8] {
-        // Copied out as one block: `Array(digest)` iterates the digest byte by byte.
-        SHA256.hash(data: bytes).withUnsafeBytes { Array($0) }
+        bytes.withUnsafeBytes { Digest32.sha256($0) }.bytes
     }
 }

@@ -138,11 +138,7 @@ public enum EntryChain {
     /// `SHA-256("TSCHAIN1" ‖ previous ‖ entryHash)`, each 32 bytes after the tag.
     private static func next(_ previous: UnsafeRawBufferPointer, entryHash: UnsafeRawBufferPointer) -> Digest32 {
         precondition(previous.count == headBytes && entryHash.count == headBytes, "chain head and entry hash are 32 bytes")
-        var hasher = SHA256()
-        chainTag.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        hasher.update(bufferPointer: previous)
-        hasher.update(bufferPointer: entryHash)
-        return Digest32(hasher.finalize())
+        return chainTag.withUnsafeBytes { Digest32.sha256($0, previous, entryHash) }
     }
 
     /// The head after `entry`.

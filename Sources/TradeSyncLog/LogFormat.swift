@@ -235,7 +235,7 @@ enum LogFormat {
             assert(hash.bytes == Entry.hash(ofEncoding: payload), "record hash is not the payload's SHA-256")
             hash.withUnsafeBytes { buffer.append(contentsOf: $0) }
         } else {
-            SHA256.hash(data: payload).withUnsafeBytes { buffer.append(contentsOf: $0) }
+            payload.withUnsafeBytes { Digest32.sha256($0) }.withUnsafeBytes { buffer.append(contentsOf: $0) }
         }
         buffer.append(contentsOf: payload)
         if let seal {
@@ -300,8 +300,8 @@ enum LogFormat {
         let hashRange = (index + 8)..<(index + recordHeaderBytes)
         let payload = (index + recordHeaderBytes)..<(index + recordHeaderBytes + length)
         if depth == .full {
-            let hash = buffer.withUnsafeBytes { SHA256.hash(data: UnsafeRawBufferPointer(rebasing: $0[payload])) }
-            guard hash.elementsEqual(buffer[hashRange]) else {
+            let hash = buffer.withUnsafeBytes { Digest32.sha256(UnsafeRawBufferPointer(rebasing: $0[payload])) }
+            guard hash.withUnsafeBytes({ $0.elementsEqual(buffer[hashRange]) }) else {
                 return .invalid("entry hash mismatch: the stored SHA-256 is not that of the payload")
             }
         }

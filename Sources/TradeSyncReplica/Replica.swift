@@ -429,10 +429,10 @@ public struct Replica: Sendable {
         let isPut = !entry.operation.isDelete
         let done: Void? = entry.withParts { dotAndHLC, key, operation in
             Self.oneVersionHeader.withUnsafeBytes { header in
-                stateSet.insert(parts: [key, header, dotAndHLC, operation])
+                stateSet.insert(key, header, dotAndHLC, operation)
             }
             // A put's operation is its tag byte, then the values' encoding.
-            if isPut { contentSet.insert(parts: [key, UnsafeRawBufferPointer(rebasing: operation.dropFirst())]) }
+            if isPut { contentSet.insert(key, UnsafeRawBufferPointer(rebasing: operation.dropFirst())) }
         }
         return done != nil
     }

@@ -1,4 +1,5 @@
 import Crypto
+import TradeSyncLog
 import TradeSyncModel
 
 /// An order-independent, incremental digest of a multiset of elements: the sum, modulo
@@ -30,12 +31,18 @@ public struct SetDigest: Sendable, Equatable {
     /// Adds the element whose canonical encoding is `bytes`.
     public mutating func insert(_ bytes: [UInt8]) { add(Self.hashLimbs(bytes), negate: false) }
 
-    /// Adds the element whose canonical encoding is the concatenation of `parts`, hashed
-    /// as they lie (no copy): the same sum as ``insert(_:)`` of the joined bytes.
-    public mutating func insert(parts: [UnsafeRawBufferPointer]) {
-        var hasher = SHA256()
-        for part in parts { hasher.update(bufferPointer: part) }
-        add(Self.limbs(hasher.finalize()), negate: false)
+    /// Adds the element whose canonical encoding is `a ‖ b`: the same sum as ``insert(_:)``
+    /// of the joined bytes, joined on the stack.
+    public mutating func insert(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) {
+        add(Digest32.sha256(a, b).littleEndianWords, negate: false)
+    }
+
+    /// Adds the element whose canonical encoding is `a ‖ b ‖ c ‖ d` (as ``insert(_:_:)``).
+    public mutating func insert(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ c: UnsafeRawBufferPointer,
+        _ d: UnsafeRawBufferPointer
+    ) {
+        add(Digest32.sha256(a, b, c, d).littleEndianWords, negate: false)
     }
 
     /// Removes the element whose canonical encoding is `bytes` (inserted earlier).
@@ -86,16 +93,7 @@ public struct SetDigest: Sendable, Equatable {
     }
 
     private static func hashLimbs(_ bytes: [UInt8]) -> (UInt64, UInt64, UInt64, UInt64) {
-        limbs(SHA256.hash(data: bytes))
-    }
-
-    private static func limbs(_ digest: SHA256.Digest) -> (UInt64, UInt64, UInt64, UInt64) {
-        digest.withUnsafeBytes { raw in
-            (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian,
-             raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian)
-        }
+        bytes.withUnsafeBytes { Digest32.sha256($0) }.littleEndianWords
     }
 
     private static func limb(_ bytes: [UInt8], _ at: Int) -> UInt64 {

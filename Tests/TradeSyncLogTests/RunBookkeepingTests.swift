@@ -1,10 +1,8 @@
-import Crypto
 import Testing
 import TradeSyncClock
 @testable import TradeSyncLog
 
-/// The per-run bookkeeping of the log index and the inline digests give what the
-/// per-entry forms gave.
+/// The per-run bookkeeping of the log index gives what the per-entry form gave.
 @Suite struct RunBookkeepingTests {
     private func origin(_ byte: UInt8) -> NodeID { NodeID(bytes: [UInt8](repeating: byte, count: 32)) ?? .zero }
 
@@ -34,23 +32,6 @@ import TradeSyncClock
             #expect(bulk == single, "round \(round)")
             #expect(bulk.vector == VersionVector(seqs), "round \(round)")
             #expect(bulk.isConsistent, "round \(round)")
-        }
-    }
-
-    @Test("Digest32: holds SHA-256's 32 bytes in order; the chain step on digests equals the one on arrays")
-    func digestMatchesArrays() {
-        let payload = Array("TSCHAIN1 test payload".utf8)
-        let digest = payload.withUnsafeBytes { Digest32.sha256($0) }
-        #expect(digest.bytes == Array(SHA256.hash(data: payload)))
-        #expect(Digest32(digest.bytes) == digest)
-        #expect(Digest32(EntryChain.genesis) != digest)
-        var arrayHead = EntryChain.genesis
-        var inlineHead = Digest32(EntryChain.genesis)
-        for step in 0..<5 {
-            let hash = (payload + [UInt8(step)]).withUnsafeBytes { Digest32.sha256($0) }
-            arrayHead = EntryChain.next(arrayHead, entryHash: hash.bytes)
-            inlineHead = EntryChain.next(inlineHead, entryHash: hash)
-            #expect(inlineHead.bytes == arrayHead, "step \(step)")
         }
     }
 }

@@ -35,6 +35,26 @@ struct SetDigestTests {
         #expect(set == SetDigest())
     }
 
+    @Test("SetDigest: an element given in two or four parts adds what the joined bytes add")
+    func partsEqualJoined() {
+        let bytes = (0..<150).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        var joined = SetDigest()
+        var inTwo = SetDigest()
+        var inFour = SetDigest()
+        for cut in [0, 1, 40, 149, 150] {
+            joined.insert(bytes)
+            bytes.withUnsafeBytes { raw in
+                inTwo.insert(UnsafeRawBufferPointer(rebasing: raw[..<cut]), UnsafeRawBufferPointer(rebasing: raw[cut...]))
+                let quarter = cut / 4
+                inFour.insert(
+                    UnsafeRawBufferPointer(rebasing: raw[..<quarter]), UnsafeRawBufferPointer(rebasing: raw[quarter..<(2 * quarter)]),
+                    UnsafeRawBufferPointer(rebasing: raw[(2 * quarter)..<cut]), UnsafeRawBufferPointer(rebasing: raw[cut...]))
+            }
+            #expect(inTwo == joined, "cut \(cut)")
+            #expect(inFour == joined, "cut \(cut)")
+        }
+    }
+
     @Test("SetDigest: carries wrap modulo 2^256 in both directions")
     func wrapAround() {
         var full = SetDigest(sumBytes: [UInt8](repeating: 0xFF, count: 32))  // 2^256 − 1
