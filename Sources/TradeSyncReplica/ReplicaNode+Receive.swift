@@ -210,7 +210,10 @@ extension ReplicaNode {
         var cursor = admitted.startIndex
         for entry in fresh {
             let dot = entry.dot
-            while admitted[cursor].entry.dot != dot { cursor += 1 }  // bound: `fresh` is a subsequence of `admitted`
+            while admitted[cursor].entry.dot != dot {  // bound: `fresh` is a subsequence of `admitted`
+                cursor += 1
+                precondition(cursor < admitted.count, "fresh entry \(dot) is not in the batch")
+            }
             result.append(SignedEntry(entry, signature: admitted[cursor].signature))
             cursor += 1
         }

@@ -5,7 +5,7 @@ import TradeSyncModel
 @testable import TradeSyncReplica
 
 /// A node with its own signing key (seeded, so every run signs the same bytes).
-private func signingNode(seed: UInt8) throws -> (ReplicaNode<MemoryStore>, MemoryStore) {
+func signingNode(seed: UInt8) throws -> (ReplicaNode<MemoryStore>, MemoryStore) {
     let signer = try ChainSigner(rawPrivateKey: [UInt8](repeating: seed, count: 32))
     let store = MemoryStore()
     var node = try ReplicaNode(localID: signer.origin, store: store)

@@ -6,17 +6,8 @@ import TradeSyncModel
 
 /// Batches whose origins come in several runs: the receive path looks origins up per run
 /// (`ReceivePlan`) and pairs signatures with fresh entries by one walk; these pin that
-/// it gives what per-entry lookups gave.
+/// it gives what per-entry lookups gave. Nodes sign as `signingNode(seed:)` (ReplicaNodeChainTests.swift) makes them.
 @Suite struct ReplicaNodeRunTests {
-    /// A node with its own signing key, seeded.
-    private func signingNode(seed: UInt8) throws -> (ReplicaNode<MemoryStore>, MemoryStore) {
-        let signer = try ChainSigner(rawPrivateKey: [UInt8](repeating: seed, count: 32))
-        let store = MemoryStore()
-        var node = try ReplicaNode(localID: signer.origin, store: store)
-        node.signer = signer
-        return (node, store)
-    }
-
     /// `count` puts on distinct keys of reporter `testKey(key)`, as one append (sealed at its end).
     private func write(_ node: inout ReplicaNode<MemoryStore>, _ count: Int, key: Int, from first: Int = 0) throws {
         var writes: [(key: TradeKey, operation: Operation)] = []
