@@ -1,5 +1,4 @@
 import CBoringSHA256
-import Crypto
 
 /// A 32-byte hash held inline, as four 64-bit words (no heap allocation): an entry hash or
 /// a chain head while a batch is sealed or checked. `[UInt8]` digests cost an allocation
@@ -12,11 +11,6 @@ public struct Digest32: Hashable, Sendable {
 
     /// Bytes in a digest.
     public static let byteCount = 32
-
-    /// Copies a SHA-256 digest.
-    public init(_ digest: SHA256Digest) {
-        digest.withUnsafeBytes { Self.copy($0, into: &words) }
-    }
 
     /// Copies 32 bytes. - Precondition: `bytes.count == 32`.
     public init(_ bytes: [UInt8]) {
