@@ -187,8 +187,7 @@ class Runner:
         # good part of each: more repetitions than the other cases (--reps-incremental), so
         # that the medians of two bases can be compared to 10 %.
         reps = max(self.args.reps, self.args.reps_incremental)
-        for i in range(1 + reps):
-            self.data.add(base_rows, i)
+        self.data.adds(base_rows, 1 + reps)
         add = lambda i: self.data.add(base_rows, i)
         case = f"{case_prefix}+100 on {human_rows(base_rows)} {link.name}"
         w = self.work / "run"

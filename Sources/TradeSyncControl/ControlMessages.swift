@@ -247,6 +247,11 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var refusedReporter: Int?
     /// Batches refused since start because an entry was forged or altered.
     public var forgedBatches: Int?
+    /// Entries covered by the last checkpoint written (a restart loads it and replays
+    /// `entries - checkpointEntries` entries), and whether one is being written now. Nil
+    /// from a node older than these fields.
+    public var checkpointEntries: Int?
+    public var checkpointInFlight: Bool?
 
     public init(
         nodeID: String, records: Int, keys: Int, conflicts: Int, tombstones: Int, entries: Int,
@@ -273,6 +278,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
         case writesRefused = "writes_refused", forks, quarantineSkipped = "quarantine_skipped"
         case refusedOrigin = "refused_origin", refusedReporter = "refused_reporter", forgedBatches = "forged_batches"
+        case checkpointEntries = "checkpoint_entries", checkpointInFlight = "checkpoint_in_flight"
     }
 }
 

@@ -66,6 +66,8 @@ extension Node {
         report.refusedOrigin = core.refused.origin
         report.refusedReporter = core.refused.reporter
         report.forgedBatches = forgedBatches
+        report.checkpointEntries = checkpoints.covered
+        report.checkpointInFlight = checkpoints.inFlight != nil
         return report
     }
 

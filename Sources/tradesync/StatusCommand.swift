@@ -35,10 +35,20 @@ struct StatusCommand: ParsableCommand {
                     + "\(status.refusedReporter ?? 0) for reporters their origin may not author"
             ),
             ("forged", "\(status.forgedBatches ?? 0) batches refused (an entry its origin's signature does not vouch for)"),
+            ("checkpoint", checkpointText(status)),
         ])
         var sections = [summary, vectorText(status.vector), forksText(status.forks ?? []), peersText(status.peers)]
         sections.removeAll { $0.isEmpty }
         return sections.joined(separator: "\n\n")
+    }
+
+    /// The entries the last checkpoint covers, what a restart would replay, and whether one
+    /// is being written: `988000 entries (a restart replays 12000), writing the next`.
+    static func checkpointText(_ status: StatusReport) -> String {
+        guard let covered = status.checkpointEntries else { return Format.absent }
+        let replay = max(0, status.entries - covered)
+        let writing = status.checkpointInFlight == true ? ", writing the next" : ""
+        return "\(covered) entries (a restart replays \(replay))\(writing)"
     }
 
     /// `version vector` then one `  SHORTID  SEQ` line per origin, by short ID.

@@ -68,6 +68,11 @@ import TradeSyncModel
         ]
         #expect(names == expected)
         #expect(try Self.roundTrip(Self.status) == Self.status)
+        var checkpointed = Self.status
+        checkpointed.checkpointEntries = 988_000
+        checkpointed.checkpointInFlight = false
+        #expect(try Self.keyNames(of: checkpointed) == expected.union(["checkpoint_entries", "checkpoint_in_flight"]))
+        #expect(try Self.roundTrip(checkpointed) == checkpointed)
     }
 
     @Test("PeerStatus: JSON keys: snake_case, optional ones left out when nil")

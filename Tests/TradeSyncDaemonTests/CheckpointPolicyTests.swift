@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TradeSyncControl
 @testable import TradeSyncDaemon
 import TradeSyncModel
 
@@ -46,6 +47,9 @@ private func records(_ count: Int, first: Int) throws -> [TradeRecord] {
         // Taken once the intake paused for a second.
         try await waitCovered(node, 250, within: .seconds(5))
         #expect(ContinuousClock.now - imported >= CheckpointState.pause)
+        // `status` shows it: what the checkpoint covers, none being written.
+        let report = await node.status(digests: false)
+        #expect(report.entries == 250 && report.checkpointEntries == 250 && report.checkpointInFlight == false)
 
         // During the intake: 500 fresh of 250 covered is below the bound (750), deferred;
         // 250 more reach it, and that checkpoint starts at once.
