@@ -300,8 +300,8 @@ def main():
     ap.add_argument("--rows-base", type=int, default=1_000_000, help="the '1M' file (default 1000000)")
     ap.add_argument("--rows-large", type=int, default=5_000_000, help="the '5M' file (default 5000000; 0 skips it)")
     ap.add_argument("--reps", type=int, default=3, help="counted repetitions (plus 1 warm-up), default 3")
-    ap.add_argument("--reps-incremental", type=int, default=11,
-                    help="counted repetitions of the +100 cases (at least --reps), default 11")
+    ap.add_argument("--reps-incremental", type=int, default=31,
+                    help="counted repetitions of the +100 cases (at least --reps), default 31")
     ap.add_argument("--cases", default=",".join(ALL_CASES), help="comma list of " + ",".join(ALL_CASES))
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of " + ",".join(ALL_TOOLS))
     ap.add_argument("--bin", default=str(REPO / ".build" / "release"), help="TradeSync binaries")
