@@ -158,6 +158,10 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
             if let limit { throw .limitExceeded(offset: start, limit: limit, value: count) }
             throw .lengthTooLarge(offset: start, length: count, lengthMax: originsMax)
         }
+        // Most contexts are empty (a key's first write: every entry of an import). Reserving
+        // room for none still allocated a dictionary's storage, after a runtime lookup of its
+        // generic metadata: 3 % of a node's CPU while it serves a catch-up from its log.
+        if count == 0 { return VersionVector() }
         var counters: [NodeID: UInt64] = [:]
         counters.reserveCapacity(Int(count))
         var previous: NodeID?
