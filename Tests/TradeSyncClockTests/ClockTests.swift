@@ -40,6 +40,15 @@ private func node(_ byte: UInt8) -> NodeID { NodeID(bytes: [UInt8](repeating: by
         #expect(throws: DecodeError.lengthTooLarge(offset: 0, length: 2, lengthMax: 1)) {
             try VersionVector.decode(from: &tooMany, originsMax: 1)
         }
+        // The empty vector (most contexts) is one zero byte, read alone; what follows stays.
+        var empty = ByteWriter()
+        VersionVector().encode(into: &empty)
+        empty.writeVarint(77)
+        #expect(empty.bytes == [0, 77])
+        var emptyReader = ByteReader(empty.bytes)
+        let decoded = try VersionVector.decode(from: &emptyReader, originsMax: 0)
+        #expect(decoded == VersionVector() && decoded.counters.isEmpty && emptyReader.offset == 1)
+        #expect(try emptyReader.readVarint() == 77)
     }
 
     @Test("VersionVector: add(contentsOf:) over runs of several origins equals one add per dot")
