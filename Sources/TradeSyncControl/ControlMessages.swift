@@ -248,10 +248,12 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Batches refused since start because an entry was forged or altered.
     public var forgedBatches: Int?
     /// Entries covered by the last checkpoint written (a restart loads it and replays
-    /// `entries - checkpointEntries` entries), and whether one is being written now. Nil
-    /// from a node older than these fields.
+    /// `entries - checkpointEntries` entries). Nil from a node older than these fields.
     public var checkpointEntries: Int?
-    public var checkpointInFlight: Bool?
+    /// A checkpoint is being written, or is due (the entries past the last one reached the
+    /// node's `checkpoint_entries` setting and a quarter of those covered): it is taken once
+    /// entries stop coming in for a second. False: the node has no checkpoint work left.
+    public var checkpointPending: Bool?
 
     public init(
         nodeID: String, records: Int, keys: Int, conflicts: Int, tombstones: Int, entries: Int,
@@ -278,7 +280,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case nodeID = "node_id", dataDir = "data_dir", logInstance = "log_instance"
         case writesRefused = "writes_refused", forks, quarantineSkipped = "quarantine_skipped"
         case refusedOrigin = "refused_origin", refusedReporter = "refused_reporter", forgedBatches = "forged_batches"
-        case checkpointEntries = "checkpoint_entries", checkpointInFlight = "checkpoint_in_flight"
+        case checkpointEntries = "checkpoint_entries", checkpointPending = "checkpoint_pending"
     }
 }
 

@@ -67,7 +67,7 @@ extension Node {
         report.refusedReporter = core.refused.reporter
         report.forgedBatches = forgedBatches
         report.checkpointEntries = checkpoints.covered
-        report.checkpointInFlight = checkpoints.inFlight != nil
+        report.checkpointPending = checkpoints.inFlight != nil || checkpointDue
         return report
     }
 

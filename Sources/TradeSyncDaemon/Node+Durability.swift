@@ -145,11 +145,17 @@ extension Node {
 
     // MARK: Checkpoints
 
+    /// The policy (``CheckpointState``) wants a checkpoint: the durable entries past the last
+    /// one reach `max(config.checkpointEntries, covered / 4)`. It is taken at once, or once the
+    /// intake pauses (``CheckpointState/pause``).
+    var checkpointDue: Bool {
+        log.durableCount - checkpoints.covered >= max(config.checkpointEntries, checkpoints.covered / 4)
+    }
+
     /// Starts a checkpoint off the actor when the policy (``CheckpointState``) says so.
     func maybeCheckpoint() {
-        guard checkpoints.inFlight == nil, fatalReason == nil else { return }
+        guard checkpoints.inFlight == nil, fatalReason == nil, checkpointDue else { return }
         let fresh = log.durableCount - checkpoints.covered
-        guard fresh >= max(config.checkpointEntries, checkpoints.covered / 4) else { return }
         if let last = checkpoints.lastIntake, MonotonicClock.now().duration(since: last) < CheckpointState.pause,
             fresh < max(config.checkpointEntries, CheckpointState.intakeGrowth * checkpoints.covered)
         {

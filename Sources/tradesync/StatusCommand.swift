@@ -42,13 +42,13 @@ struct StatusCommand: ParsableCommand {
         return sections.joined(separator: "\n\n")
     }
 
-    /// The entries the last checkpoint covers, what a restart would replay, and whether one
-    /// is being written: `988000 entries (a restart replays 12000), writing the next`.
+    /// The entries the last checkpoint covers, what a restart would replay, and whether the
+    /// next one is being written or due: `100000 entries (a restart replays 106466), next pending`.
     static func checkpointText(_ status: StatusReport) -> String {
         guard let covered = status.checkpointEntries else { return Format.absent }
         let replay = max(0, status.entries - covered)
-        let writing = status.checkpointInFlight == true ? ", writing the next" : ""
-        return "\(covered) entries (a restart replays \(replay))\(writing)"
+        let pending = status.checkpointPending == true ? ", next pending" : ""
+        return "\(covered) entries (a restart replays \(replay))\(pending)"
     }
 
     /// `version vector` then one `  SHORTID  SEQ` line per origin, by short ID.

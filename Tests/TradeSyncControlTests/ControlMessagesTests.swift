@@ -70,8 +70,8 @@ import TradeSyncModel
         #expect(try Self.roundTrip(Self.status) == Self.status)
         var checkpointed = Self.status
         checkpointed.checkpointEntries = 988_000
-        checkpointed.checkpointInFlight = false
-        #expect(try Self.keyNames(of: checkpointed) == expected.union(["checkpoint_entries", "checkpoint_in_flight"]))
+        checkpointed.checkpointPending = false
+        #expect(try Self.keyNames(of: checkpointed) == expected.union(["checkpoint_entries", "checkpoint_pending"]))
         #expect(try Self.roundTrip(checkpointed) == checkpointed)
     }
 

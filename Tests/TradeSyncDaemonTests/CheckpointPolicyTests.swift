@@ -47,15 +47,18 @@ private func records(_ count: Int, first: Int) throws -> [TradeRecord] {
         // Taken once the intake paused for a second.
         try await waitCovered(node, 250, within: .seconds(5))
         #expect(ContinuousClock.now - imported >= CheckpointState.pause)
-        // `status` shows it: what the checkpoint covers, none being written.
+        // `status` shows it: what the checkpoint covers, none pending.
         let report = await node.status(digests: false)
-        #expect(report.entries == 250 && report.checkpointEntries == 250 && report.checkpointInFlight == false)
+        #expect(report.entries == 250 && report.checkpointEntries == 250 && report.checkpointPending == false)
 
         // During the intake: 500 fresh of 250 covered is below the bound (750), deferred;
         // 250 more reach it, and that checkpoint starts at once.
         _ = try await node.importRecords(try records(500, first: 250))
         let below = await (node.checkpoints.inFlight == nil, node.checkpoints.covered)
         #expect(below.0 && below.1 == 250, "\(below)")
+        // Due, deferred: `status` says one is pending though none is being written.
+        let deferredReport = await node.status(digests: false)
+        #expect(deferredReport.checkpointEntries == 250 && deferredReport.checkpointPending == true)
         let atBound = ContinuousClock.now
         _ = try await node.importRecords(try records(250, first: 750))
         try await waitCovered(node, 1000, within: .seconds(5))
