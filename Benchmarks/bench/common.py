@@ -188,8 +188,12 @@ class DataCache:
         if not self.gen.is_file():
             raise BenchError(f"data: generator not found at {self.gen} (pass --gen PATH)")
 
+    def path(self, rows: int, skip: int = 0) -> Path:
+        """Where `get` keeps the file of `rows` rows after `skip`."""
+        return self.dir / f"trade-r{rows}-s{self.seed}-k{skip}.csv"
+
     def get(self, rows: int, skip: int = 0) -> Path:
-        out = self.dir / f"trade-r{rows}-s{self.seed}-k{skip}.csv"
+        out = self.path(rows, skip)
         if out.exists():
             return out
         tmp = out.with_suffix(".tmp")
@@ -210,7 +214,7 @@ class DataCache:
         Missing ones come from one generator run split into files: the generator's rows
         depend only on their position, and each run replays the rows it skips (a 5M skip
         is ~20 s), so one run instead of one per batch."""
-        paths = [self.dir / f"trade-r{n}-s{self.seed}-k{base_rows + n * i}.csv" for i in range(count)]
+        paths = [self.path(n, base_rows + n * i) for i in range(count)]
         if all(p.exists() for p in paths):
             return paths
         whole = self.dir / f"adds-r{n * count}-s{self.seed}-k{base_rows}.tmp"
